@@ -1,0 +1,72 @@
+"""Lambda entry point (SAM `Handler: handlers.ingest.handler`).
+
+Thin on purpose: parse the event, validate settings, read the key, run the core, publish metrics, hand a
+long backfill's remainder to a fresh invocation of this function, and return a JSON summary. Everything
+else lives in `usage_lake`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from usage_lake.client import AdminClient
+from usage_lake.events import parse_event
+from usage_lake.lake import S3Lake
+from usage_lake.pipeline import Ingestion, LambdaDeadline
+from usage_lake.runlog import KEPT, WRITTEN, RunRecord
+from usage_lake.secrets import admin_key_from_secret
+from usage_lake.settings import Settings
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "anthropic-usage-lake")
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AnthropicUsageLake"), service=SERVICE)
+# the core logs through the standard `usage_lake` loggers: give them this JSON format (and the run id)
+copy_config_to_registered_loggers(source_logger=logger, include={"usage_lake"})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_event(event)
+    settings = Settings.from_env(os.environ, lambda_runtime=True)
+    assert settings.lake_bucket is not None and settings.admin_key_secret_id is not None
+    key = admin_key_from_secret(settings.admin_key_secret_id)
+    lake = S3Lake(settings.lake_bucket, settings.lake_prefix)
+    with AdminClient(key, settings.base_url) as client:
+        ingestion = Ingestion(client=client, lake=lake, settings=settings)
+        logger.append_keys(run_id=ingestion.record.run_id)
+        try:
+            record = ingestion.run(request, LambdaDeadline(context))
+        finally:
+            _publish_metrics(ingestion.record)
+    if record.next_event:
+        _continue(context.invoked_function_arn, record.next_event)
+    return record.summary()
+
+
+def _publish_metrics(record: RunRecord) -> None:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=record.requests)
+    metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=record.pages)
+    metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=record.retries)
+    metrics.add_metric(name="UsageRows", unit=MetricUnit.Count, value=record.rows("usage"))
+    metrics.add_metric(name="CostRows", unit=MetricUnit.Count, value=record.rows("cost"))
+    metrics.add_metric(name="DaysWritten", unit=MetricUnit.Count, value=record.count(WRITTEN))
+    metrics.add_metric(name="DaysKept", unit=MetricUnit.Count, value=record.count(KEPT))
+    metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if record.outcome == "failed" else 0)
+
+
+@tracer.capture_method
+def _continue(function_arn: str, event: dict[str, Any]) -> None:
+    """Hand the rest of a backfill to a new asynchronous invocation of this same function."""
+    boto3.client("lambda").invoke(FunctionName=function_arn, InvocationType="Event", Payload=json.dumps(event).encode())
+    logger.info("backfill continues in a new invocation", extra={"next_event": event})

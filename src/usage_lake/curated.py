@@ -1,0 +1,63 @@
+"""Reading and writing the curated Parquet objects of a lake."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from usage_lake.lake import Lake
+from usage_lake.layout import partition_key
+from usage_lake.runlog import EMPTY, KEPT, WRITTEN
+from usage_lake.schema import TABLES
+
+COMPRESSION = "zstd"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """One Parquet file (zstd, dictionary-encoded strings) as bytes, ready for a single PUT."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=COMPRESSION)
+    return sink.getvalue().to_pybytes()
+
+
+def store_day(lake: Lake, table_name: str, day: date, table: pa.Table) -> str:
+    """Replace one day of a curated table in a single write; never replace stored rows with nothing.
+
+    Returns the action taken: WRITTEN, KEPT (no rows came back for a day the lake holds: kept as it is),
+    or EMPTY (no rows, nothing stored).
+    """
+    key = partition_key(table_name, day)
+    if table.num_rows == 0:
+        return KEPT if lake.exists(key) else EMPTY
+    lake.put(key, parquet_bytes(table))
+    return WRITTEN
+
+
+def read_parquet(data: bytes) -> pa.Table:
+    return pq.read_table(io.BytesIO(data))
+
+
+def partition_days(lake: Lake, table: str) -> list[date]:
+    """The days that hold a curated partition of `table`."""
+    days = []
+    for key in lake.list(f"{table}/dt="):
+        if key.endswith(".parquet"):
+            days.append(date.fromisoformat(key[len(f"{table}/dt="):][:10]))
+    return sorted(set(days))
+
+
+def read_table(lake: Lake, table: str, days: Iterable[date] | None = None) -> pa.Table:
+    """A curated table (or some of its days) with its `dt` partition column, as Athena would show it."""
+    wanted = partition_days(lake, table) if days is None else sorted(days)
+    parts = []
+    for day in wanted:
+        key = partition_key(table, day)
+        if lake.exists(key):
+            part = read_parquet(lake.get(key))
+            parts.append(part.append_column("dt", pa.repeat(day.isoformat(), part.num_rows).cast(pa.string())))
+    schema = TABLES[table].append(pa.field("dt", pa.string()))
+    return pa.concat_tables(parts) if parts else schema.empty_table()

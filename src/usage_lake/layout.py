@@ -1,0 +1,36 @@
+"""Object keys of the lake, in one place (relative to `LAKE_PREFIX`).
+
+    raw/<report>/dt=<day>/run=<run id>/page-00001.json.gz   every API page exactly as received, gzipped
+    raw/<report>/dt=<day>/run=<run id>/manifest.json        written once the day is complete: the pages that cover it
+    <table>/dt=<day>/<table>-<day>.parquet                  curated: one object per UTC day, replaced whole
+    runs/dt=<day>/<run id>.parquet                          the run log
+
+A page is filed under the day of its first bucket. A curated day has exactly one object with a fixed name,
+so a re-run replaces it in one PUT and Athena never sees two versions of a day side by side.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+RUNS_TABLE = "runs"
+
+
+def partition_key(table: str, day: date) -> str:
+    return f"{table}/dt={day.isoformat()}/{table}-{day.isoformat()}.parquet"
+
+
+def raw_day_prefix(report: str, day: date) -> str:
+    return f"raw/{report}/dt={day.isoformat()}/"
+
+
+def raw_page_key(report: str, day: date, run_id: str, sequence: int) -> str:
+    return f"{raw_day_prefix(report, day)}run={run_id}/page-{sequence:05d}.json.gz"
+
+
+def raw_manifest_key(report: str, day: date, run_id: str) -> str:
+    return f"{raw_day_prefix(report, day)}run={run_id}/manifest.json"
+
+
+def run_log_key(run_id: str, started_at: datetime) -> str:
+    return f"{RUNS_TABLE}/dt={started_at.date().isoformat()}/{run_id}.parquet"

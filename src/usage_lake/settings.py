@@ -1,0 +1,113 @@
+"""Settings: the environment variables the SAM template sets and the CLI reads.
+
+Every setting is validated once, at start, and a bad or missing one fails with a single message that
+names the variable, before anything is fetched or written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+BUCKET_WIDTHS = ("1h", "1d", "1m")
+MAX_LOOKBACK_DAYS = 31
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_bucket: str | None = None
+    lake_prefix: str = ""
+    admin_key_secret_id: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    usage_bucket_width: str = "1h"
+    usage_lookback_days: int = 3
+    cost_lookback_days: int = 3
+    alert_topic_arn: str | None = None
+    daily_spend_threshold_usd: Decimal | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
+        """Read and validate settings. In Lambda the bucket and the secret id are required."""
+        bucket = _optional(env, "LAKE_BUCKET")
+        if bucket is not None and not _BUCKET_NAME.match(bucket):
+            raise SettingsError(f"LAKE_BUCKET must be a bare S3 bucket name (got {bucket!r}); put any path in LAKE_PREFIX")
+        secret_id = _optional(env, "ADMIN_KEY_SECRET_ID")
+        if lambda_runtime:
+            if bucket is None:
+                raise SettingsError("LAKE_BUCKET is required: the S3 bucket the lake is written to")
+            if secret_id is None:
+                raise SettingsError("ADMIN_KEY_SECRET_ID is required: the Secrets Manager secret holding the Admin API key")
+        topic = _optional(env, "ALERT_TOPIC_ARN")
+        if topic is not None and not _SNS_ARN.match(topic):
+            raise SettingsError(f"ALERT_TOPIC_ARN must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:name (got {topic!r})")
+        return cls(
+            lake_bucket=bucket,
+            lake_prefix=normalize_prefix(env.get("LAKE_PREFIX", "")),
+            admin_key_secret_id=secret_id,
+            base_url=_base_url(env),
+            usage_bucket_width=_choice(env, "USAGE_BUCKET_WIDTH", BUCKET_WIDTHS, "1h"),
+            usage_lookback_days=_days(env, "USAGE_LOOKBACK_DAYS", 3),
+            cost_lookback_days=_days(env, "COST_LOOKBACK_DAYS", 3),
+            alert_topic_arn=topic,
+            daily_spend_threshold_usd=_usd(env, "DAILY_SPEND_THRESHOLD_USD"),
+        )
+
+
+def normalize_prefix(prefix: str) -> str:
+    """'' stays ''; 'a/b' and '/a/b/' become 'a/b/' so keys join with a plain concatenation."""
+    prefix = prefix.strip().strip("/")
+    return f"{prefix}/" if prefix else ""
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    url = _optional(env, "ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise SettingsError(f"ANTHROPIC_BASE_URL must be an http(s) URL like {DEFAULT_BASE_URL} (got {url!r})")
+    return url.rstrip("/")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _optional(env, name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _optional(env, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > MAX_LOOKBACK_DAYS:
+        raise SettingsError(
+            f"{name} must be a whole number of days from 0 to {MAX_LOOKBACK_DAYS} (got {raw!r}); "
+            "use a backfill for longer ranges"
+        )
+    return int(raw)
+
+
+def _usd(env: Mapping[str, str], name: str) -> Decimal | None:
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw.replace(",", "").lstrip("$"))
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a dollar amount like 250 or 99.50 (got {raw!r})") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name} must be a non-negative dollar amount (got {raw!r})")
+    return value

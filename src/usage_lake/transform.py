@@ -1,0 +1,177 @@
+"""Report pages to curated Arrow tables, in bulk.
+
+The page envelope is already decoded (`client.Page`); its result rows are still raw JSON. They are joined
+into newline-delimited JSON and parsed by Arrow's multi-threaded JSON reader against an explicit schema,
+then flattened with vectorised compute: no Python loop per row. Unknown fields are ignored; a missing
+required field, a wrong type or a malformed amount is a `ResponseShapeError` that names the field and where.
+
+Money: `amount` arrives as a decimal string of cents. It is cast straight to decimal128 (exact; Arrow
+refuses any cast that would lose digits) and dollars are the same unscaled integer read at two more
+decimal places, so "123.78912" cents becomes exactly 1.2378912 USD without passing through a float.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from usage_lake.client import Bucket, ResponseShapeError
+from usage_lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_REPORT, TIMESTAMP, USAGE_DIMENSIONS, USAGE_MESSAGES
+
+_INT = pa.int64()
+_STR = pa.string()
+
+# The API's row shapes, as documented; fields not listed here are ignored.
+USAGE_ROW = pa.schema(
+    [
+        ("uncached_input_tokens", _INT),
+        ("cache_creation", pa.struct([("ephemeral_5m_input_tokens", _INT), ("ephemeral_1h_input_tokens", _INT)])),
+        ("cache_read_input_tokens", _INT),
+        ("output_tokens", _INT),
+        ("server_tool_use", pa.struct([("web_search_requests", _INT)])),
+        *((name, _STR) for name in USAGE_DIMENSIONS),
+    ]
+)
+# contract column <- path in the API row; every one of these is required
+USAGE_COUNTER_PATHS = {
+    "uncached_input_tokens": ("uncached_input_tokens",),
+    "cache_creation_5m_input_tokens": ("cache_creation", "ephemeral_5m_input_tokens"),
+    "cache_creation_1h_input_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
+    "cache_read_input_tokens": ("cache_read_input_tokens",),
+    "output_tokens": ("output_tokens",),
+    "web_search_requests": ("server_tool_use", "web_search_requests"),
+}
+
+COST_ROW = pa.schema(
+    [(name, _STR) for name in ("amount", "currency", "workspace_id", "description", "cost_type", "model",
+                               "token_type", "service_tier", "context_window", "inference_geo")]
+)
+COST_REQUIRED = ("amount", "currency")
+
+
+def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
+    """`usage_messages` rows for every result of every bucket, in the API's order."""
+    rows, bucket_index = _parse_rows(buckets, USAGE_ROW, where)
+    n = len(rows)
+    columns: dict[str, pa.Array] = {}
+    columns |= _bucket_columns(buckets, bucket_index)
+    columns["bucket_width"] = pa.repeat(bucket_width, n).cast(_STR)
+    for name in USAGE_DIMENSIONS:
+        columns[name] = rows.column(name)
+    for name, path in USAGE_COUNTER_PATHS.items():
+        column = _field(rows, path)
+        _require(column, ".".join(path), buckets, bucket_index, where)
+        columns[name] = column
+    columns |= _stamp_columns(n, run_id, ingested_at)
+    return pa.table(columns, schema=USAGE_MESSAGES)
+
+
+def cost_table(buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
+    """`cost_report` rows, with `amount` as exact decimal cents and dollars."""
+    rows, bucket_index = _parse_rows(buckets, COST_ROW, where)
+    n = len(rows)
+    for name in COST_REQUIRED:
+        _require(rows.column(name), name, buckets, bucket_index, where)
+    cents = _cents(rows.column("amount"), where)
+    dollars = pa.Array.from_buffers(AMOUNT_USD, len(cents), cents.buffers())
+    is_usd = pc.equal(rows.column("currency").combine_chunks(), "USD")
+    columns: dict[str, pa.Array] = {}
+    columns |= _bucket_columns(buckets, bucket_index)
+    for name in COST_REPORT.names:
+        if name in COST_ROW.names:
+            columns[name] = rows.column(name)
+    columns["amount_cents"] = cents
+    columns["amount_usd"] = pc.if_else(is_usd, dollars, pa.scalar(None, AMOUNT_USD))  # no exchange rates: other currencies stay null
+    columns |= _stamp_columns(n, run_id, ingested_at)
+    return pa.table(columns, schema=COST_REPORT)
+
+
+def _parse_rows(buckets: Sequence[Bucket], row_schema: pa.Schema, where: str) -> tuple[pa.Table, pa.Array]:
+    """All result rows parsed against `row_schema`, and for each row the index of its bucket."""
+    raws = [row for bucket in buckets for row in bucket.results]
+    counts = [len(bucket.results) for bucket in buckets]
+    offsets = pa.array([0, *_accumulate(counts)], pa.int32())
+    bucket_index = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, pa.nulls(len(raws))))
+    if not raws:
+        return row_schema.empty_table(), bucket_index
+    ndjson = b"\n".join(raws)
+    try:
+        rows = pajson.read_json(
+            io.BytesIO(ndjson),
+            read_options=pajson.ReadOptions(block_size=1 << 20),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=row_schema,
+                unexpected_field_behavior="ignore",
+                # more newlines than separators means pretty-printed rows: slower parsing, same result
+                newlines_in_values=ndjson.count(b"\n") != len(raws) - 1,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ResponseShapeError(f"{where}: result rows do not match the documented shape: {exc}") from None
+    if rows.num_rows != len(raws):
+        raise ResponseShapeError(f"{where}: expected {len(raws)} result rows, parsed {rows.num_rows}")
+    return rows, bucket_index
+
+
+def _accumulate(counts: list[int]) -> list[int]:
+    total, out = 0, []
+    for count in counts:
+        total += count
+        out.append(total)
+    return out
+
+
+def _field(rows: pa.Table, path: tuple[str, ...]) -> pa.Array:
+    column = rows.column(path[0]).combine_chunks()
+    for name in path[1:]:
+        # a missing parent object makes the child null too, so the required-field check catches both
+        column = pc.struct_field(column, name)
+    return column
+
+
+def _require(column: pa.Array | pa.ChunkedArray, name: str, buckets: Sequence[Bucket], bucket_index: pa.Array, where: str) -> None:
+    if column.null_count == 0:
+        return
+    position = pc.index(pc.is_null(column), True).as_py()
+    bucket_number = bucket_index[position].as_py()
+    bucket = buckets[bucket_number]
+    row_in_bucket = position - sum(len(b.results) for b in buckets[:bucket_number])
+    raise ResponseShapeError(
+        f"{where}: result {row_in_bucket} of bucket {bucket.starting_at.isoformat()} is missing required field "
+        f"`{name}` (or it is null); {column.null_count} row(s) affected"
+    )
+
+
+def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
+    amounts = amounts.combine_chunks()
+    try:
+        return pc.cast(amounts, AMOUNT_CENTS)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    for value in amounts.to_pylist():  # only on failure: find the value to name in the error
+        try:
+            exact = Decimal(value)
+        except InvalidOperation:
+            raise ResponseShapeError(f"{where}: `amount` {value!r} is not a decimal string of cents") from None
+        if exact.as_tuple().exponent < -AMOUNT_CENTS.scale:
+            raise ResponseShapeError(f"{where}: `amount` {value!r} has more than {AMOUNT_CENTS.scale} decimal places; refusing to round money")
+    raise ResponseShapeError(f"{where}: `amount` values do not fit decimal({AMOUNT_CENTS.precision},{AMOUNT_CENTS.scale})")
+
+
+def _bucket_columns(buckets: Sequence[Bucket], bucket_index: pa.Array) -> dict[str, pa.Array]:
+    starts = pa.array([b.starting_at for b in buckets], TIMESTAMP)
+    ends = pa.array([b.ending_at for b in buckets], TIMESTAMP)
+    return {"bucket_start": starts.take(bucket_index), "bucket_end": ends.take(bucket_index)}
+
+
+def _stamp_columns(n: int, run_id: str, ingested_at: datetime) -> dict[str, pa.Array]:
+    return {
+        "ingested_at": pa.repeat(pa.scalar(ingested_at, TIMESTAMP), n),
+        "run_id": pa.repeat(run_id, n).cast(_STR),
+    }
