@@ -175,3 +175,8 @@ def _stamp_columns(n: int, run_id: str, ingested_at: datetime) -> dict[str, pa.A
         "ingested_at": pa.repeat(pa.scalar(ingested_at, TIMESTAMP), n),
         "run_id": pa.repeat(run_id, n).cast(_STR),
     }
+
+
+def counters_by_column(api_totals: dict[str, int]) -> dict[str, int]:
+    """Totals keyed by API field path ("cache_creation.ephemeral_5m_input_tokens") re-keyed by lake column."""
+    return {column: api_totals[".".join(path)] for column, path in USAGE_COUNTER_PATHS.items()}

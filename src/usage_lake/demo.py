@@ -1,0 +1,72 @@
+"""`make demo`: the whole pipeline on the simulator, over real HTTP, into a local lake folder."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import TextIO
+
+import pyarrow.compute as pc
+
+from usage_lake.cli import run_to_completion
+from usage_lake.curated import read_table
+from usage_lake.events import RunRequest
+from usage_lake.lake import LocalLake
+from usage_lake.report_text import spend_and_tokens, token_totals, usd
+from usage_lake.secrets import AdminKey
+from usage_lake.settings import Settings
+from usage_lake.simulator import SimulatedOrg, Simulator
+from usage_lake.transform import counters_by_column
+from usage_lake.windows import midnight
+
+
+def run_demo(*, lake_dir: str, days: int, out: TextIO, now: datetime | None = None) -> int:
+    if days < 1:
+        print("usage-lake demo: --days must be at least 1", file=sys.stderr)
+        return 2
+    now = now or datetime.now(UTC)
+    today = now.date()
+    first = today - timedelta(days=days - 1)
+    lake = LocalLake(lake_dir)
+    org = SimulatedOrg.small()
+    with Simulator(org, now=now) as sim:
+        print(f"Simulator: {sim.base_url} (synthetic org, deterministic)", file=out)
+        print(f"Back-filling {first} .. {today} into {lake.uri()}", file=out, flush=True)
+        request = RunRequest(mode="backfill", start=first, end=today + timedelta(days=1), now=now)
+        records = run_to_completion(request, settings=Settings(base_url=sim.base_url), key=AdminKey(sim.admin_key),
+                                    lake=lake, out=sys.stderr)
+    record = records[-1]
+    print(f"\nRun {record.run_id}: {record.outcome}; {record.requests} requests, {record.pages} pages, "
+          f"{record.rows('usage'):,} usage rows, {record.rows('cost'):,} cost rows", file=out)
+    print(_objects(lake), file=out)
+    print("", file=out)
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    print(spend_and_tokens(lake, day_list), file=out)
+    ok = _check_against_simulator(lake, org, day_list, now, out)
+    print("\nNext: usage-lake summary --lake", lake_dir, "| usage-lake runs --lake", lake_dir, file=out)
+    return 0 if ok and record.outcome == "succeeded" else 1
+
+
+def _objects(lake: LocalLake) -> str:
+    lines = ["Objects in the lake:"]
+    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "runs"):
+        keys = lake.list(area + "/")
+        size = sum((lake.root / k).stat().st_size for k in keys)
+        lines.append(f"  {area + '/':<18}{len(keys):>5} objects {size / 1024:>10,.1f} KiB")
+    return "\n".join(lines)
+
+
+def _check_against_simulator(lake: LocalLake, org: SimulatedOrg, days: list[date], now: datetime, out: TextIO) -> bool:
+    """The lake's totals must equal the simulator's to the token and to the cent-fraction."""
+    start = midnight(days[0])
+    usage = read_table(lake, "usage_messages", days)
+    cost = read_table(lake, "cost_report", days)
+    lake_tokens = token_totals(usage)
+    sim_tokens = counters_by_column(org.usage_totals(start, now))
+    lake_cents = pc.sum(cost.column("amount_cents")).as_py() if cost.num_rows else 0
+    sim_cents = org.cost_total_cents(start, midnight(now.date()))
+    ok = lake_tokens == sim_tokens and lake_cents == sim_cents
+    verdict = "equal the simulator's exactly" if ok else "DIFFER from the simulator's"
+    print(f"\nLake totals {verdict}: tokens {sum(lake_tokens.values()):,} vs {sum(sim_tokens.values()):,}; "
+          f"billed {usd(lake_cents / 100)} vs {usd(sim_cents / 100)}", file=out)
+    return ok

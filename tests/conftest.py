@@ -1,0 +1,50 @@
+"""Shared fixtures: the simulator on a pinned clock, moto AWS, and the two lake sinks."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from usage_lake.lake import LocalLake, S3Lake
+from usage_lake.simulator import SimulatedOrg, Simulator
+
+LAKE_BUCKET = "usage-lake-test"
+
+
+@pytest.fixture
+def org() -> SimulatedOrg:
+    return SimulatedOrg.small()
+
+
+@pytest.fixture
+def sim(org: SimulatedOrg):
+    from support import NOW
+
+    with Simulator(org, now=NOW) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    """moto for every AWS call in the test, with fake credentials and no Powertools caches left over."""
+    from aws_lambda_powertools.utilities import parameters
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    parameters.clear_caches()
+    with mock_aws():
+        yield
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def s3_lake(aws) -> S3Lake:
+    boto3.client("s3").create_bucket(Bucket=LAKE_BUCKET)
+    return S3Lake(LAKE_BUCKET, "anthropic")
+
+
+@pytest.fixture
+def local_lake(tmp_path) -> LocalLake:
+    return LocalLake(tmp_path / "lake")
