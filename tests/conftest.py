@@ -34,7 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch):
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     parameters.clear_caches()
-    with mock_aws():
+    with mock_aws(config={"lambda": {"use_docker": False}}):  # Lambda calls are recorded, never run
         yield
     parameters.clear_caches()
 

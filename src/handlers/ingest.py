@@ -18,12 +18,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from usage_lake.client import AdminClient
-from usage_lake.events import parse_event
+from usage_lake.events import EventError, parse_event
 from usage_lake.lake import S3Lake
 from usage_lake.pipeline import Ingestion, LambdaDeadline
 from usage_lake.runlog import KEPT, WRITTEN, RunRecord
-from usage_lake.secrets import admin_key_from_secret
-from usage_lake.settings import Settings
+from usage_lake.secrets import SecretError, admin_key_from_secret
+from usage_lake.settings import Settings, SettingsError
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "anthropic-usage-lake")
 logger = Logger(service=SERVICE)
@@ -37,10 +37,14 @@ copy_config_to_registered_loggers(source_logger=logger, include={"usage_lake"})
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(event)
-    settings = Settings.from_env(os.environ, lambda_runtime=True)
-    assert settings.lake_bucket is not None and settings.admin_key_secret_id is not None
-    key = admin_key_from_secret(settings.admin_key_secret_id)
+    try:
+        request = parse_event(event)
+        settings = Settings.from_env(os.environ, lambda_runtime=True)
+        assert settings.lake_bucket is not None and settings.admin_key_secret_id is not None
+        key = admin_key_from_secret(settings.admin_key_secret_id)
+    except (EventError, SettingsError, SecretError):
+        metrics.add_metric(name="RunRejected", unit=MetricUnit.Count, value=1)  # nothing was fetched or written
+        raise
     lake = S3Lake(settings.lake_bucket, settings.lake_prefix)
     with AdminClient(key, settings.base_url) as client:
         ingestion = Ingestion(client=client, lake=lake, settings=settings)
