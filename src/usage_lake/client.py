@@ -12,6 +12,7 @@ result rows stay undecoded (`msgspec.Raw`) so the transform can parse them in bu
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import time
@@ -232,7 +233,8 @@ class AdminClient:
 
     def _describe(self, response: httpx.Response) -> str:
         error_type, message, request_id = _error_fields(response)
-        text = f"{response.status_code} {error_type or 'error'}: {message or response.reason_phrase}"
+        message = _shorten(self._key.redact(message or response.reason_phrase))  # redact first, then cut
+        text = f"{response.status_code} {error_type or 'error'}: {message}"
         if request_id:
             text += f" (request-id {request_id})"
         return self._key.redact(text)
@@ -257,11 +259,21 @@ def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str
     try:
         body = response.json()
     except ValueError:
-        return None, response.text[:200].strip() or None, request_id
+        return None, response.text.strip() or None, request_id
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return None, str(body)[:200], request_id
-    return error.get("type"), error.get("message"), request_id or body.get("request_id")
+        return None, json.dumps(body), request_id
+    message = error.get("message")
+    return _text(error.get("type")), message if isinstance(message, str) or message is None else json.dumps(message), \
+        _text(request_id or body.get("request_id"))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) or value is None else json.dumps(value)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

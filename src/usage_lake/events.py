@@ -13,11 +13,14 @@ Anything else raises `EventError` naming the field, before anything is fetched o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 REPORTS = ("usage", "cost")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 EARLIEST_DAY = date(2020, 1, 1)
 
 _COMMON_FIELDS = {"mode", "reports", "now"}
@@ -85,10 +88,9 @@ def parse_event(event: Any) -> RunRequest:
 
 def parse_timestamp(value: str) -> datetime:
     """RFC 3339 with an explicit offset, returned in UTC."""
-    parsed = datetime.fromisoformat(value.strip())
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+    if not _RFC3339.fullmatch(value):
+        raise ValueError(f"{value!r} is not an RFC 3339 timestamp with an offset")
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:
@@ -116,7 +118,7 @@ def _day(field: str, value: Any) -> date:
     if value is None:
         raise EventError(f"{field} is required for a backfill (a UTC day, YYYY-MM-DD)")
     try:
-        if not isinstance(value, str) or len(value) != 10:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:

@@ -7,6 +7,7 @@ The key reaches the code from Secrets Manager (Lambda, or `--secret-id` on the C
 from __future__ import annotations
 
 import json
+import re
 import logging
 
 logger = logging.getLogger(__name__)
@@ -14,6 +15,7 @@ logger = logging.getLogger(__name__)
 ADMIN_KEY_PREFIX = "sk-ant-admin"
 PLACEHOLDER_MARKER = "REPLACE_ME"
 SECRET_CACHE_SECONDS = 300
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 
 
 class SecretError(ValueError):
@@ -50,9 +52,13 @@ def admin_key_from_text(text: str, *, source: str) -> AdminKey:
         except json.JSONDecodeError:
             raise SecretError(f"{source} looks like JSON but does not parse; store the bare key or {{\"admin_api_key\": \"...\"}}") from None
         if not isinstance(document, dict) or not isinstance(document.get("admin_api_key"), str):
-            fields = ", ".join(sorted(document)) if isinstance(document, dict) else type(document).__name__
+            # list field names only when they look like names: a key pasted into the name column must not echo
+            fields = ", ".join(sorted(n if _FIELD_NAME.fullmatch(n) else "<redacted>" for n in document)) \
+                if isinstance(document, dict) else type(document).__name__
             raise SecretError(f"{source} is JSON without a string field 'admin_api_key' (found: {fields})")
         text = document["admin_api_key"].strip()
+    if text.startswith(("[", '"')):
+        raise SecretError(f"{source} must hold the bare key or {{\"admin_api_key\": \"...\"}}, not a JSON list or string")
     if not text:
         raise SecretError(f"{source} is empty; put your Admin API key (sk-ant-admin...) in it")
     if PLACEHOLDER_MARKER in text:

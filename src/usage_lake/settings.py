@@ -16,6 +16,7 @@ BUCKET_WIDTHS = ("1h", "1d", "1m")
 MAX_LOOKBACK_DAYS = 31
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_USD_AMOUNT = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
@@ -39,7 +40,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
         """Read and validate settings. In Lambda the bucket and the secret id are required."""
         bucket = _optional(env, "LAKE_BUCKET")
-        if bucket is not None and not _BUCKET_NAME.match(bucket):
+        if bucket is not None and (not _BUCKET_NAME.match(bucket) or ".." in bucket):
             raise SettingsError(f"LAKE_BUCKET must be a bare S3 bucket name (got {bucket!r}); put any path in LAKE_PREFIX")
         secret_id = _optional(env, "ADMIN_KEY_SECRET_ID")
         if lambda_runtime:
@@ -76,7 +77,7 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
 
 def _base_url(env: Mapping[str, str]) -> str:
     url = _optional(env, "ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-    if not re.match(r"^https?://[^\s/]+", url):
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
         raise SettingsError(f"ANTHROPIC_BASE_URL must be an http(s) URL like {DEFAULT_BASE_URL} (got {url!r})")
     return url.rstrip("/")
 
@@ -92,7 +93,7 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
     raw = _optional(env, name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > MAX_LOOKBACK_DAYS:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LOOKBACK_DAYS:
         raise SettingsError(
             f"{name} must be a whole number of days from 0 to {MAX_LOOKBACK_DAYS} (got {raw!r}); "
             "use a backfill for longer ranges"
@@ -104,8 +105,11 @@ def _usd(env: Mapping[str, str], name: str) -> Decimal | None:
     raw = _optional(env, name)
     if raw is None:
         return None
+    plain = raw.removeprefix("$")
+    if not _USD_AMOUNT.fullmatch(plain):
+        raise SettingsError(f"{name} must be a dollar amount like 250 or 1,000.50 (got {raw!r})")
     try:
-        value = Decimal(raw.replace(",", "").lstrip("$"))
+        value = Decimal(plain.replace(",", ""))
     except InvalidOperation:
         raise SettingsError(f"{name} must be a dollar amount like 250 or 99.50 (got {raw!r})") from None
     if not value.is_finite() or value < 0:

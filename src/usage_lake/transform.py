@@ -1,8 +1,8 @@
 """Report pages to curated Arrow tables, in bulk.
 
-The page envelope is already decoded (`client.Page`); its result rows are still raw JSON. They are joined
-into newline-delimited JSON and parsed by Arrow's multi-threaded JSON reader against an explicit schema,
-then flattened with vectorised compute: no Python loop per row. Unknown fields are ignored; a missing
+The page envelope is already decoded (`client.Page`); its result rows are still raw JSON. They are streamed
+as newline-delimited JSON into Arrow's JSON reader, which parses blocks on its own threads against an
+explicit schema; then the rows are flattened with vectorised compute: no Python loop per row. Unknown fields are ignored; a missing
 required field, a wrong type or a malformed amount is a `ResponseShapeError` that names the field and where.
 
 Money: `amount` arrives as a decimal string of cents. It is cast straight to decimal128 (exact; Arrow
@@ -13,10 +13,12 @@ decimal places, so "123.78912" cents becomes exactly 1.2378912 USD without passi
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -53,6 +55,7 @@ COST_ROW = pa.schema(
                                "token_type", "service_tier", "context_window", "inference_geo")]
 )
 COST_REQUIRED = ("amount", "currency")
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
@@ -100,23 +103,88 @@ def _parse_rows(buckets: Sequence[Bucket], row_schema: pa.Schema, where: str) ->
     bucket_index = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, pa.nulls(len(raws))))
     if not raws:
         return row_schema.empty_table(), bucket_index
-    ndjson = b"\n".join(raws)
     try:
-        rows = pajson.read_json(
-            io.BytesIO(ndjson),
-            read_options=pajson.ReadOptions(block_size=1 << 20),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=row_schema,
-                unexpected_field_behavior="ignore",
-                # more newlines than separators means pretty-printed rows: slower parsing, same result
-                newlines_in_values=ndjson.count(b"\n") != len(raws) - 1,
-            ),
+        reader = pajson.open_json(
+            _NdjsonStream(raws),
+            read_options=pajson.ReadOptions(block_size=_BLOCK_SIZE),
+            parse_options=pajson.ParseOptions(explicit_schema=row_schema, unexpected_field_behavior="ignore"),
         )
+        rows = reader.read_all()
     except pa.ArrowInvalid as exc:
-        raise ResponseShapeError(f"{where}: result rows do not match the documented shape: {exc}") from None
+        raise ResponseShapeError(f"{where}: {_first_bad_row(raws, row_schema) or exc}") from None
     if rows.num_rows != len(raws):
         raise ResponseShapeError(f"{where}: expected {len(raws)} result rows, parsed {rows.num_rows}")
     return rows, bucket_index
+
+
+def _first_bad_row(raws: list, row_schema: pa.Schema) -> str | None:
+    """On the error path only: name the first row and field whose JSON type does not match the schema."""
+    for number, raw in enumerate(raws):
+        try:
+            row = msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:
+            return f"result row {number} is not valid JSON ({exc})"
+        if not isinstance(row, dict):
+            return f"result row {number} is a JSON {type(row).__name__}, not an object"
+        problem = _type_problem(row, row_schema, "")
+        if problem:
+            return f"result row {number}: {problem}"
+    return None
+
+
+def _type_problem(value: dict, fields: Iterable[pa.Field], prefix: str) -> str | None:
+    for field in fields:
+        item, name = value.get(field.name), f"{prefix}{field.name}"
+        if item is None:
+            continue
+        if pa.types.is_struct(field.type):
+            if not isinstance(item, dict):
+                return f"field `{name}` is {item!r}, expected an object"
+            problem = _type_problem(item, field.type, name + ".")
+            if problem:
+                return problem
+        elif pa.types.is_int64(field.type) and (not isinstance(item, int) or isinstance(item, bool) or not -2**63 <= item < 2**63):
+            return f"field `{name}` is {item!r}, expected a whole number"
+        elif pa.types.is_string(field.type) and not isinstance(item, str):
+            return f"field `{name}` is {item!r}, expected a string"
+    return None
+
+
+_BLOCK_SIZE = 1 << 20  # Arrow parses the stream in blocks of this size, on its own threads
+
+
+class _NdjsonStream(io.RawIOBase):
+    """The raw result rows as newline-delimited JSON, produced a chunk at a time.
+
+    Streaming instead of joining the whole page keeps a second copy of a (possibly 100+ MB) page out of
+    memory. A literal newline inside a row can only be whitespace (JSON escapes them inside strings), so
+    pretty-printed rows are flattened by turning their newlines into spaces.
+    """
+
+    ROWS_PER_CHUNK = 2000
+
+    def __init__(self, raws: list) -> None:
+        self._raws = raws
+        self._next = 0
+        self._chunk = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._chunk:
+            if self._next >= len(self._raws):
+                return 0
+            part = self._raws[self._next:self._next + self.ROWS_PER_CHUNK]
+            self._next += len(part)
+            chunk = b"\n".join(part) + b"\n"
+            if chunk.count(b"\n") != len(part):
+                chunk = b"\n".join(bytes(raw).replace(b"\n", b" ") for raw in part) + b"\n"
+            self._chunk = memoryview(chunk)
+        size = min(len(buffer), len(self._chunk))
+        buffer[:size] = self._chunk[:size]
+        self._chunk = self._chunk[size:]
+        return size
 
 
 def _accumulate(counts: list[int]) -> list[int]:
@@ -156,10 +224,12 @@ def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
         pass
     for value in amounts.to_pylist():  # only on failure: find the value to name in the error
         try:
-            exact = Decimal(value)
+            exact = Decimal(value) if _DECIMAL_TEXT.fullmatch(value) else Decimal("NaN")
         except InvalidOperation:
-            raise ResponseShapeError(f"{where}: `amount` {value!r} is not a decimal string of cents") from None
-        if exact.as_tuple().exponent < -AMOUNT_CENTS.scale:
+            exact = Decimal("NaN")
+        if not exact.is_finite():
+            raise ResponseShapeError(f"{where}: `amount` {value!r} is not a decimal string of cents")
+        if exact.as_tuple().exponent < -AMOUNT_CENTS.scale:  # type: ignore[operator]
             raise ResponseShapeError(f"{where}: `amount` {value!r} has more than {AMOUNT_CENTS.scale} decimal places; refusing to round money")
     raise ResponseShapeError(f"{where}: `amount` values do not fit decimal({AMOUNT_CENTS.precision},{AMOUNT_CENTS.scale})")
 

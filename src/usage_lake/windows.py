@@ -77,6 +77,6 @@ def slices(windows: list[Window]) -> list[Slice]:
             for w in windows
             if max(w.start, cursor) < min(w.end, upper)
         )
-        plan.append(Slice(cursor.date(), upper.date(), parts))
+        plan.append(Slice(cursor.date(), (min(upper, end) - timedelta(microseconds=1)).date() + DAY, parts))
         cursor = upper
     return plan
