@@ -67,6 +67,8 @@ def _publish_metrics(record: RunRecord) -> None:
     metrics.add_metric(name="DaysWritten", unit=MetricUnit.Count, value=record.count(WRITTEN))
     metrics.add_metric(name="DaysKept", unit=MetricUnit.Count, value=record.count(KEPT))
     metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if record.outcome == "failed" else 0)
+    # "no successful run for 26 hours" alarms on this one: partial runs (a backfill handing over) count as progress
+    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count, value=1 if record.outcome in ("succeeded", "partial") else 0)
 
 
 @tracer.capture_method

@@ -38,7 +38,7 @@ def store_day(lake: Lake, table_name: str, day: date, table: pa.Table) -> str:
 
 
 def read_parquet(data: bytes) -> pa.Table:
-    return pq.read_table(io.BytesIO(data))
+    return pq.ParquetFile(io.BytesIO(data)).read()  # no dataset layer: the Lambda package leaves it out
 
 
 def partition_days(lake: Lake, table: str) -> list[date]:
