@@ -178,6 +178,8 @@ def test_usage_example_2025_gives_every_contract_column() -> None:
         "web_search_requests": 10,
         "ingested_at": INGESTED_AT,
         "run_id": RUN_ID,
+        # Sonnet 4 list prices: (1500 x 3 + 500 x 3.75 + 1000 x 6 + 200 x 0.30 + 500 x 15) / 1e6 + 10 x $0.01
+        "estimated_cost_usd": Decimal("0.119935"),
     }]
 
 
@@ -203,6 +205,8 @@ def test_usage_example_2026_gives_every_contract_column() -> None:
         "web_search_requests": 10,
         "ingested_at": INGESTED_AT,
         "run_id": RUN_ID,
+        # Opus 5 list prices: (1500 x 5 + 500 x 6.25 + 1000 x 10 + 200 x 0.50 + 500 x 25) / 1e6 + 10 x $0.01
+        "estimated_cost_usd": Decimal("0.133225"),
     }]
 
 

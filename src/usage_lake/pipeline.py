@@ -27,9 +27,11 @@ import pyarrow.compute as pc
 
 from usage_lake.client import AdminApiError, AdminClient, Page, ResponseShapeError
 from usage_lake.curated import parquet_bytes, store_day
+from usage_lake.estimate import default_prices, unpriced_models
 from usage_lake.events import REPORTS, RunRequest, format_timestamp
 from usage_lake.lake import Lake
 from usage_lake.layout import raw_manifest_key, raw_page_key, run_log_key
+from usage_lake.pricing import PriceTable
 from usage_lake.reports import Report, report_for
 from usage_lake.runlog import KEPT, NOT_READY, WRITTEN, DayResult, RunRecord, new_run_id
 from usage_lake.schema import TABLES
@@ -123,12 +125,15 @@ class Ingestion:
         run_id: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_day: Callable[[DayResult], None] | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
         self.settings = settings
         self.clock = clock
         self.on_day = on_day
+        self.prices = prices or default_prices()
+        self.unpriced_models: set[str] = set()
         self.reports = {name: report_for(name, settings.usage_bucket_width) for name in REPORTS}
         started = clock()
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
@@ -201,7 +206,9 @@ class Ingestion:
                     raw_key = self._raw_key(report, window, page)
                     stored = raw_writer.submit(self._store_raw, raw_key, page.body)
                     table = report.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
-                                            where=f"{report.name} report page {page.number} ({page.path})")
+                                            where=f"{report.name} report page {page.number} ({page.path})", prices=self.prices)
+                    if report.name == "usage":
+                        self._check_prices(table)
                     stored.result()
                     days.add(page, table, raw_key)
                     del page, table, stored  # free the body before the next page downloads
@@ -216,6 +223,13 @@ class Ingestion:
             return
         for day, pending in days.complete_days(query_done=True):
             self._write_day(window, day, pending)
+
+    def _check_prices(self, usage: pa.Table) -> None:
+        for model in unpriced_models(usage):
+            if model not in self.unpriced_models:
+                self.unpriced_models.add(model)
+                logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
+                self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
 
     def _raw_key(self, report: Report, window: Window, page: Page) -> str:
         self._raw_sequence += 1

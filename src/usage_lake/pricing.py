@@ -73,7 +73,9 @@ class PriceTable:
         tier_multipliers: Mapping[str, Decimal],
         web_search_per_request: Decimal,
         long_context_window: str,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
+        self.data = data  # the prices.json structure this table was built from (for overrides)
         self.models = models
         self._tier_multipliers = dict(tier_multipliers)
         self.web_search_per_request = web_search_per_request  # USD per single request
@@ -124,7 +126,40 @@ class PriceTable:
         unknown = (lc_models | set(geo_by_model)) - known
         if unknown:
             raise ValueError(f"price table modifiers name unknown models: {sorted(unknown)}")
-        return cls(models, tiers, per_1000 / 1000, window)
+        return cls(models, tiers, per_1000 / 1000, window, data)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> PriceTable:
+        """This table with a user's file merged over it (`PRICING_OVERRIDES`).
+
+        The override file has the prices.json shape. A `models` entry whose `id` is a known id or alias
+        changes only the fields it gives (e.g. a negotiated `input` price); an unknown id adds a model and
+        must give every price. Other sections merge key by key; lists (such as `long_context.models`) replace.
+        """
+        merged = json.loads(json.dumps(self.data or {}))
+        for key, value in overrides.items():
+            if key == "models":
+                continue
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                for inner, inner_value in value.items():
+                    if isinstance(inner_value, dict) and isinstance(merged[key].get(inner), dict):
+                        merged[key][inner].update(inner_value)
+                    else:
+                        merged[key][inner] = inner_value
+            else:
+                merged[key] = value
+        for entry in overrides.get("models", []):
+            if not isinstance(entry, dict) or "id" not in entry:
+                raise ValueError(f"every models[] entry of a price override needs an id (got {entry!r})")
+            known = self.resolve_model(entry["id"])
+            target = next((m for m in merged["models"] if m["id"] == known), None) if known else None
+            if target is None:
+                missing = [f for f in ("name", *_RATE_FIELDS) if f not in entry]
+                if missing:
+                    raise ValueError(f"price override adds model {entry['id']!r} without {', '.join(missing)}")
+                merged["models"].append(dict(entry))
+            else:
+                target.update({k: v for k, v in entry.items() if k != "id"})
+        return PriceTable.from_dict(merged)
 
     def model(self, model: str) -> ModelPrice | None:
         """The price entry for any accepted spelling of a model, or None."""

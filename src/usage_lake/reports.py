@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from usage_lake.client import AdminApiError, Bucket
 from usage_lake.events import format_timestamp
+from usage_lake.pricing import PriceTable
 from usage_lake.transform import cost_table, usage_table
 
 USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
@@ -53,10 +54,12 @@ class Report:
         ]
         return params + [("group_by[]", dim) for dim in self.group_by]
 
-    def to_table(self, buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
+    def to_table(self, buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str,
+                 prices: PriceTable | None = None) -> pa.Table:
         """The curated rows of one page's buckets; `where` says which page, for error messages."""
         if self.name == "usage":
-            return usage_table(buckets, bucket_width=self.bucket_width, run_id=run_id, ingested_at=ingested_at, where=where)
+            return usage_table(buckets, bucket_width=self.bucket_width, run_id=run_id, ingested_at=ingested_at,
+                               where=where, prices=prices)
         return cost_table(buckets, run_id=run_id, ingested_at=ingested_at, where=where)
 
     def is_not_ready(self, error: AdminApiError) -> bool:

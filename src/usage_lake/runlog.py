@@ -54,6 +54,8 @@ class RunRecord:
     retries: int = 0
     bytes_received: int = 0
     days: list[DayResult] = field(default_factory=list)
+    alerts_sent: int = 0
+    alerts_failed: int = 0
     resume_from: date | None = None
     next_event: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
@@ -83,6 +85,8 @@ class RunRecord:
             "rows": {report: self.rows(report) for report in self.reports},
             "days_written": self.count(WRITTEN),
             "days_kept": self.count(KEPT),
+            "alerts_sent": self.alerts_sent,
+            "alerts_failed": self.alerts_failed,
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "resume_from": self.resume_from.isoformat() if self.resume_from else None,
             "next_event": self.next_event,
@@ -117,6 +121,8 @@ class RunRecord:
             "cost_rows": self.rows("cost"),
             "days_written": self.count(WRITTEN),
             "days_kept": self.count(KEPT),
+            "alerts_sent": self.alerts_sent,
+            "alerts_failed": self.alerts_failed,
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "notes": self.notes,
             "version": __version__,

@@ -13,6 +13,8 @@ TIMESTAMP = pa.timestamp("ms", tz="UTC")
 AMOUNT_CENTS = pa.decimal128(38, 12)
 # USD is cents / 100: the same unscaled integer with two more decimal places, so the division is exact.
 AMOUNT_USD = pa.decimal128(38, AMOUNT_CENTS.scale + 2)
+# tokens x list price, computed in whole pico-dollars (1e-12 USD)
+ESTIMATED_USD = pa.decimal128(38, 12)
 
 USAGE_DIMENSIONS = (
     "api_key_id",
@@ -53,6 +55,8 @@ USAGE_MESSAGES = pa.schema(
         *(pa.field(name, pa.int64(), nullable=False) for name in USAGE_COUNTERS),
         pa.field("ingested_at", TIMESTAMP, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
+        # added: list-price estimate of the row (null when the model is not in the price table)
+        pa.field("estimated_cost_usd", ESTIMATED_USD),
     ]
 )
 
@@ -102,6 +106,8 @@ RUNS = pa.schema(
         pa.field("cost_rows", pa.int64(), nullable=False),
         pa.field("days_written", pa.int64(), nullable=False),
         pa.field("days_kept", pa.int64(), nullable=False),
+        pa.field("alerts_sent", pa.int64(), nullable=False),
+        pa.field("alerts_failed", pa.int64(), nullable=False),
         pa.field("days", pa.list_(DAY_RESULT)),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("version", pa.string(), nullable=False),

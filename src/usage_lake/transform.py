@@ -24,7 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from usage_lake.client import Bucket, ResponseShapeError
-from usage_lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_REPORT, TIMESTAMP, USAGE_DIMENSIONS, USAGE_MESSAGES
+from usage_lake.estimate import default_prices, estimated_cost
+from usage_lake.pricing import PriceTable
+from usage_lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_REPORT, ESTIMATED_USD, TIMESTAMP, USAGE_DIMENSIONS, USAGE_MESSAGES
 
 _INT = pa.int64()
 _STR = pa.string()
@@ -58,8 +60,9 @@ COST_REQUIRED = ("amount", "currency")
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
-    """`usage_messages` rows for every result of every bucket, in the API's order."""
+def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str,
+                prices: PriceTable | None = None) -> pa.Table:
+    """`usage_messages` rows for every result of every bucket, in the API's order, each with its estimated cost."""
     rows, bucket_index = _parse_rows(buckets, USAGE_ROW, where)
     n = len(rows)
     columns: dict[str, pa.Array] = {}
@@ -72,7 +75,10 @@ def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, in
         _require(column, ".".join(path), buckets, bucket_index, where)
         columns[name] = column
     columns |= _stamp_columns(n, run_id, ingested_at)
-    return pa.table(columns, schema=USAGE_MESSAGES)
+    columns["estimated_cost_usd"] = pa.nulls(n, ESTIMATED_USD)
+    table = pa.table(columns, schema=USAGE_MESSAGES)
+    return table.set_column(table.schema.get_field_index("estimated_cost_usd"), USAGE_MESSAGES.field("estimated_cost_usd"),
+                            estimated_cost(table, prices or default_prices()))
 
 
 def cost_table(buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str) -> pa.Table:
