@@ -14,13 +14,15 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from usage_lake.client import AdminClient
 from usage_lake.events import EventError, parse_event
 from usage_lake.lake import S3Lake
 from usage_lake.pipeline import Ingestion, LambdaDeadline
+from usage_lake.pricing import load_prices
+from usage_lake.publish import SnsPublisher
 from usage_lake.runlog import KEPT, WRITTEN, RunRecord
 from usage_lake.secrets import SecretError, admin_key_from_secret
 from usage_lake.settings import Settings, SettingsError
@@ -42,23 +44,25 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings = Settings.from_env(os.environ, lambda_runtime=True)
         assert settings.lake_bucket is not None and settings.admin_key_secret_id is not None
         key = admin_key_from_secret(settings.admin_key_secret_id)
+        prices = load_prices(settings.pricing_overrides)
     except (EventError, SettingsError, SecretError):
         metrics.add_metric(name="RunRejected", unit=MetricUnit.Count, value=1)  # nothing was fetched or written
         raise
     lake = S3Lake(settings.lake_bucket, settings.lake_prefix)
+    publisher = SnsPublisher(settings.alert_topic_arn) if settings.alert_topic_arn else None
     with AdminClient(key, settings.base_url) as client:
-        ingestion = Ingestion(client=client, lake=lake, settings=settings)
+        ingestion = Ingestion(client=client, lake=lake, settings=settings, prices=prices, publisher=publisher)
         logger.append_keys(run_id=ingestion.record.run_id)
         try:
             record = ingestion.run(request, LambdaDeadline(context))
         finally:
-            _publish_metrics(ingestion.record)
+            _publish_metrics(ingestion.record, ingestion.unpriced_models)
     if record.next_event:
         _continue(context.invoked_function_arn, record.next_event)
     return record.summary()
 
 
-def _publish_metrics(record: RunRecord) -> None:
+def _publish_metrics(record: RunRecord, unpriced_models: set[str]) -> None:
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=record.requests)
     metrics.add_metric(name="Pages", unit=MetricUnit.Count, value=record.pages)
     metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=record.retries)
@@ -68,7 +72,13 @@ def _publish_metrics(record: RunRecord) -> None:
     metrics.add_metric(name="DaysKept", unit=MetricUnit.Count, value=record.count(KEPT))
     metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if record.outcome == "failed" else 0)
     # "no successful run for 26 hours" alarms on this one: partial runs (a backfill handing over) count as progress
-    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count, value=1 if record.outcome in ("succeeded", "partial") else 0)
+    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count,
+                       value=1 if record.outcome in ("succeeded", "partial", "alerts_failed") else 0)
+    metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=record.alerts_sent)
+    metrics.add_metric(name="AlertsFailed", unit=MetricUnit.Count, value=record.alerts_failed)
+    for model in sorted(unpriced_models):  # one metric per model, named by a dimension, so it can be graphed and alarmed
+        with single_metric(name="UnpricedModel", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="model", value=model)
 
 
 @tracer.capture_method

@@ -20,7 +20,9 @@ from usage_lake import __version__
 from usage_lake.client import AdminApiError, AdminClient
 from usage_lake.events import REPORTS, EventError, RunRequest, parse_event
 from usage_lake.lake import Lake, LocalLake, open_lake
+from usage_lake.alerts import Publisher
 from usage_lake.pipeline import Ingestion
+from usage_lake.pricing import load_prices
 from usage_lake.runlog import RunRecord
 from usage_lake.secrets import AdminKey, SecretError, admin_key_from_secret, admin_key_from_text
 from usage_lake.settings import Settings, SettingsError
@@ -112,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--days", type=int, default=7, help="how many days back, today included (default: 7)")
     summary.set_defaults(command=_summary)
 
+    alerts = sub.add_parser("alerts", help="each day's spend against the alert thresholds, and which alerts were sent or would fire",
+                            description="Read the lake and show billed and estimated spend per day against DAILY_SPEND_THRESHOLD_USD, "
+                            "month to date against MONTHLY_BUDGET_USD and today against SPIKE_RATIO x the 7-day average; for each "
+                            "alert, whether it was sent (and when) or would fire on the next incremental run. Sends nothing.")
+    _lake_option(alerts)
+    alerts.add_argument("--days", type=int, default=7, help="how many days back, today included (default: 7)")
+    alerts.set_defaults(command=_alerts)
+
     runs = sub.add_parser("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
     runs.add_argument("--limit", type=int, default=10)
@@ -173,7 +183,7 @@ def _run(args: argparse.Namespace) -> int:
     request = _request(args)
     lake = _lake(args, settings)
     key = _admin_key(args)
-    records = run_to_completion(request, settings=settings, key=key, lake=lake, out=sys.stderr)
+    records = run_to_completion(request, settings=settings, key=key, lake=lake, out=sys.stderr, publisher=_publisher(settings, lake))
     last = records[-1]
     if args.json:
         print(json.dumps([r.summary() for r in records] if len(records) > 1 else last.summary(), indent=2))
@@ -183,15 +193,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if last.outcome == "succeeded" else 1
 
 
+def _publisher(settings: Settings, lake: Lake) -> Publisher | None:
+    """SNS when ALERT_TOPIC_ARN is set; otherwise alerts land in the lake's outbox (alerts/outbox/)."""
+    from usage_lake.publish import OutboxPublisher, SnsPublisher
+
+    if settings.alert_topic_arn:
+        return SnsPublisher(settings.alert_topic_arn)
+    return OutboxPublisher(lake) if settings.alerts_enabled else None
+
+
 def run_to_completion(request: RunRequest, *, settings: Settings, key: AdminKey, lake: Lake, out: TextIO,
-                      clock=None) -> list[RunRecord]:
+                      publisher: Publisher | None = None) -> list[RunRecord]:
     """Run, and keep going while a run hands back the rest of its range (locally there is no time limit)."""
     records = []
+    prices = load_prices(settings.pricing_overrides)
     with AdminClient(key, settings.base_url) as client:
         while True:
             progress = Progress(out)
-            kwargs = {"clock": clock} if clock else {}
-            ingestion = Ingestion(client=client, lake=lake, settings=settings, on_day=progress.day, **kwargs)
+            ingestion = Ingestion(client=client, lake=lake, settings=settings, on_day=progress.day, prices=prices,
+                                  publisher=publisher)
             progress.record = ingestion.record
             try:
                 record = ingestion.run(request)
@@ -298,6 +318,23 @@ def _summary(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range(args.days - 1, -1, -1)]))
     return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from usage_lake.alerts import Alerting
+
+    settings = _settings(args)
+    lake = _lake(args, settings)
+    now = datetime.now(UTC)
+    alerting = Alerting(lake, settings, publisher=_NoPublisher(), run_id="status", clock=lambda: now)
+    days = [now.date() - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
+    print("\n".join(alerting.status(days, now)))
+    return 0
+
+
+class _NoPublisher:
+    def publish(self, alert) -> str:  # pragma: no cover - status never delivers
+        raise RuntimeError("usage-lake alerts only reads; alerts are sent by incremental runs")
 
 
 def _runs(args: argparse.Namespace) -> int:

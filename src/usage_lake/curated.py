@@ -37,8 +37,20 @@ def store_day(lake: Lake, table_name: str, day: date, table: pa.Table) -> str:
     return WRITTEN
 
 
-def read_parquet(data: bytes) -> pa.Table:
-    return pq.ParquetFile(io.BytesIO(data)).read()  # no dataset layer: the Lambda package leaves it out
+def read_parquet(data: bytes, *, table: str | None = None, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet object as a table. With `table`, conformed to today's schema: columns added since the
+    object was written (as Athena does) read as nulls, so old partitions stay readable."""
+    file = pq.ParquetFile(io.BytesIO(data))  # no dataset layer: the Lambda package leaves it out
+    if table is None:
+        return file.read(columns=columns)
+    schema = TABLES[table]
+    wanted = columns or schema.names
+    present = [name for name in wanted if name in file.schema_arrow.names]
+    part = file.read(columns=present)
+    for name in wanted:
+        if name not in present:
+            part = part.append_column(schema.field(name), pa.nulls(part.num_rows, schema.field(name).type))
+    return part.select(wanted)
 
 
 def partition_days(lake: Lake, table: str) -> list[date]:
@@ -57,7 +69,7 @@ def read_table(lake: Lake, table: str, days: Iterable[date] | None = None) -> pa
     for day in wanted:
         key = partition_key(table, day)
         if lake.exists(key):
-            part = read_parquet(lake.get(key))
+            part = read_parquet(lake.get(key), table=table)
             parts.append(part.append_column("dt", pa.repeat(day.isoformat(), part.num_rows).cast(pa.string())))
     schema = TABLES[table].append(pa.field("dt", pa.string()))
     return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TextIO
 
 import pyarrow.compute as pc
@@ -12,10 +14,12 @@ from usage_lake.cli import run_to_completion
 from usage_lake.curated import read_table
 from usage_lake.events import RunRequest
 from usage_lake.lake import LocalLake
+from usage_lake.publish import OUTBOX, OutboxPublisher
 from usage_lake.report_text import spend_and_tokens, token_totals, usd
 from usage_lake.secrets import AdminKey
 from usage_lake.settings import Settings
 from usage_lake.simulator import SimulatedOrg, Simulator
+from usage_lake.spend import read_day
 from usage_lake.transform import counters_by_column
 from usage_lake.windows import midnight
 
@@ -35,6 +39,7 @@ def run_demo(*, lake_dir: str, days: int, out: TextIO, now: datetime | None = No
         request = RunRequest(mode="backfill", start=first, end=today + timedelta(days=1), now=now)
         records = run_to_completion(request, settings=Settings(base_url=sim.base_url), key=AdminKey(sim.admin_key),
                                     lake=lake, out=sys.stderr)
+        alert_lines = _alerts_demo(lake, sim, now)
     record = records[-1]
     print(f"\nRun {record.run_id}: {record.outcome}; {record.requests} requests, {record.pages} pages, "
           f"{record.rows('usage'):,} usage rows, {record.rows('cost'):,} cost rows", file=out)
@@ -43,13 +48,30 @@ def run_demo(*, lake_dir: str, days: int, out: TextIO, now: datetime | None = No
     day_list = [first + timedelta(days=i) for i in range(days)]
     print(spend_and_tokens(lake, day_list), file=out)
     ok = _check_against_simulator(lake, org, day_list, now, out)
+    print("", *alert_lines, sep="\n", file=out)
     print("\nNext: usage-lake summary --lake", lake_dir, "| usage-lake runs --lake", lake_dir, file=out)
     return 0 if ok and record.outcome == "succeeded" else 1
 
 
+def _alerts_demo(lake: LocalLake, sim: Simulator, now: datetime) -> list[str]:
+    """The hourly incremental run as deployed, with a daily threshold a busy day passes: alerts go to the outbox."""
+    billed = [s.billed_usd for d in range(1, 4) if (s := read_day(lake, now.date() - timedelta(days=d))).billed_usd]
+    threshold = (min(billed) // 10 * 10) if billed else Decimal(50)
+    settings = Settings(base_url=sim.base_url, daily_spend_threshold_usd=threshold)
+    record = run_to_completion(RunRequest(mode="incremental", now=now), settings=settings, key=AdminKey(sim.admin_key),
+                               lake=lake, out=sys.stderr, publisher=OutboxPublisher(lake))[-1]
+    lines = [f"Alerts: an incremental run with DAILY_SPEND_THRESHOLD_USD={threshold} sent {record.alerts_sent} alert(s) "
+             f"to {lake.uri(OUTBOX)} (SNS e-mail when deployed); re-running sends none again."]
+    outbox = [json.loads(lake.get(key)) for key in lake.list(OUTBOX)]
+    lines += [f"  - {message['subject']}" for message in outbox]
+    if outbox:
+        lines += ["", "The first one, as the e-mail reads:", "", *("    " + line for line in outbox[0]["text"].splitlines())]
+    return lines
+
+
 def _objects(lake: LocalLake) -> str:
     lines = ["Objects in the lake:"]
-    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "runs"):
+    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "runs", "alerts"):
         keys = lake.list(area + "/")
         size = sum((lake.root / k).stat().st_size for k in keys)
         lines.append(f"  {area + '/':<18}{len(keys):>5} objects {size / 1024:>10,.1f} KiB")

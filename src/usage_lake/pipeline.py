@@ -25,6 +25,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake.alerts import Alerting, Publisher
 from usage_lake.client import AdminApiError, AdminClient, Page, ResponseShapeError
 from usage_lake.curated import parquet_bytes, store_day
 from usage_lake.estimate import default_prices, unpriced_models
@@ -126,6 +127,7 @@ class Ingestion:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -133,6 +135,7 @@ class Ingestion:
         self.clock = clock
         self.on_day = on_day
         self.prices = prices or default_prices()
+        self.publisher = publisher  # alerts are evaluated after incremental runs when this and a threshold are set
         self.unpriced_models: set[str] = set()
         self.reports = {name: report_for(name, settings.usage_bucket_width) for name in REPORTS}
         started = clock()
@@ -158,6 +161,8 @@ class Ingestion:
         try:
             self._run_slices(request, slices(windows), deadline)
             record.outcome = "partial" if record.resume_from else "succeeded"
+            if request.mode == "incremental" and self.publisher and self.settings.alerts_enabled and not record.resume_from:
+                self._send_alerts(windows, now)  # a backfill never alerts
         except Exception as exc:
             record.outcome, record.error_type, record.error = "failed", type(exc).__name__, str(exc)
             logger.error("run %s failed: %s: %s", record.run_id, type(exc).__name__, exc)
@@ -165,6 +170,25 @@ class Ingestion:
         finally:
             self._finish()
         return record
+
+    def _send_alerts(self, windows: list[Window], now: datetime) -> None:
+        record = self.record
+        assert self.publisher is not None
+        alerting = Alerting(self.lake, self.settings, self.publisher, run_id=record.run_id, clock=self.clock)
+        days = sorted({day for window in windows for day in window.days()})
+        try:
+            delivery = alerting.deliver(alerting.evaluate(days, now))
+        except Exception as exc:  # alerts must not undo an ingest that worked: record it, and the next run tries again
+            logger.exception("run %s: alert evaluation failed", record.run_id)
+            record.alerts_failed += 1
+            record.outcome = "alerts_failed"
+            record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
+            return
+        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed)
+        record.notes += [f"alert sent: {key}" for key in delivery.sent]
+        record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
+        if delivery.failed:
+            record.outcome = "alerts_failed"
 
     def _run_slices(self, request: RunRequest, plan: list[Slice], deadline: Deadline) -> None:
         slowest = 0.0

@@ -222,3 +222,31 @@ def _model_from_dict(
         geo_multipliers=dict(geo_by_model.get(model_id, {})),
         **rates,
     )
+
+
+def load_prices(overrides: str | None) -> PriceTable:
+    """The packaged price table, with `PRICING_OVERRIDES` (a local path or s3:// URI) merged over it."""
+    table = PriceTable.load_default()
+    if not overrides:
+        return table
+    from usage_lake.settings import SettingsError
+
+    try:
+        data = json.loads(_read(overrides))
+        if not isinstance(data, dict):
+            raise ValueError("the file must hold a JSON object shaped like prices.json")
+        return table.with_overrides(data)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"PRICING_OVERRIDES {overrides!r} could not be used: {exc}") from None
+    except Exception as exc:  # boto3 errors: missing object, no permission
+        raise SettingsError(f"PRICING_OVERRIDES {overrides!r} could not be read: {exc}") from None
+
+
+def _read(location: str) -> str:
+    if location.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = location[len("s3://"):].partition("/")
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    with open(location, encoding="utf-8") as f:
+        return f.read()

@@ -35,6 +35,15 @@ class Settings:
     cost_lookback_days: int = 3
     alert_topic_arn: str | None = None
     daily_spend_threshold_usd: Decimal | None = None
+    monthly_budget_usd: Decimal | None = None
+    spike_ratio: Decimal | None = None
+    pricing_overrides: str | None = None  # a local path or an s3:// URI
+    athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
+    athena_workgroup: str = "anthropic-usage-lake"
+
+    @property
+    def alerts_enabled(self) -> bool:
+        return any(v is not None for v in (self.daily_spend_threshold_usd, self.monthly_budget_usd, self.spike_ratio))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
@@ -51,7 +60,7 @@ class Settings:
         topic = _optional(env, "ALERT_TOPIC_ARN")
         if topic is not None and not _SNS_ARN.match(topic):
             raise SettingsError(f"ALERT_TOPIC_ARN must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:name (got {topic!r})")
-        return cls(
+        settings = cls(
             lake_bucket=bucket,
             lake_prefix=normalize_prefix(env.get("LAKE_PREFIX", "")),
             admin_key_secret_id=secret_id,
@@ -61,7 +70,15 @@ class Settings:
             cost_lookback_days=_days(env, "COST_LOOKBACK_DAYS", 3),
             alert_topic_arn=topic,
             daily_spend_threshold_usd=_usd(env, "DAILY_SPEND_THRESHOLD_USD"),
+            monthly_budget_usd=_usd(env, "MONTHLY_BUDGET_USD", positive=True),
+            spike_ratio=_ratio(env, "SPIKE_RATIO"),
+            pricing_overrides=_location(env, "PRICING_OVERRIDES"),
+            athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
+            athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
         )
+        if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
+            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: it is where the alerts go")
+        return settings
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -101,7 +118,27 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _usd(env: Mapping[str, str], name: str) -> Decimal | None:
+def _ratio(env: Mapping[str, str], name: str) -> Decimal | None:
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a number like 3 (alert when today is 3x the 7-day average); got {raw!r}") from None
+    if not value.is_finite() or value <= 1:
+        raise SettingsError(f"{name} must be a number above 1 (got {raw!r}): a spike is today above a multiple of the 7-day average")
+    return value
+
+
+def _location(env: Mapping[str, str], name: str) -> str | None:
+    raw = _optional(env, name)
+    if raw is not None and raw.startswith("s3://") and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+", raw):
+        raise SettingsError(f"{name} must be a local file path or an s3://bucket/key URI (got {raw!r})")
+    return raw
+
+
+def _usd(env: Mapping[str, str], name: str, *, positive: bool = False) -> Decimal | None:
     raw = _optional(env, name)
     if raw is None:
         return None
@@ -112,6 +149,6 @@ def _usd(env: Mapping[str, str], name: str) -> Decimal | None:
         value = Decimal(plain.replace(",", ""))
     except InvalidOperation:
         raise SettingsError(f"{name} must be a dollar amount like 250 or 99.50 (got {raw!r})") from None
-    if not value.is_finite() or value < 0:
-        raise SettingsError(f"{name} must be a non-negative dollar amount (got {raw!r})")
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        raise SettingsError(f"{name} must be a {'positive' if positive else 'non-negative'} dollar amount (got {raw!r})")
     return value
