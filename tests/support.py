@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pyarrow.compute as pc
 
+from usage_lake.alerts import Publisher
 from usage_lake.client import AdminClient, RetryPolicy
 from usage_lake.curated import read_table
 from usage_lake.events import RunRequest
@@ -39,11 +40,11 @@ def incremental(now: datetime = NOW, reports: tuple[str, ...] = ("usage", "cost"
 
 
 def ingest(request: RunRequest, *, sim: Simulator, lake: Lake, settings: Settings | None = None,
-           deadline: Deadline | None = None, retry: RetryPolicy = FAST_RETRY) -> RunRecord:
+           deadline: Deadline | None = None, retry: RetryPolicy = FAST_RETRY, publisher: Publisher | None = None) -> RunRecord:
     """One real run: HTTP to the simulator, writes to `lake`. Raises like the handler would."""
     settings = settings or Settings(base_url=sim.base_url)
     with AdminClient(AdminKey(sim.admin_key), sim.base_url, retry=retry) as client:
-        return Ingestion(client=client, lake=lake, settings=settings).run(request, deadline)
+        return Ingestion(client=client, lake=lake, settings=settings, publisher=publisher).run(request, deadline)
 
 
 def days(start: date, end: date) -> list[date]:
