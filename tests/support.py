@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,6 +26,27 @@ NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 TODAY = NOW.date()
 # retries without real waiting: the policy is the production one, only the delays are tiny
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.001, max_delay=0.01, max_total=5.0)
+
+
+@dataclass
+class FakeContext:
+    """The parts of the Lambda context the handler and Powertools read."""
+
+    remaining_ms: int = 900_000
+    function_name: str = "usage-lake-ingest"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:usage-lake-ingest"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def deploy_env(monkeypatch, *, base_url: str, secret_id: str, bucket: str, **extra: str) -> None:
+    """The function's environment as the template sets it."""
+    for name, value in {"LAKE_BUCKET": bucket, "ADMIN_KEY_SECRET_ID": secret_id, "ANTHROPIC_BASE_URL": base_url,
+                        "POWERTOOLS_TRACE_DISABLED": "true", **extra}.items():
+        monkeypatch.setenv(name, value)
 
 
 def midnight(day: date) -> datetime:

@@ -12,7 +12,7 @@ import boto3
 import pyarrow.compute as pc
 import pytest
 from conftest import LAKE_BUCKET
-from support import NOW, TODAY, backfill, incremental, ingest, midnight
+from support import NOW, TODAY, FakeContext, backfill, deploy_env, incremental, ingest, midnight
 
 from usage_lake.alerts import Alerting
 from usage_lake.cli import main
@@ -74,20 +74,11 @@ def deployed(aws, sim, monkeypatch):
     boto3.client("s3").create_bucket(Bucket=LAKE_BUCKET)
     boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=sim.admin_key)
     topic, queue = sns_to_sqs()
-    for name, value in {"LAKE_BUCKET": LAKE_BUCKET, "ADMIN_KEY_SECRET_ID": SECRET_ID, "ANTHROPIC_BASE_URL": sim.base_url,
-                        "POWERTOOLS_TRACE_DISABLED": "true", "ALERT_TOPIC_ARN": topic, "DAILY_SPEND_THRESHOLD_USD": str(THRESHOLD),
-                        "ATHENA_DATABASE": "usage_lake_db", "ATHENA_WORKGROUP": "usage-lake-wg"}.items():
-        monkeypatch.setenv(name, value)
+    deploy_env(monkeypatch, base_url=sim.base_url, secret_id=SECRET_ID, bucket=LAKE_BUCKET, ALERT_TOPIC_ARN=topic,
+               DAILY_SPEND_THRESHOLD_USD=str(THRESHOLD), ATHENA_DATABASE="usage_lake_db", ATHENA_WORKGROUP="usage-lake-wg")
     from handlers import ingest as handler_module
 
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "ingest", 1024, "req-1"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 900_000
-
-    return lambda event: handler_module.handler(event, Context()), queue
+    return lambda event: handler_module.handler(event, FakeContext()), queue
 
 
 def test_the_exact_daily_alerts_reach_sns_once(deployed, org):
@@ -293,20 +284,11 @@ def test_an_unknown_model_is_null_named_in_a_metric_and_never_zero(aws, monkeypa
     boto3.client("s3").create_bucket(Bucket=LAKE_BUCKET)
     with Simulator(org, now=NOW) as sim:
         boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=sim.admin_key)
-        for name, value in {"LAKE_BUCKET": LAKE_BUCKET, "ADMIN_KEY_SECRET_ID": SECRET_ID, "ANTHROPIC_BASE_URL": sim.base_url,
-                            "POWERTOOLS_TRACE_DISABLED": "true"}.items():
-            monkeypatch.setenv(name, value)
+        deploy_env(monkeypatch, base_url=sim.base_url, secret_id=SECRET_ID, bucket=LAKE_BUCKET)
         from handlers import ingest as handler_module
 
-        class Context:
-            function_name, memory_limit_in_mb, aws_request_id = "ingest", 1024, "req-2"
-            invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
-
-            def get_remaining_time_in_millis(self) -> int:
-                return 900_000
-
         summary = handler_module.handler({"mode": "backfill", "start": "2026-11-20", "end": "2026-11-21",
-                                          "now": "2026-11-23T14:30:00Z", "reports": ["usage"]}, Context())
+                                          "now": "2026-11-23T14:30:00Z", "reports": ["usage"]}, FakeContext())
 
     usage = read_table(S3Lake(LAKE_BUCKET), "usage_messages")
     mystery = pc.equal(usage.column("model"), "claude-mystery-9")

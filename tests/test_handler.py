@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 
 import boto3
 import pytest
 from conftest import LAKE_BUCKET
-from support import NOW, TODAY, all_object_bytes, midnight, sim_tokens
+from support import NOW, TODAY, FakeContext, all_object_bytes, deploy_env, midnight, sim_tokens
 
 from usage_lake.client import AuthenticationError
 from usage_lake.curated import read_table
@@ -22,34 +21,13 @@ SECRET_ID = "anthropic/admin-api-key"
 FUNCTION = "usage-lake-ingest"
 
 
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context the handler and Powertools read."""
-
-    remaining_ms: int = 900_000
-    function_name: str = FUNCTION
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 @pytest.fixture
 def deployed(aws, sim, monkeypatch):
     """What `sam deploy` sets up: the bucket, the secret and the function's environment."""
     boto3.client("s3").create_bucket(Bucket=LAKE_BUCKET)
     boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=json.dumps({"admin_api_key": sim.admin_key}))
-    for name, value in {
-        "LAKE_BUCKET": LAKE_BUCKET,
-        "LAKE_PREFIX": "anthropic",
-        "ADMIN_KEY_SECRET_ID": SECRET_ID,
-        "ANTHROPIC_BASE_URL": sim.base_url,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "AnthropicUsageLakeTest",
-    }.items():
-        monkeypatch.setenv(name, value)
+    deploy_env(monkeypatch, base_url=sim.base_url, secret_id=SECRET_ID, bucket=LAKE_BUCKET, LAKE_PREFIX="anthropic",
+               POWERTOOLS_METRICS_NAMESPACE="AnthropicUsageLakeTest")
     from handlers import ingest
 
     return ingest
