@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench package lint clean
+.PHONY: demo test bench package lock template build-IngestFunction lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -22,6 +22,25 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py
+
+# The Lambda artifact (python3.13, x86_64, no Docker): dist/lambda.zip from infra/lambda-requirements.lock + src/.
+# Needs only python3 with pip and PyPI; reused while the lock, infra/package.py and src/ are unchanged.
+package:
+	$(PYTHON) infra/package.py build
+
+# Re-resolve pyproject's runtime dependencies into the lock files (then `make package`).
+lock:
+	$(PYTHON) infra/package.py lock
+
+# Regenerate infra/template.yaml's Glue columns (from usage_lake.schema) and named queries (from infra/queries/).
+template: $(STAMP)
+	$(BIN)/python infra/sync_template.py
+
+# `sam build` (BuildMethod: makefile, CodeUri: the repository root) calls this with ARTIFACTS_DIR set:
+# the very zip `make package` builds, unpacked for SAM to deploy.
+build-IngestFunction:
+	$(PYTHON) infra/package.py build
+	$(PYTHON) -m zipfile -e dist/lambda.zip "$(ARTIFACTS_DIR)"
 
 clean:
 	rm -rf $(VENV) build dist lake *.egg-info src/*.egg-info

@@ -1,0 +1,43 @@
+-- name: Month to date against budget
+-- description: Spend this UTC month - each day billed once the cost report has it, estimated (usage x list prices) until then - against the MonthlyBudgetUsd parameter, with a straight-line forecast for the month.
+WITH billed AS (
+    SELECT dt, sum(amount_usd) AS billed_usd
+    FROM cost_report
+    WHERE dt >= date_format(date_trunc('month', current_date), '%Y-%m-%d')
+    GROUP BY dt
+),
+estimated AS (
+    SELECT dt, sum(estimated_cost_usd) AS estimated_usd
+    FROM usage_messages
+    WHERE dt >= date_format(date_trunc('month', current_date), '%Y-%m-%d')
+    GROUP BY dt
+),
+days AS (
+    SELECT coalesce(e.dt, b.dt) AS dt,
+           b.billed_usd,
+           e.estimated_usd,
+           coalesce(b.billed_usd, e.estimated_usd) AS spend_usd
+    FROM estimated e
+    FULL OUTER JOIN billed b ON e.dt = b.dt
+),
+totals AS (
+    SELECT sum(spend_usd) AS month_to_date_usd,
+           sum(billed_usd) AS billed_usd,
+           max(CASE WHEN billed_usd IS NOT NULL THEN dt END) AS billed_through,
+           sum(CASE WHEN billed_usd IS NULL THEN estimated_usd END) AS estimated_not_yet_billed_usd,
+           -- the budget is the stack's MonthlyBudgetUsd parameter; empty leaves it NULL
+           CAST(nullif('${MonthlyBudgetUsd}', '') AS decimal(38, 2)) AS budget_usd,
+           day_of_month(current_date) AS days_elapsed,
+           day_of_month(last_day_of_month(current_date)) AS days_in_month
+    FROM days
+)
+SELECT month_to_date_usd,
+       billed_usd,
+       billed_through,
+       estimated_not_yet_billed_usd,
+       budget_usd,
+       100 * CAST(month_to_date_usd AS double) / CAST(budget_usd AS double) AS percent_of_budget,
+       CAST(month_to_date_usd AS double) / days_elapsed * days_in_month AS forecast_usd,
+       100 * CAST(month_to_date_usd AS double) / days_elapsed * days_in_month / CAST(budget_usd AS double)
+           AS forecast_percent_of_budget
+FROM totals
