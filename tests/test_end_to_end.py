@@ -80,6 +80,7 @@ def test_local_folder_has_the_same_layout_and_numbers(sim, org, s3_lake, local_l
 def test_re_runs_replace_days_and_never_duplicate(sim, org, local_lake):
     first = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
     keys = curated_keys(local_lake)
+    raw_pages = [k for k in local_lake.list("raw/") if k.endswith(".json.gz")]
     rows = read_table(local_lake, "usage_messages").num_rows
     second = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
     third = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
@@ -91,6 +92,10 @@ def test_re_runs_replace_days_and_never_duplicate(sim, org, local_lake):
     # the curated rows are the latest run's
     assert set(read_table(local_lake, "usage_messages").column("run_id").to_pylist()) == {third.run_id}
     assert second.run_id != third.run_id
+    # the same pages came back: they are not stored again, and each run's manifests still name them
+    assert [k for k in local_lake.list("raw/") if k.endswith(".json.gz")] == raw_pages
+    assert (first.raw_pages_reused, second.raw_pages_reused, third.raw_pages_reused) == (0, first.pages, first.pages)
+    assert len([k for k in local_lake.list("raw/") if k.endswith("manifest.json")]) == 3 * 2 * 3
 
 
 def test_incremental_refreshes_the_trailing_window(sim, org, local_lake):

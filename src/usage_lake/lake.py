@@ -51,14 +51,19 @@ class LocalLake:
             raise
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write a complete temporary file, then hard-link it into place: creating the link is atomic and fails
+        if the key exists, so only one writer wins and no reader ever sees a half-written object."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return True
 
     def get(self, key: str) -> bytes:

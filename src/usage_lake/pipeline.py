@@ -12,6 +12,7 @@ does the rest; a run that fails keeps every day it completed, records itself, an
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import math
@@ -140,7 +141,6 @@ class Ingestion:
         self.reports = {name: report_for(name, settings.usage_bucket_width) for name in REPORTS}
         started = clock()
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
-        self._raw_sequence = 0
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         deadline = deadline or NoDeadline()
@@ -227,14 +227,13 @@ class Ingestion:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw") as raw_writer:
                 for page in self.client.iter_pages(report.path, report.params(window.start, window.end)):
                     self.record.pages += 1
-                    raw_key = self._raw_key(report, window, page)
-                    stored = raw_writer.submit(self._store_raw, raw_key, page.body)
+                    day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
+                    stored = raw_writer.submit(self._store_raw, report, day, page.body)
                     table = report.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
                                             where=f"{report.name} report page {page.number} ({page.path})", prices=self.prices)
                     if report.name == "usage":
                         self._check_prices(table)
-                    stored.result()
-                    days.add(page, table, raw_key)
+                    days.add(page, table, raw_key=stored.result())
                     del page, table, stored  # free the body before the next page downloads
                     for day, pending in days.complete_days(query_done=False):
                         self._write_day(window, day, pending)
@@ -255,13 +254,12 @@ class Ingestion:
                 logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
                 self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
 
-    def _raw_key(self, report: Report, window: Window, page: Page) -> str:
-        self._raw_sequence += 1
-        day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
-        return raw_page_key(report.name, day, self.record.run_id, self._raw_sequence)
-
-    def _store_raw(self, key: str, body: bytes | bytearray) -> None:
-        self.lake.put(key, gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0))
+    def _store_raw(self, report: Report, day: date, body: bytes | bytearray) -> str:
+        """Keep the page as received, under its content hash; a page stored before is not stored again."""
+        key = raw_page_key(report.name, day, hashlib.sha256(body).hexdigest()[:32])
+        if self.lake.exists(key) or not self.lake.put_if_absent(key, gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0)):
+            self.record.raw_pages_reused += 1
+        return key
 
     def _write_day(self, window: Window, day: date, pending: _PendingDay) -> None:
         report = window.report

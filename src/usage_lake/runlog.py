@@ -54,6 +54,7 @@ class RunRecord:
     retries: int = 0
     bytes_received: int = 0
     days: list[DayResult] = field(default_factory=list)
+    raw_pages_reused: int = 0  # pages identical to one already in raw/ (not stored twice)
     alerts_sent: int = 0
     alerts_failed: int = 0
     resume_from: date | None = None
@@ -82,6 +83,7 @@ class RunRecord:
             "requests": self.requests,
             "pages": self.pages,
             "retries": self.retries,
+            "raw_pages_reused": self.raw_pages_reused,
             "rows": {report: self.rows(report) for report in self.reports},
             "days_written": self.count(WRITTEN),
             "days_kept": self.count(KEPT),
@@ -117,6 +119,7 @@ class RunRecord:
             "pages": self.pages,
             "retries": self.retries,
             "bytes_received": self.bytes_received,
+            "raw_pages_reused": self.raw_pages_reused,
             "usage_rows": self.rows("usage"),
             "cost_rows": self.rows("cost"),
             "days_written": self.count(WRITTEN),

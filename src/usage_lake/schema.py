@@ -102,6 +102,7 @@ RUNS = pa.schema(
         pa.field("pages", pa.int64(), nullable=False),
         pa.field("retries", pa.int64(), nullable=False),
         pa.field("bytes_received", pa.int64(), nullable=False),
+        pa.field("raw_pages_reused", pa.int64(), nullable=False),
         pa.field("usage_rows", pa.int64(), nullable=False),
         pa.field("cost_rows", pa.int64(), nullable=False),
         pa.field("days_written", pa.int64(), nullable=False),
