@@ -84,8 +84,6 @@ SLIM_RULES: tuple[tuple[str, str], ...] = (
     ("pyarrow/substrait.py", "Substrait"),
     ("pyarrow/_dataset*.so", "Dataset"),
     ("pyarrow/dataset.py", "Dataset"),
-    ("pyarrow/_acero*.so", "Acero"),
-    ("pyarrow/acero.py", "Acero"),
     ("pyarrow/_orc*.so", "ORC"),
     ("pyarrow/orc.py", "ORC"),
     ("pyarrow/_parquet_encryption*.so", "Parquet encryption"),

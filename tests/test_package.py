@@ -122,7 +122,7 @@ def test_lock_leaves_out_what_the_runtime_provides():
 
 DRIVER = r"""
 import json, sys, time
-task, runtime, event = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+task, runtime, events = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.path[:0] = [task, runtime]  # Lambda's order: /var/task before the runtime's own packages
 
 class Context:
@@ -136,10 +136,10 @@ class Context:
 started = time.perf_counter()
 import handlers.ingest
 imported = time.perf_counter() - started
-result = handlers.ingest.handler(event, Context())
+results = [handlers.ingest.handler(event, Context()) for event in events]  # one cold, then warm invocations
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pyarrow", "boto3", "botocore", "aws_xray_sdk"))
 tracing = not handlers.ingest.tracer.disabled
-print("SMOKE-RESULT " + json.dumps({"result": result, "import_seconds": imported, "modules": loaded, "tracing": tracing,
+print("SMOKE-RESULT " + json.dumps({"results": results, "import_seconds": imported, "modules": loaded, "tracing": tracing,
                                     "files": sorted({getattr(sys.modules[m], "__file__", None) or "" for m in loaded})}))
 """
 
@@ -167,14 +167,21 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
                                           aws_access_key_id="testing", aws_secret_access_key="testing")
     client("s3").create_bucket(Bucket=BUCKET)
     org = SimulatedOrg.small()
-    event = {"mode": "backfill", "start": "2026-11-18", "end": "2026-11-21", "now": "2026-11-23T14:30:00Z"}
+    topic = client("sns").create_topic(Name="smoke-alerts")["TopicArn"]
+    queue = client("sqs").create_queue(QueueName="smoke-inbox")["QueueUrl"]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    # a backfill, then the hourly incremental run with a threshold every day passes: the alert path runs too
+    events = [{"mode": "backfill", "start": "2026-11-18", "end": "2026-11-21", "now": "2026-11-23T14:30:00Z"},
+              {"mode": "incremental", "now": "2026-11-23T14:30:00Z"}]
     with Simulator(org, now=NOW) as sim:
         client("secretsmanager").create_secret(Name=SECRET, SecretString=json.dumps({"admin_api_key": sim.admin_key}))
         env = {
             "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)), **PYTHON313_ENV, **aws,
             "LAKE_BUCKET": BUCKET, "LAKE_PREFIX": "anthropic", "ADMIN_KEY_SECRET_ID": SECRET,
             "ANTHROPIC_BASE_URL": sim.base_url, "USAGE_BUCKET_WIDTH": "1h", "USAGE_LOOKBACK_DAYS": "3",
-            "COST_LOOKBACK_DAYS": "3", "DAILY_SPEND_THRESHOLD_USD": "", "MONTHLY_BUDGET_USD": "", "SPIKE_RATIO": "",
+            "COST_LOOKBACK_DAYS": "3", "DAILY_SPEND_THRESHOLD_USD": "10", "MONTHLY_BUDGET_USD": "", "SPIKE_RATIO": "",
+            "ALERT_TOPIC_ARN": topic,
             "PRICING_OVERRIDES": "", "POWERTOOLS_SERVICE_NAME": "anthropic-usage-lake",
             "POWERTOOLS_METRICS_NAMESPACE": "AnthropicUsageLake", "LOG_LEVEL": "INFO",
             # what Lambda sets with `Tracing: Active`: the Tracer is on and patches boto3 and httpx through the
@@ -183,30 +190,39 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
             "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
         }
-        run = subprocess.run([*PYTHON313, "-I", "-B", "-c", DRIVER, str(task_root), str(runtime_root), json.dumps(event)],
+        run = subprocess.run([*PYTHON313, "-I", "-B", "-c", DRIVER, str(task_root), str(runtime_root), json.dumps(events)],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
         served = sim.served
     assert run.returncode == 0, f"the handler failed under Python 3.13:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     (line,) = [line for line in run.stdout.splitlines() if line.startswith("SMOKE-RESULT ")]
     report = json.loads(line.removeprefix("SMOKE-RESULT "))
-    summary = report["result"]
+    summary, incremental = report["results"]
     assert summary["outcome"] == "succeeded"
-    assert summary["rows"] == {"usage": served.usage_rows, "cost": served.cost_rows}
-    assert served.usage_rows > 0 and served.cost_rows > 0
+    # every row the simulator served over both invocations was written, exactly once per invocation
+    assert summary["rows"]["usage"] + incremental["rows"]["usage"] == served.usage_rows > 0
+    assert summary["rows"]["cost"] + incremental["rows"]["cost"] == served.cost_rows > 0
     assert summary["days_written"] == 6  # 3 days x (usage, cost)
+    # the alert path ran in the package: every day of the window passed $10, one SNS message each
+    assert incremental["outcome"] == "succeeded" and incremental["alerts_sent"] == 4 and incremental["alerts_failed"] == 0
+    messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(json.loads(json.loads(m["Body"])["Message"])["key"] for m in messages) == [
+        "daily/2026-11-20/billed", "daily/2026-11-21/billed", "daily/2026-11-22/billed", "daily/2026-11-23/estimated"]
     # the code and pyarrow came from the zip, boto3 from the runtime stand-in; no dropped pyarrow part was needed
     assert all(f.startswith((str(task_root), str(runtime_root))) for f in report["files"] if f)
     assert "pyarrow.parquet" in report["modules"] and "boto3" in report["modules"]
     assert report["tracing"] is True  # the X-Ray Tracer ran, as it does in the deployed function
     assert not [m for m in report["modules"] if m.split(".")[1:2] and m.split(".")[1].lstrip("_") in
-                ("flight", "substrait", "dataset", "acero", "orc", "s3fs", "parquet_encryption")]
+                ("flight", "substrait", "dataset", "orc", "s3fs", "parquet_encryption")]
+    assert "pyarrow._acero" in report["modules"]  # Table.group_by (the alerts' top lists) needs Acero: kept
     # the objects landed in the (moto) bucket: raw pages, curated days and the run log
     keys = [o["Key"] for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="anthropic/")
             for o in page.get("Contents", [])]
-    assert len([k for k in keys if k.startswith("anthropic/usage_messages/dt=")]) == 3
-    assert len([k for k in keys if k.startswith("anthropic/cost_report/dt=")]) == 3
+    # usage 11-18..11-23 (the backfill's three days, the incremental's 11-20..today), cost 11-18..11-22
+    assert len([k for k in keys if k.startswith("anthropic/usage_messages/dt=")]) == 6
+    assert len([k for k in keys if k.startswith("anthropic/cost_report/dt=")]) == 5
     assert [k for k in keys if k.startswith("anthropic/raw/") and k.endswith(".json.gz")]
-    assert len([k for k in keys if k.startswith("anthropic/runs/")]) == 1
+    assert len([k for k in keys if k.startswith("anthropic/runs/")]) == 2
+    assert len([k for k in keys if k.startswith("anthropic/alerts/sent/")]) == 4
     # the metrics the alarms watch, as EMF lines on stdout
     emf = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
     succeeded = [m["RunSucceeded"] for m in emf if "RunSucceeded" in m]

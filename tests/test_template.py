@@ -260,7 +260,7 @@ def test_function_runtime_memory_timeout_concurrency(template):
 def test_environment_is_the_settings_contract(template):
     env = function(template)["Properties"]["Environment"]["Variables"]
     assert EXPECTED_ENV <= set(env)
-    assert env["POWERTOOLS_SERVICE_NAME"] == "anthropic-usage-lake"
+    assert env["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}  # one metrics dimension per stack
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "AnthropicUsageLake"
     # every variable the template sets is one the code reads (a typo would silently do nothing)
     source = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.py"))
@@ -367,7 +367,8 @@ def test_alarms(template):
     assert stale["DatapointsToAlarm"] == stale["EvaluationPeriods"]
     assert stale["TreatMissingData"] == "breaching"
     assert (stale["ComparisonOperator"], stale["Threshold"], stale["Statistic"]) == ("LessThanThreshold", 1, "Sum")
-    assert stale["Dimensions"] == [{"Name": "service", "Value": "anthropic-usage-lake"}]
+    # the alarm watches this stack's own metrics: the service dimension is the stack name, as the function's env says
+    assert stale["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
     handler = (ROOT / "src" / "handlers" / "ingest.py").read_text()
     assert 'name="RunSucceeded"' in handler  # the metric the alarm watches is the one the handler emits
 
