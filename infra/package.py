@@ -13,7 +13,8 @@ How the zip is made:
 2. boto3, botocore, s3transfer, jmespath, python-dateutil, six and urllib3 are left out: the python3.13
    runtime provides them (`/var/runtime`), and botocore alone is ~25 MB unzipped.
 3. Slimming (see SLIM_RULES): the parts of pyarrow the handler never loads (Flight, the S3/GCS/Azure/HDFS
-   filesystems, Substrait/Dataset/Acero/ORC/Parquet-encryption Python modules, C++ tests), headers, Cython
+   filesystems, Substrait/Dataset/ORC/Parquet-encryption Python modules, C++ tests; Acero stays: the alerts
+   group by), headers, Cython
    sources, tests, bytecode caches, console scripts and the install-time parts of `*.dist-info`. The shared
    libraries that `libarrow_python` links against (dataset, acero, substrait) stay: the loader needs them.
    tests/test_package.py proves the handler runs from the slimmed zip under Python 3.13.
