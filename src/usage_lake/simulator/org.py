@@ -380,12 +380,7 @@ class SimulatedOrg:
         acc: dict[int, list[int]] = {}
         for hour in range(day_index * 24, day_index * 24 + 24):
             for s, _, c in self._raw_hour(hour):
-                a = acc.get(s)
-                if a is None:
-                    acc[s] = list(c)
-                else:
-                    for i in range(6):
-                        a[i] += c[i]
+                _add_counts(acc, s, c)
         return tuple((s, tuple(acc[s])) for s in sorted(acc))  # type: ignore[misc]
 
     def bucket_rows(self, start: int, width: str) -> list[Row]:
@@ -433,10 +428,7 @@ class SimulatedOrg:
             day = (date(1970, 1, 1) + timedelta(days=hour // 24)).isoformat()
             for s, c in self.bucket_rows(hour * 3600, "1h"):
                 stream = self.streams[s]
-                key = tuple(day if d == "day" else stream.dim(d) for d in dims)
-                a = acc.setdefault(key, [0] * 6)
-                for i in range(6):
-                    a[i] += c[i]
+                _add_counts(acc, tuple(day if d == "day" else stream.dim(d) for d in dims), c)
         return {k: dict(zip(USAGE_FIELDS, v)) for k, v in acc.items()}
 
     def cost_items(self, day: date) -> list[CostItem]:
@@ -448,10 +440,7 @@ class SimulatedOrg:
         for s, c in self.bucket_rows(day_index * 86400, "1d"):
             combo = self._combo_of[s]
             if combo >= 0:
-                ws = self._workspace_index[self.streams[s].workspace_id]
-                a = by_key.setdefault((ws, combo), [0] * 6)
-                for i in range(6):
-                    a[i] += c[i]
+                _add_counts(by_key, (self._workspace_index[self.streams[s].workspace_id], combo), c)
         items: list[CostItem] = []
         for ws in range(len(self.workspace_ids)):
             searches = 0
@@ -563,14 +552,8 @@ class SimulatedOrg:
         acc: dict[int, list[int]] = {}
         for s, c in rows:
             g = group_of[s]
-            if g < 0:
-                continue
-            a = acc.get(g)
-            if a is None:
-                acc[g] = list(c)
-            else:
-                for i in range(6):
-                    a[i] += c[i]
+            if g >= 0:
+                _add_counts(acc, g, c)
         return [(g, tuple(a)) for g, a in sorted(acc.items())]  # type: ignore[misc]
 
     def render_cost(self, group_by: tuple[str, ...], days: Sequence[tuple[date, bool]]) -> Rendered:
@@ -596,6 +579,16 @@ class SimulatedOrg:
                 "results": results,
             }))
         return out
+
+
+def _add_counts(acc: dict, key: object, counts: Counts) -> None:
+    """Sum a row's six counters into ``acc[key]``."""
+    total = acc.get(key)
+    if total is None:
+        acc[key] = list(counts)
+    else:
+        for i in range(6):
+            total[i] += counts[i]
 
 
 def _rates_in_field_order(rates: TokenRates) -> tuple[Decimal, ...]:
