@@ -194,8 +194,8 @@ class Ingestion:
         slowest = 0.0
         for index, part in enumerate(plan):
             needed = slowest * SAFETY_FACTOR + RESERVE_SECONDS
-            if index > 0 and deadline.remaining_seconds() < needed:
-                self._stop_before(request, part, needed, deadline.remaining_seconds())
+            if index > 0 and (remaining := deadline.remaining_seconds()) < needed:
+                self._stop_before(request, part, needed, remaining)
                 return
             began = time.monotonic()
             for window in part.windows:

@@ -81,7 +81,8 @@ def _by_model(usage: pa.Table, cost: pa.Table) -> list[str]:
 
 
 def _sum_usd(cost: pa.Table) -> Decimal:
-    return pc.sum(cost.column("amount_usd")).as_py() or Decimal(0) if cost.num_rows else Decimal(0)
+    total = pc.sum(cost.column("amount_usd")).as_py() if cost.num_rows else None
+    return total if total is not None else Decimal(0)
 
 
 def recent_runs(lake: Lake, *, limit: int = 10) -> str:
