@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import boto3
@@ -114,7 +114,7 @@ def test_the_exact_daily_alerts_reach_sns_once(deployed, org):
         assert text.startswith(f"Anthropic API spend on {day} (UTC) was {usd(figure)}")
         assert f"above your daily threshold of {usd(THRESHOLD)}" in text
         assert "Bedrock" in text and "Vertex" in text
-        assert f"""FROM "usage_lake_db".""" in text and f"dt = '{day}'" in text and "workgroup usage-lake-wg" in text
+        assert """FROM "usage_lake_db".""" in text and f"dt = '{day}'" in text and "workgroup usage-lake-wg" in text
     # billed days: the 7-day average is of the seven billed days before, and Priority Tier is shown beside
     first = min(k for k in expected if k.endswith("billed"))
     day = date.fromisoformat(first.split("/")[1])
@@ -211,7 +211,6 @@ def test_an_estimated_alert_is_confirmed_by_the_billed_figure(org, local_lake):
     day = date(2026, 11, 22)
     late_evening = midnight(day) + timedelta(hours=23, minutes=30)
     next_afternoon = midnight(day) + timedelta(days=1, hours=14, minutes=30)
-    settings = Settings(daily_spend_threshold_usd=THRESHOLD, usage_lookback_days=1, cost_lookback_days=1)
     publisher = Recorder()
     with Simulator(org, now=late_evening) as sim:
         settings = Settings(base_url=sim.base_url, daily_spend_threshold_usd=THRESHOLD, usage_lookback_days=1, cost_lookback_days=1)

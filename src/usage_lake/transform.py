@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+from itertools import accumulate
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -105,7 +106,7 @@ def _parse_rows(buckets: Sequence[Bucket], row_schema: pa.Schema, where: str) ->
     """All result rows parsed against `row_schema`, and for each row the index of its bucket."""
     raws = [row for bucket in buckets for row in bucket.results]
     counts = [len(bucket.results) for bucket in buckets]
-    offsets = pa.array([0, *_accumulate(counts)], pa.int32())
+    offsets = pa.array([0, *accumulate(counts)], pa.int32())
     bucket_index = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, pa.nulls(len(raws))))
     if not raws:
         return row_schema.empty_table(), bucket_index
@@ -191,14 +192,6 @@ class _NdjsonStream(io.RawIOBase):
         buffer[:size] = self._chunk[:size]
         self._chunk = self._chunk[size:]
         return size
-
-
-def _accumulate(counts: list[int]) -> list[int]:
-    total, out = 0, []
-    for count in counts:
-        total += count
-        out.append(total)
-    return out
 
 
 def _field(rows: pa.Table, path: tuple[str, ...]) -> pa.Array:
