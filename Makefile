@@ -32,7 +32,7 @@ package:
 lock:
 	$(PYTHON) infra/package.py lock
 
-# Regenerate infra/template.yaml's Glue columns (from usage_lake.schema) and named queries (from infra/queries/).
+# Regenerate infra/template.yaml's Glue columns (from usage_lake.lake.schema) and named queries (from infra/queries/).
 template: $(STAMP)
 	$(BIN)/python infra/sync_template.py
 

@@ -27,10 +27,11 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 
-from usage_lake.client import decode_page
-from usage_lake.curated import parquet_bytes
-from usage_lake.reports import usage_report
-from usage_lake.transform import usage_table
+from usage_lake.config.settings import Settings
+from usage_lake.lake.curated import parquet_bytes
+from usage_lake.sources import registry
+from usage_lake.sources.admin.usage import usage_table
+from usage_lake.sources.http import decode_page
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
@@ -42,7 +43,7 @@ def fetch_pages(days: int) -> list[bytes]:
     """N hourly days of the large org, one page per day, as the pipeline requests them."""
     from usage_lake.simulator import SimulatedOrg, Simulator
 
-    report = usage_report("1h")
+    report = registry.endpoint("usage", Settings(usage_bucket_width="1h"))
     pages = []
     with Simulator(SimulatedOrg.large(api_keys=KEYS, models=MODELS)) as sim, httpx.Client(
         base_url=sim.base_url, timeout=300, headers={"x-api-key": sim.admin_key, "anthropic-version": "2023-06-01"}
@@ -92,7 +93,7 @@ def pyarrow_whole_page_transform(body: bytes) -> int:
     import pyarrow.compute as pc
     import pyarrow.json as pajson
 
-    from usage_lake.transform import USAGE_ROW
+    from usage_lake.sources.admin.usage import USAGE_ROW
 
     schema = pa.schema([("data", pa.list_(pa.struct([("starting_at", pa.string()), ("ending_at", pa.string()),
                                                       ("results", pa.list_(pa.struct(list(USAGE_ROW))))])))])
@@ -174,7 +175,7 @@ def bench_backfill(days: int) -> dict:
     start, end = END - timedelta(days=days), END
     print(f"Part 2: back-filling {start} .. {end} ({days} days, hourly) from a simulator in another process ...", flush=True)
     port = 18765
-    simulator = subprocess.Popen([sys.executable, "-m", "usage_lake.cli", "simulate", "--org", "large", "--port", str(port)],
+    simulator = subprocess.Popen([sys.executable, "-m", "usage_lake.app.cli", "simulate", "--org", "large", "--port", str(port)],
                                  stdout=subprocess.PIPE, text=True)
     try:
         banner = simulator.stdout.readline()  # "Admin API simulator (large org) on http://127.0.0.1:18765"

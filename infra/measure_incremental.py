@@ -29,17 +29,13 @@ import json, os, resource, sys, time
 cpus = int(sys.argv[4])
 if cpus and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cpus]))
-from usage_lake.client import AdminClient
-from usage_lake.events import RunRequest
+from usage_lake.app import IngestJob, parse_event
+from usage_lake.config import AdminKey, Settings
 from usage_lake.lake import LocalLake
-from usage_lake.pipeline import Ingestion
-from usage_lake.secrets import AdminKey
-from usage_lake.settings import Settings
 base_url, key, lake_dir = sys.argv[1:4]
 settings = Settings(base_url=base_url, usage_lookback_days=3, cost_lookback_days=3)
 wall = time.perf_counter()
-with AdminClient(AdminKey(key), base_url) as client:
-    record = Ingestion(client=client, lake=LocalLake(lake_dir), settings=settings).run(RunRequest(mode="incremental"))
+record = IngestJob(settings=settings, key=AdminKey(key), lake=LocalLake(lake_dir)).run(parse_event({"mode": "incremental"}))
 wall = time.perf_counter() - wall
 usage = resource.getrusage(resource.RUSAGE_SELF)
 peak = next((int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")), 0)

@@ -4,7 +4,7 @@
     python infra/sync_template.py --check   # exit 1 if the template is out of date (tests/test_template.py runs it)
 
 Two parts are generated, each between `# BEGIN ...` and `# END ...` marker comments:
-- the Glue columns of each table, from `usage_lake.schema.athena_columns(table)` (the Parquet writer's schema);
+- the Glue columns of each table, from `usage_lake.lake.schema.athena_columns(table)` (the Parquet writer's schema);
 - the Athena named queries, from infra/queries/*.sql. Each file starts with `-- name: ...` and
   `-- description: ...` lines; the whole file, comments included, becomes the query's QueryString. A file that
   mentions a template parameter as `${Name}` (only `${MonthlyBudgetUsd}` today) is wrapped in `!Sub`, so
@@ -31,7 +31,7 @@ _HEADER = re.compile(r"-- (name|description): (.+)")
 # -- Glue columns -----------------------------------------------------------------------------------
 
 def columns_begin(table: str) -> str:
-    return f"{COLUMNS_INDENT}# BEGIN columns of {table}: generated from usage_lake.schema by `python infra/sync_template.py`\n"
+    return f"{COLUMNS_INDENT}# BEGIN columns of {table}: generated from usage_lake.lake.schema by `python infra/sync_template.py`\n"
 
 
 def columns_end(table: str) -> str:
@@ -40,7 +40,7 @@ def columns_end(table: str) -> str:
 
 def render_columns(table: str) -> str:
     sys.path.insert(0, str(ROOT / "src"))
-    from usage_lake.schema import athena_columns
+    from usage_lake.lake.schema import athena_columns
 
     lines = [columns_begin(table)]
     for name, kind in athena_columns(table):
@@ -109,7 +109,7 @@ def _replace(text: str, begin: str, end: str, block: str) -> str:
 
 def synced(template: str) -> str:
     sys.path.insert(0, str(ROOT / "src"))
-    from usage_lake.schema import TABLES
+    from usage_lake.lake.schema import TABLES
 
     for table in TABLES:
         template = _replace(template, columns_begin(table), columns_end(table), render_columns(table))
@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
     wanted = synced(current)
     if "--check" in argv:
         if current != wanted:
-            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.schema or infra/queries/*.sql: "
+            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.lake.schema or infra/queries/*.sql: "
                   "run `python infra/sync_template.py`", file=sys.stderr)
             return 1
         return 0

@@ -6,10 +6,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from support import LAKE_BUCKET, NOW
 from usage_lake.lake import LocalLake, S3Lake
 from usage_lake.simulator import SimulatedOrg, Simulator
-
-LAKE_BUCKET = "usage-lake-test"
 
 
 @pytest.fixture
@@ -19,8 +18,6 @@ def org() -> SimulatedOrg:
 
 @pytest.fixture
 def sim(org: SimulatedOrg):
-    from support import NOW
-
     with Simulator(org, now=NOW) as simulator:
         yield simulator
 

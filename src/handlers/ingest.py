@@ -1,8 +1,8 @@
 """Lambda entry point (SAM `Handler: handlers.ingest.handler`).
 
-Thin on purpose: parse the event, validate settings, read the key, run the core, publish metrics, hand a
-long backfill's remainder to a fresh invocation of this function, and return a JSON summary. Everything
-else lives in `usage_lake`.
+Thin on purpose: parse the event, validate settings, read the key, build the run through `usage_lake.app`
+(the same job the CLI and the tests run), publish metrics, hand a long backfill's remainder to a fresh
+invocation of this function, and return a JSON summary. Everything else lives in `usage_lake`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from usage_lake.client import AdminClient
-from usage_lake.events import EventError, parse_event
-from usage_lake.lake import S3Lake
-from usage_lake.pipeline import Ingestion, LambdaDeadline
-from usage_lake.pricing import load_prices
-from usage_lake.publish import SnsPublisher
-from usage_lake.runlog import KEPT, WRITTEN, RunRecord
-from usage_lake.secrets import SecretError, admin_key_from_secret
-from usage_lake.settings import Settings, SettingsError
+from usage_lake.alerts.publishers import SnsPublisher
+from usage_lake.app import IngestJob, parse_event
+from usage_lake.config import Settings, admin_key_from_secret
+from usage_lake.errors import ConfigError
+from usage_lake.ingest import LambdaDeadline, Outcome, RunRecord
+from usage_lake.lake import DayAction, S3Lake
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "anthropic-usage-lake")
 logger = Logger(service=SERVICE)
@@ -43,20 +40,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = parse_event(event)
         settings = Settings.from_env(os.environ, lambda_runtime=True)
         assert settings.lake_bucket is not None and settings.admin_key_secret_id is not None
-        key = admin_key_from_secret(settings.admin_key_secret_id)
-        prices = load_prices(settings.pricing_overrides)
-    except (EventError, SettingsError, SecretError):
+        lake = S3Lake(settings.lake_bucket, settings.lake_prefix)
+        publisher = SnsPublisher(settings.alert_topic_arn) if settings.alert_topic_arn else None
+        job = IngestJob(settings=settings, key=admin_key_from_secret(settings.admin_key_secret_id), lake=lake,
+                        publisher=publisher)
+    except ConfigError:
         metrics.add_metric(name="RunRejected", unit=MetricUnit.Count, value=1)  # nothing was fetched or written
         raise
-    lake = S3Lake(settings.lake_bucket, settings.lake_prefix)
-    publisher = SnsPublisher(settings.alert_topic_arn) if settings.alert_topic_arn else None
-    with AdminClient(key, settings.base_url) as client:
-        ingestion = Ingestion(client=client, lake=lake, settings=settings, prices=prices, publisher=publisher)
-        logger.append_keys(run_id=ingestion.record.run_id)
-        try:
-            record = ingestion.run(request, LambdaDeadline(context))
-        finally:
-            _publish_metrics(ingestion.record, ingestion.unpriced_models)
+    logger.append_keys(run_id=job.record.run_id)
+    try:
+        record = job.run(request, LambdaDeadline(context))
+    finally:
+        _publish_metrics(job.record, job.unpriced_models)
     if record.next_event:
         _continue(context.invoked_function_arn, record.next_event)
     return record.summary()
@@ -68,12 +63,11 @@ def _publish_metrics(record: RunRecord, unpriced_models: set[str]) -> None:
     metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=record.retries)
     metrics.add_metric(name="UsageRows", unit=MetricUnit.Count, value=record.rows("usage"))
     metrics.add_metric(name="CostRows", unit=MetricUnit.Count, value=record.rows("cost"))
-    metrics.add_metric(name="DaysWritten", unit=MetricUnit.Count, value=record.count(WRITTEN))
-    metrics.add_metric(name="DaysKept", unit=MetricUnit.Count, value=record.count(KEPT))
-    metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if record.outcome == "failed" else 0)
+    metrics.add_metric(name="DaysWritten", unit=MetricUnit.Count, value=record.count(DayAction.WRITTEN))
+    metrics.add_metric(name="DaysKept", unit=MetricUnit.Count, value=record.count(DayAction.KEPT))
+    metrics.add_metric(name="RunFailed", unit=MetricUnit.Count, value=1 if record.outcome == Outcome.FAILED else 0)
     # "no successful run for 26 hours" alarms on this one: partial runs (a backfill handing over) count as progress
-    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count,
-                       value=1 if record.outcome in ("succeeded", "partial", "alerts_failed") else 0)
+    metrics.add_metric(name="RunSucceeded", unit=MetricUnit.Count, value=1 if record.outcome.made_progress else 0)
     metrics.add_metric(name="AlertsSent", unit=MetricUnit.Count, value=record.alerts_sent)
     metrics.add_metric(name="AlertsFailed", unit=MetricUnit.Count, value=record.alerts_failed)
     for model in sorted(unpriced_models):  # one metric per model, named by a dimension, so it can be graphed and alarmed

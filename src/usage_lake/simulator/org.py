@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import msgspec
 
-from usage_lake.pricing import PriceTable, TokenRates
+from usage_lake.money.pricing import PriceTable, TokenRates
 
 USAGE_FIELDS = (
     "uncached_input_tokens",

@@ -1,0 +1,97 @@
+"""`make demo`: the whole pipeline on the simulator, over real HTTP, into a local lake folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TextIO
+
+import pyarrow.compute as pc
+
+from usage_lake.alerts import read_day
+from usage_lake.alerts.publishers import OUTBOX, OutboxPublisher
+from usage_lake.app.runner import run_to_completion
+from usage_lake.config.events import RunRequest
+from usage_lake.config.secrets import AdminKey
+from usage_lake.config.settings import Settings
+from usage_lake.lake.curated import read_table
+from usage_lake.lake.store import LocalLake
+from usage_lake.money import usd
+from usage_lake.reporting import spend_and_tokens, token_totals
+from usage_lake.simulator import SimulatedOrg, Simulator
+from usage_lake.sources.admin.usage import counters_by_column
+from usage_lake.times import midnight
+
+__all__ = ["run_demo"]
+
+
+def run_demo(*, lake_dir: str, days: int, out: TextIO, now: datetime | None = None) -> int:
+    if days < 1:
+        print("usage-lake demo: --days must be at least 1", file=sys.stderr)
+        return 2
+    now = now or datetime.now(UTC)
+    today = now.date()
+    first = today - timedelta(days=days - 1)
+    lake = LocalLake(lake_dir)
+    org = SimulatedOrg.small()
+    with Simulator(org, now=now) as sim:
+        print(f"Simulator: {sim.base_url} (synthetic org, deterministic)", file=out)
+        print(f"Back-filling {first} .. {today} into {lake.uri()}", file=out, flush=True)
+        request = RunRequest(mode="backfill", start=first, end=today + timedelta(days=1), now=now)
+        records = run_to_completion(request, settings=Settings(base_url=sim.base_url), key=AdminKey(sim.admin_key),
+                                    lake=lake, out=sys.stderr)
+        alert_lines = _alerts_demo(lake, sim, now)
+    record = records[-1]
+    print(f"\nRun {record.run_id}: {record.outcome}; {record.requests} requests, {record.pages} pages, "
+          f"{record.rows('usage'):,} usage rows, {record.rows('cost'):,} cost rows", file=out)
+    print(_objects(lake), file=out)
+    print("", file=out)
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    print(spend_and_tokens(lake, day_list), file=out)
+    ok = _check_against_simulator(lake, org, day_list, now, out)
+    print("", *alert_lines, sep="\n", file=out)
+    print("\nNext: usage-lake summary --lake", lake_dir, "| usage-lake runs --lake", lake_dir, file=out)
+    return 0 if ok and record.outcome == "succeeded" else 1
+
+
+def _alerts_demo(lake: LocalLake, sim: Simulator, now: datetime) -> list[str]:
+    """The hourly incremental run as deployed, with a daily threshold a busy day passes: alerts go to the outbox."""
+    billed = [s.billed_usd for d in range(1, 4) if (s := read_day(lake, now.date() - timedelta(days=d))).billed_usd]
+    threshold = (min(billed) // 10 * 10) if billed else Decimal(50)
+    settings = Settings(base_url=sim.base_url, daily_spend_threshold_usd=threshold)
+    record = run_to_completion(RunRequest(mode="incremental", now=now), settings=settings, key=AdminKey(sim.admin_key),
+                               lake=lake, out=sys.stderr, publisher=OutboxPublisher(lake))[-1]
+    lines = [f"Alerts: an incremental run with DAILY_SPEND_THRESHOLD_USD={threshold} sent {record.alerts_sent} alert(s) "
+             f"to {lake.uri(OUTBOX)} (SNS e-mail when deployed); re-running sends none again."]
+    outbox = [json.loads(lake.get(key)) for key in lake.list(OUTBOX)]
+    lines += [f"  - {message['subject']}" for message in outbox]
+    if outbox:
+        lines += ["", "The first one, as the e-mail reads:", "", *("    " + line for line in outbox[0]["text"].splitlines())]
+    return lines
+
+
+def _objects(lake: LocalLake) -> str:
+    lines = ["Objects in the lake:"]
+    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "runs", "alerts"):
+        keys = lake.list(area + "/")
+        size = sum((lake.root / k).stat().st_size for k in keys)
+        lines.append(f"  {area + '/':<18}{len(keys):>5} objects {size / 1024:>10,.1f} KiB")
+    return "\n".join(lines)
+
+
+def _check_against_simulator(lake: LocalLake, org: SimulatedOrg, days: list[date], now: datetime, out: TextIO) -> bool:
+    """The lake's totals must equal the simulator's to the token and to the cent-fraction."""
+    start = midnight(days[0])
+    usage = read_table(lake, "usage_messages", days)
+    cost = read_table(lake, "cost_report", days)
+    lake_tokens = token_totals(usage)
+    sim_tokens = counters_by_column(org.usage_totals(start, now))
+    lake_cents = pc.sum(cost.column("amount_cents")).as_py() if cost.num_rows else 0
+    sim_cents = org.cost_total_cents(start, midnight(now.date()))
+    ok = lake_tokens == sim_tokens and lake_cents == sim_cents
+    verdict = "equal the simulator's exactly" if ok else "DIFFER from the simulator's"
+    print(f"\nLake totals {verdict}: tokens {sum(lake_tokens.values()):,} vs {sum(sim_tokens.values()):,}; "
+          f"billed {usd(lake_cents / 100)} vs {usd(sim_cents / 100)}", file=out)
+    return ok

@@ -1,0 +1,98 @@
+"""The jobs, wired once: the handler, the CLI, the demo and the tests all build a run through here.
+
+- `IngestJob`: client + prices + ingestion, then (incremental runs) the alert rules, then the run log.
+  The hourly schedule and a backfill are the same job with a different `RunRequest`.
+- `rebuild`: curated days again from raw, with the same settings (price overrides included) a run uses.
+- `parse_event`: the event parser, told which endpoints the registry has.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from usage_lake.alerts import Alerting, Publisher
+from usage_lake.config import events
+from usage_lake.config.events import Mode, RunRequest
+from usage_lake.config.secrets import AdminKey
+from usage_lake.config.settings import Settings
+from usage_lake.ingest import Deadline, DayResult, Ingestion, Outcome, RunRecord, rebuild_days, write_record
+from usage_lake.lake.store import Lake
+from usage_lake.money.pricing import PriceTable, load_prices
+from usage_lake.sources import registry
+from usage_lake.sources.http import AdminClient, RetryPolicy
+
+__all__ = ["IngestJob", "parse_event", "rebuild"]
+
+logger = logging.getLogger(__name__)
+
+
+def parse_event(event: Any) -> RunRequest:
+    """The request an invocation event (or the CLI's equivalent) asks for; `EventError` names a bad field."""
+    return events.parse_event(event, known_reports=registry.names())
+
+
+class IngestJob:
+    """One run: fetch into the lake, alert on an incremental run, store the run log. `record` survives a failure."""
+
+    def __init__(self, *, settings: Settings, key: AdminKey, lake: Lake, publisher: Publisher | None = None,
+                 prices: PriceTable | None = None, run_id: str | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 on_day: Callable[[DayResult], None] | None = None, retry: RetryPolicy | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.publisher = publisher  # alerts are evaluated after incremental runs when this and a rule are set
+        self.clock = clock
+        prices = prices or load_prices(settings.pricing_overrides)
+        self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
+        self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
+                                   on_day=on_day, prices=prices)
+
+    @property
+    def record(self) -> RunRecord:
+        return self.ingestion.record
+
+    @property
+    def unpriced_models(self) -> set[str]:
+        return self.ingestion.unpriced_models
+
+    def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
+        record = self.record
+        try:
+            self.ingestion.run(request, deadline)
+            if request.mode == Mode.INCREMENTAL and self.publisher and self.settings.alerts_enabled and not record.resume_from:
+                self._send_alerts()  # a backfill never alerts
+        finally:
+            self.client.close()
+            self.ingestion.finish()
+            write_record(self.lake, record)
+        return record
+
+    def _send_alerts(self) -> None:
+        record = self.record
+        assert self.publisher is not None and self.ingestion.now is not None
+        alerting = Alerting(self.lake, self.settings, self.publisher, run_id=record.run_id, clock=self.clock)
+        try:
+            delivery = alerting.deliver(alerting.evaluate(self.ingestion.days(), self.ingestion.now))
+        except Exception as exc:  # alerts must not undo an ingest that worked: record it, and the next run tries again
+            logger.exception("run %s: alert evaluation failed", record.run_id)
+            record.alerts_failed += 1
+            record.outcome = Outcome.ALERTS_FAILED
+            record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
+            return
+        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed)
+        record.notes += [f"alert sent: {key}" for key in delivery.sent]
+        record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
+        if delivery.failed:
+            record.outcome = Outcome.ALERTS_FAILED
+
+
+def rebuild(lake: Lake, settings: Settings, *, reports: list[str], start: date, end: date) -> list[DayResult]:
+    """Curated days from raw, priced as a run with these settings prices them."""
+    return rebuild_days(lake, reports=reports, start=start, end=end, prices=load_prices(settings.pricing_overrides),
+                        settings=settings)

@@ -1,0 +1,196 @@
+"""The ingestion run: fetch each window page by page, keep every page raw, write each UTC day whole.
+
+For every page: the body goes to `raw/` as received (gzip), its rows become an Arrow table, and the rows
+are held per UTC day (`days`). A day is written (one Parquet object, replacing the previous one) only once
+every page covering it has arrived: when a later bucket shows up or the query ends. A day that comes back
+empty while the lake already holds rows for it is kept, not erased, and reported.
+
+A run that nears its time limit stops between slices (a whole number of days) and returns the event that
+does the rest; a run that fails keeps every day it completed, records itself, and re-raises. The record is
+stored by the caller (`app.jobs`) once everything the run does, alerts included, is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+
+from usage_lake.config.events import Mode, RunRequest
+from usage_lake.config.settings import Settings
+from usage_lake.errors import AdminApiError
+from usage_lake.ingest.days import DayAssembler, PendingDay
+from usage_lake.ingest.deadline import Deadline, NoDeadline
+from usage_lake.ingest.plan import Slice, Window, run_windows, slices
+from usage_lake.ingest.raw import Manifest, store_page
+from usage_lake.ingest.runlog import DayResult, Outcome, RunRecord, new_run_id
+from usage_lake.lake.curated import DayAction, store_day
+from usage_lake.lake.schema import TABLES
+from usage_lake.lake.store import Lake
+from usage_lake.money.estimate import default_prices, unpriced_models
+from usage_lake.money.pricing import PriceTable
+from usage_lake.sources import registry
+from usage_lake.sources.http import AdminClient
+from usage_lake.times import format_timestamp
+
+__all__ = ["RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion"]
+
+logger = logging.getLogger(__name__)
+
+RESERVE_SECONDS = 30.0  # kept free at the end of a Lambda run to write the run log and return
+SAFETY_FACTOR = 1.5  # another slice starts only if the slowest one so far, times this, still fits
+
+
+class Ingestion:
+    """One run of the pipeline against a client and a lake. `record` is available even after a failure."""
+
+    def __init__(
+        self,
+        *,
+        client: AdminClient,
+        lake: Lake,
+        settings: Settings,
+        run_id: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_day: Callable[[DayResult], None] | None = None,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self.client = client
+        self.lake = lake
+        self.settings = settings
+        self.clock = clock
+        self.on_day = on_day
+        self.prices = prices or default_prices()
+        self.unpriced_models: set[str] = set()
+        self.windows: list[Window] = []
+        self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
+        started = clock()
+        self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
+
+    def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
+        """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
+        deadline = deadline or NoDeadline()
+        record = self.record
+        endpoints = registry.endpoints(self.settings, request.reports)
+        record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in endpoints), request.continues
+        now = self.now = request.now or self.clock()
+        self.windows = run_windows(request, endpoints, now, self.settings)
+        record.windows = {w.endpoint.name: (w.start, w.end) for w in self.windows}
+        for name in record.reports:
+            if name not in record.windows:
+                record.notes.append(f"{name}: nothing to fetch yet in this range (the cost report covers whole days that have ended)")
+        logger.info("run %s: %s %s", record.run_id, request.mode, ", ".join(
+            f"{w.endpoint.name} {format_timestamp(w.start)}..{format_timestamp(w.end)}" for w in self.windows) or "nothing to fetch")
+        try:
+            self._run_slices(request, slices(self.windows), deadline)
+            record.outcome = Outcome.PARTIAL if record.resume_from else Outcome.SUCCEEDED
+        except Exception as exc:
+            record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
+            logger.error("run %s failed: %s: %s", record.run_id, type(exc).__name__, exc)
+            raise
+        return record
+
+    def days(self) -> list[date]:
+        """Every UTC day this run's windows touched."""
+        return sorted({day for window in self.windows for day in window.days()})
+
+    def finish(self) -> RunRecord:
+        """Close the record: the client's counters and the finish time."""
+        record = self.record
+        stats = self.client.stats
+        record.requests, record.retries, record.bytes_received = stats.requests, stats.retries, stats.bytes_received
+        if stats.retry_reasons:
+            record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
+        record.finished_at = self.clock()
+        return record
+
+    def _run_slices(self, request: RunRequest, plan: list[Slice], deadline: Deadline) -> None:
+        slowest = 0.0
+        for index, part in enumerate(plan):
+            needed = slowest * SAFETY_FACTOR + RESERVE_SECONDS
+            if index > 0 and (remaining := deadline.remaining_seconds()) < needed:
+                self._stop_before(request, part, needed, remaining)
+                return
+            began = time.monotonic()
+            for window in part.windows:
+                self._fetch(window)
+            slowest = max(slowest, time.monotonic() - began)
+
+    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
+        record = self.record
+        record.resume_from = part.start
+        message = f"stopped before {part.start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
+        if request.mode == Mode.BACKFILL:
+            assert request.end is not None
+            record.next_event = RunRequest(
+                mode=Mode.BACKFILL, reports=request.reports, now=request.now,
+                start=part.start, end=request.end, continues=record.run_id,
+            ).to_event()
+            message += f"; the rest continues as a backfill from {part.start} to {request.end}"
+        else:
+            message += "; the next scheduled run fetches the window again"
+        record.notes.append(message)
+        logger.warning("run %s %s", record.run_id, message)
+
+    def _fetch(self, window: Window) -> None:
+        endpoint = window.endpoint
+        days = DayAssembler(window)
+        try:
+            # the raw copy is gzipped and stored on a second thread (zlib and boto3 release the GIL) while this
+            # thread parses the same page; both finish before the page counts towards a day
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw") as raw_writer:
+                for page in self.client.iter_pages(endpoint.path, endpoint.params(window.start, window.end)):
+                    self.record.pages += 1
+                    day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
+                    stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
+                    table = endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
+                                              where=f"{endpoint.name} report page {page.number} ({page.path})", prices=self.prices)
+                    if "estimated_cost_usd" in table.column_names:
+                        self._check_prices(table)
+                    raw_key, reused = stored.result()
+                    self.record.raw_pages_reused += reused
+                    days.add(page, table, raw_key=raw_key)
+                    del page, table, stored  # free the body before the next page downloads
+                    for day, pending in days.complete_days(query_done=False):
+                        self._write_day(window, day, pending)
+        except AdminApiError as exc:
+            if not endpoint.is_not_ready(exc):
+                raise
+            for day in days.pending:
+                self._note_day(DayResult(endpoint.name, day, 0, DayAction.NOT_READY))
+            self.record.notes.append(f"{endpoint.name}: no complete data yet for {window.start.date()}..{window.end.date()} ({exc.api_message})")
+            return
+        for day, pending in days.complete_days(query_done=True):
+            self._write_day(window, day, pending)
+
+    def _check_prices(self, usage: pa.Table) -> None:
+        for model in unpriced_models(usage):
+            if model not in self.unpriced_models:
+                self.unpriced_models.add(model)
+                logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
+                self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
+
+    def _write_day(self, window: Window, day: date, pending: PendingDay) -> None:
+        endpoint = window.endpoint
+        table = pa.concat_tables(pending.tables) if pending.tables else TABLES[endpoint.table].empty_table()
+        if table.num_rows:
+            # the manifest names the raw pages that complete this day, so it can be rebuilt without the API
+            Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
+                             rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
+                             pages=list(pending.pages.values())).write(self.lake)
+        action = store_day(self.lake, endpoint.table, day, table)
+        if action == DayAction.KEPT:
+            self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
+            logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)
+        self._note_day(DayResult(endpoint.name, day, table.num_rows, action))
+
+    def _note_day(self, result: DayResult) -> None:
+        self.record.days.append(result)
+        if result.action == DayAction.WRITTEN:
+            logger.info("%s %s: wrote %d rows", result.report, result.day, result.rows)
+        if self.on_day:
+            self.on_day(result)

@@ -1,0 +1,93 @@
+"""Plain-text views of a lake for the terminal: totals by day and model, and the run log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from usage_lake.lake.curated import read_parquet, read_table
+from usage_lake.lake.layout import RUNS_TABLE
+from usage_lake.lake.schema import USAGE_COUNTERS
+from usage_lake.lake.store import Lake
+from usage_lake.money import usd
+
+__all__ = ["recent_runs", "spend_and_tokens", "token_totals"]
+
+INPUT_COUNTERS = ("uncached_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens", "cache_read_input_tokens")
+
+
+def token_totals(usage: pa.Table) -> dict[str, int]:
+    return {name: pc.sum(usage.column(name)).as_py() or 0 for name in USAGE_COUNTERS}
+
+
+def spend_and_tokens(lake: Lake, days: Sequence[date]) -> str:
+    usage = read_table(lake, "usage_messages", days)
+    cost = read_table(lake, "cost_report", days)
+    lines = [f"Usage and billed spend, {days[0]} .. {days[-1]} (UTC days)", ""]
+    lines += _by_day(usage, cost)
+    lines += [""] + _by_model(usage, cost)
+    totals = token_totals(usage)
+    lines += ["", "Totals: " + ", ".join(f"{name} {value:,}" for name, value in totals.items())]
+    lines.append(f"Billed cost (cost report): {usd(_sum_usd(cost))}  (Priority Tier usage is not in the cost report)")
+    return "\n".join(lines)
+
+
+def _group(table: pa.Table, keys: list[str], columns: list[str]) -> dict[tuple, dict[str, object]]:
+    if table.num_rows == 0:
+        return {}
+    grouped = table.group_by(keys).aggregate([(c, "sum") for c in columns]).to_pylist()
+    return {tuple(row[k] for k in keys): {c: row[f"{c}_sum"] for c in columns} for row in grouped}
+
+
+def _with_input(usage: pa.Table) -> pa.Table:
+    total_input = usage.column(INPUT_COUNTERS[0])
+    for name in INPUT_COUNTERS[1:]:
+        total_input = pc.add(total_input, usage.column(name))
+    return usage.append_column("input_tokens", total_input)
+
+
+def _by_day(usage: pa.Table, cost: pa.Table) -> list[str]:
+    tokens = _group(_with_input(usage), ["dt"], ["input_tokens", "output_tokens", "web_search_requests"])
+    spend = _group(cost, ["dt"], ["amount_usd"])
+    header = f"{'day':<12}{'input tokens':>16}{'output tokens':>16}{'web searches':>14}{'billed':>14}"
+    lines = [header, "-" * len(header)]
+    for (day,) in sorted(set(tokens) | set(spend)):
+        t = tokens.get((day,), {})
+        lines.append(f"{day:<12}{t.get('input_tokens', 0):>16,}{t.get('output_tokens', 0):>16,}"
+                     f"{t.get('web_search_requests', 0):>14,}{usd(spend.get((day,), {}).get('amount_usd')):>14}")
+    return lines
+
+
+def _by_model(usage: pa.Table, cost: pa.Table) -> list[str]:
+    tokens = _group(_with_input(usage), ["model"], ["input_tokens", "output_tokens", "cache_read_input_tokens"])
+    spend = _group(cost, ["model"], ["amount_usd"])
+    header = f"{'model':<32}{'input tokens':>16}{'output tokens':>16}{'cache hit':>11}{'billed':>14}"
+    lines = [header, "-" * len(header)]
+    for (model,) in sorted(set(tokens) | set(spend), key=lambda k: (k[0] is None, k[0] or "")):
+        t = tokens.get((model,), {})
+        hit = f"{100 * t['cache_read_input_tokens'] / t['input_tokens']:.1f}%" if t.get("input_tokens") else "-"
+        label = model or "(no model: web search, code execution)"
+        lines.append(f"{label:<32}{t.get('input_tokens', 0):>16,}{t.get('output_tokens', 0):>16,}{hit:>11}"
+                     f"{usd(spend.get((model,), {}).get('amount_usd')):>14}")
+    return lines
+
+
+def _sum_usd(cost: pa.Table) -> Decimal:
+    total = pc.sum(cost.column("amount_usd")).as_py() if cost.num_rows else None
+    return total if total is not None else Decimal(0)
+
+
+def recent_runs(lake: Lake, *, limit: int = 10) -> str:
+    keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1])[-limit:]
+    if not keys:
+        return f"no runs recorded under {lake.uri(RUNS_TABLE + '/')}"
+    lines = [f"{'run id':<26}{'mode':<12}{'outcome':<11}{'reqs':>6}{'pages':>7}{'retries':>8}{'usage rows':>12}{'cost rows':>11}  error"]
+    for key in reversed(keys):
+        run = read_parquet(lake.get(key)).to_pylist()[0]
+        lines.append(f"{run['run_id']:<26}{run['mode']:<12}{run['outcome']:<11}{run['requests']:>6}{run['pages']:>7}"
+                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {run['error'] or ''}")
+    return "\n".join(lines)

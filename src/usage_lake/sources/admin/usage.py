@@ -1,0 +1,102 @@
+"""The Messages Usage Report (`/v1/organizations/usage_report/messages`) -> `usage_messages`.
+
+Tokens per time bucket and group (API key, workspace, model, tier, context window, geo), each row with its
+list-price estimate. Usage for the hour in progress is there within minutes, so the window runs up to now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+
+from usage_lake.config.settings import Settings
+from usage_lake.lake.schema import ESTIMATED_USD, USAGE_DIMENSIONS, USAGE_MESSAGES
+from usage_lake.money.estimate import default_prices, estimated_cost
+from usage_lake.money.pricing import PriceTable
+from usage_lake.sources.base import BucketedReport
+from usage_lake.sources.http import Bucket
+from usage_lake.sources.rows import bucket_columns, field_at, parse_rows, require, stamp_columns
+
+__all__ = ["USAGE_COUNTER_PATHS", "USAGE_GROUP_BY", "USAGE_ROW", "UsageReport", "counters_by_column", "endpoint", "usage_table"]
+
+PATH = "/v1/organizations/usage_report/messages"
+USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
+# Buckets we ask for per page. One page of a large org at 168 hourly buckets is hundreds of MB of JSON, so
+# usage pages hold about one day of hourly rows (24 hourly or daily buckets, or one day of minutes), which
+# keeps memory near one day's data whatever the window.
+_PAGE_BUCKETS = {"1m": 1440, "1h": 24, "1d": 24}
+_INT = pa.int64()
+_STR = pa.string()
+
+# The API's row shapes, as documented; fields not listed here are ignored.
+USAGE_ROW = pa.schema(
+    [
+        ("uncached_input_tokens", _INT),
+        ("cache_creation", pa.struct([("ephemeral_5m_input_tokens", _INT), ("ephemeral_1h_input_tokens", _INT)])),
+        ("cache_read_input_tokens", _INT),
+        ("output_tokens", _INT),
+        ("server_tool_use", pa.struct([("web_search_requests", _INT)])),
+        *((name, _STR) for name in USAGE_DIMENSIONS),
+    ]
+)
+# contract column <- path in the API row; every one of these is required
+USAGE_COUNTER_PATHS = {
+    "uncached_input_tokens": ("uncached_input_tokens",),
+    "cache_creation_5m_input_tokens": ("cache_creation", "ephemeral_5m_input_tokens"),
+    "cache_creation_1h_input_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
+    "cache_read_input_tokens": ("cache_read_input_tokens",),
+    "output_tokens": ("output_tokens",),
+    "web_search_requests": ("server_tool_use", "web_search_requests"),
+}
+
+
+
+def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str,
+                prices: PriceTable | None = None) -> pa.Table:
+    """`usage_messages` rows for every result of every bucket, in the API's order, each with its estimated cost."""
+    rows, bucket_index = parse_rows(buckets, USAGE_ROW, where)
+    n = len(rows)
+    columns: dict[str, pa.Array] = {}
+    columns |= bucket_columns(buckets, bucket_index)
+    columns["bucket_width"] = pa.repeat(bucket_width, n).cast(_STR)
+    for name in USAGE_DIMENSIONS:
+        columns[name] = rows.column(name)
+    for name, path in USAGE_COUNTER_PATHS.items():
+        column = field_at(rows, path)
+        require(column, ".".join(path), buckets, bucket_index, where)
+        columns[name] = column
+    columns |= stamp_columns(n, run_id, ingested_at)
+    columns["estimated_cost_usd"] = pa.nulls(n, ESTIMATED_USD)
+    table = pa.table(columns, schema=USAGE_MESSAGES)
+    return table.set_column(table.schema.get_field_index("estimated_cost_usd"), USAGE_MESSAGES.field("estimated_cost_usd"),
+                            estimated_cost(table, prices or default_prices()))
+
+
+
+def counters_by_column(api_totals: dict[str, int]) -> dict[str, int]:
+    """Totals keyed by API field path ("cache_creation.ephemeral_5m_input_tokens") re-keyed by lake column."""
+    return {column: api_totals[".".join(path)] for column, path in USAGE_COUNTER_PATHS.items()}
+
+
+@dataclass(frozen=True)
+class UsageReport(BucketedReport):
+    """Usage: the window ends now (the hour in progress is already reported)."""
+
+    def lookback_days(self, settings: Settings) -> int:
+        return settings.usage_lookback_days
+
+    def window_end(self, now: datetime, today: datetime) -> datetime:
+        return now
+
+    def to_table(self, buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str,
+                 prices: PriceTable | None = None) -> pa.Table:
+        return usage_table(buckets, bucket_width=self.bucket_width, run_id=run_id, ingested_at=ingested_at,
+                           where=where, prices=prices)
+
+
+def endpoint(settings: Settings) -> UsageReport:
+    width = settings.usage_bucket_width
+    return UsageReport("usage", "usage_messages", PATH, width, USAGE_GROUP_BY, _PAGE_BUCKETS[width])

@@ -1,0 +1,95 @@
+"""What every source endpoint is: the `Endpoint` protocol the ingest loop runs, and the bucketed-report base.
+
+An endpoint says what to ask (`path`, `params`), how far back (`lookback_days`, `window_end`, `max_span`),
+how its rows become a curated table (`table`, `to_table`), and which API answer means "nothing ready yet"
+(`is_not_ready`). `kind` tells the ingest loop how its data is laid out in time:
+
+- `bucketed`: time buckets (`starting_at`/`ending_at`) over a window; each UTC day is written whole;
+- `snapshot`: the state of the organization now (lists of workspaces, keys, ...); one partition per day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+import pyarrow as pa
+
+from usage_lake.config.settings import Settings
+from usage_lake.errors import AdminApiError
+from usage_lake.money.pricing import PriceTable
+from usage_lake.sources.http import Bucket
+from usage_lake.times import format_timestamp
+
+__all__ = ["MAX_BUCKETS", "WIDTHS", "BucketedReport", "Endpoint", "Kind"]
+
+WIDTHS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+# documented maximum buckets per page (reference sections 2.2 and 3.1)
+MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
+
+
+class Kind(StrEnum):
+    BUCKETED = "bucketed"
+    SNAPSHOT = "snapshot"
+
+
+class Endpoint(Protocol):
+    """One API endpoint feeding one curated table."""
+
+    name: str  # the word used in events, raw/ keys and manifests
+    table: str  # the curated table it writes
+    path: str
+    bucket_width: str
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def max_span(self) -> timedelta: ...
+
+    def lookback_days(self, settings: Settings) -> int: ...
+
+    def window_end(self, now: datetime, today: datetime) -> datetime: ...
+
+    def params(self, start: datetime, end: datetime) -> list[tuple[str, str]]: ...
+
+    def to_table(self, buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str,
+                 prices: PriceTable | None = None) -> pa.Table: ...
+
+    def is_not_ready(self, error: AdminApiError) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BucketedReport:
+    """A report queried by `starting_at`/`ending_at`/`bucket_width`/`limit`/`group_by[]` and paged by `page`."""
+
+    name: str
+    table: str
+    path: str
+    bucket_width: str
+    group_by: tuple[str, ...]
+    page_limit: int  # buckets per page
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.BUCKETED
+
+    @property
+    def max_span(self) -> timedelta:
+        """The longest range one query may cover: the documented page maximum."""
+        return WIDTHS[self.bucket_width] * MAX_BUCKETS[self.bucket_width]
+
+    def params(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        params = [
+            ("starting_at", format_timestamp(start)),
+            ("ending_at", format_timestamp(end)),
+            ("bucket_width", self.bucket_width),
+            ("limit", str(self.page_limit)),
+        ]
+        return params + [("group_by[]", dim) for dim in self.group_by]
+
+    def is_not_ready(self, error: AdminApiError) -> bool:
+        return False

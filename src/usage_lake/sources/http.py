@@ -1,0 +1,296 @@
+"""The source-agnostic HTTP client for the Anthropic Admin API (every endpoint under `sources/` uses it).
+
+It does three things: send a report query with the right headers, follow the `has_more`/`next_page`
+cursor (re-sending the same query), and retry what is worth retrying (429, 5xx, 529, timeouts, dropped
+connections, a truncated or non-JSON 200 body) with exponential backoff, jitter and `retry-after`, bounded in
+attempts and in total waiting time. Everything else becomes an `AdminApiError` carrying the API's own message.
+
+Each page keeps the body exactly as received (for the raw zone of the lake) next to its decoded envelope;
+result rows stay undecoded (`msgspec.Raw`) so the transform can parse them in bulk.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+import msgspec
+
+from usage_lake import __version__
+from usage_lake.config.secrets import AdminKey
+from usage_lake.errors import AdminApiError, AuthenticationError, PaginationError, ResponseShapeError
+
+__all__ = [
+    "AdminApiError", "AdminClient", "AuthenticationError", "Bucket", "ClientStats", "Page", "PaginationError", "Params",
+    "ResponseShapeError", "RetryPolicy", "decode_page",
+]
+
+logger = logging.getLogger(__name__)
+
+ANTHROPIC_VERSION = "2023-06-01"
+USER_AGENT = f"anthropic-usage-lake/{__version__} (+https://github.com/anthropic-usage-lake/anthropic-usage-lake)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+Params = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 1.0  # seconds; attempt n waits up to base * 2**(n-1), capped at max_delay
+    max_delay: float = 60.0
+    max_total: float = 300.0  # seconds of waiting for one request, retry-after included
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    bytes_received: int = 0
+    retry_reasons: Counter[str] = field(default_factory=Counter)
+
+
+UtcTimestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class Bucket(msgspec.Struct, gc=False):
+    starting_at: UtcTimestamp
+    ending_at: UtcTimestamp
+    results: list[msgspec.Raw]
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    data: list[Bucket]
+    has_more: bool
+    next_page: str | None = None
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+def decode_page(body: bytes) -> list[Bucket]:
+    """The buckets of a stored raw page (used to rebuild curated days without calling the API)."""
+    return _decode_envelope(body).data
+
+
+@dataclass(frozen=True)
+class Page:
+    """One report page: the body as received, and its buckets with their result rows still undecoded."""
+
+    path: str
+    params: tuple[tuple[str, str], ...]
+    number: int  # 1-based, within one query
+    body: bytes | bytearray  # exactly as received
+    buckets: list[Bucket]
+    has_more: bool
+    next_page: str | None
+    fetched_at: datetime
+    request_id: str | None
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(b.results) for b in self.buckets)
+
+
+class AdminClient:
+    def __init__(
+        self,
+        api_key: AdminKey,
+        base_url: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._key = api_key
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.stats = ClientStats()
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={
+                "x-api-key": api_key.reveal(),
+                "anthropic-version": ANTHROPIC_VERSION,
+                "user-agent": USER_AGENT,
+                "accept": "application/json",
+            },
+        )
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def iter_pages(self, path: str, params: Params) -> Iterator[Page]:
+        """Every page of one query, in order. The same query is re-sent with `page=<next_page>`."""
+        seen: set[str] = set()
+        cursor: str | None = None
+        number = 0
+        while True:
+            query = tuple(params) + ((("page", cursor),) if cursor else ())
+            body, headers, envelope = self._get(path, query)
+            number += 1
+            yield Page(
+                path=path,
+                params=query,
+                number=number,
+                body=body,
+                buckets=envelope.data,
+                has_more=envelope.has_more,
+                next_page=envelope.next_page,
+                fetched_at=datetime.now(UTC),
+                request_id=headers.get("request-id"),
+            )
+            has_more, cursor = envelope.has_more, envelope.next_page
+            del body, envelope  # the consumer holds the page; keep no second reference while the next one downloads
+            if not has_more:
+                return
+            if not cursor:
+                raise PaginationError(f"GET {path} page {number} says has_more but gives no next_page; stopping rather than guessing")
+            if cursor in seen:
+                raise PaginationError(f"GET {path} page {number} repeats the cursor {cursor!r}; stopping rather than looping")
+            seen.add(cursor)
+
+    def _get(self, path: str, query: Params) -> tuple[bytes | bytearray, httpx.Headers, _Envelope]:
+        waited = 0.0
+        for attempt in range(1, self._retry.max_attempts + 1):
+            retry_after: float | None = None
+            self.stats.requests += 1
+            try:
+                with self._http.stream("GET", path, params=list(query)) as response:
+                    body = _read_page_body(response) if response.status_code == 200 else response.read()
+            except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
+                reason, problem = type(exc).__name__, f"{type(exc).__name__}: {self._key.redact(str(exc)) or 'no detail'}"
+            else:
+                self.stats.bytes_received += len(body)
+                if response.status_code == 200:
+                    try:
+                        return body, response.headers, _decode_envelope(body)
+                    except msgspec.ValidationError as exc:
+                        raise ResponseShapeError(
+                            f"GET {path} returned JSON that is not a report page: {exc}",
+                            status=200, request_id=response.headers.get("request-id"),
+                        ) from None
+                    except msgspec.DecodeError as exc:
+                        reason, problem = "invalid_body", f"a 200 whose body is not complete JSON ({exc}; {len(body)} bytes)"
+                elif response.status_code in RETRY_STATUSES:
+                    reason, problem = str(response.status_code), self._describe(response)
+                    retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+                else:
+                    raise self._error(path, response)
+            delay = self._delay(attempt, retry_after)
+            if attempt == self._retry.max_attempts or waited + delay > self._retry.max_total:
+                hint = " A 429 without retry-after can mean the organization hit a spend limit." if reason == "429" and retry_after is None else ""
+                raise AdminApiError(f"GET {path} failed after {attempt} attempt(s) and {waited:.1f} s of retrying; last: {problem}.{hint}")
+            self.stats.retries += 1
+            self.stats.retry_reasons[reason] += 1
+            logger.warning("GET %s: %s; retrying in %.2f s (attempt %d of %d)", path, problem, delay, attempt + 1, self._retry.max_attempts)
+            self._sleep(delay)
+            waited += delay
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """`retry-after` when the API gives one (plus up to 10% jitter); else full-jitter exponential backoff."""
+        if retry_after is not None:
+            return retry_after + self._rng.uniform(0, 0.1 * retry_after)
+        ceiling = min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _describe(self, response: httpx.Response) -> str:
+        error_type, message, request_id = _error_fields(response)
+        message = _shorten(self._key.redact(message or response.reason_phrase))  # redact first, then cut
+        text = f"{response.status_code} {error_type or 'error'}: {message}"
+        if request_id:
+            text += f" (request-id {request_id})"
+        return self._key.redact(text)
+
+    def _error(self, path: str, response: httpx.Response) -> AdminApiError:
+        error_type, message, request_id = _error_fields(response)
+        details = dict(status=response.status_code, error_type=error_type,
+                       api_message=self._key.redact(message or ""), request_id=request_id)
+        if response.status_code in (401, 403):
+            return AuthenticationError(
+                f"The Admin API refused the key on GET {path} ({self._describe(response)}). The usage and cost reports "
+                "need an Admin API key (sk-ant-admin...), created by an organization admin in Claude Console > "
+                "Settings > Admin keys; standard sk-ant-api... keys and workspace-scoped keys do not work.",
+                **details,
+            )
+        return AdminApiError(f"GET {path} failed: {self._describe(response)}", **details)
+
+
+def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:
+    """(error.type, error.message, request id) from the documented error body, tolerating any body."""
+    request_id = response.headers.get("request-id")
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text.strip() or None, request_id
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, json.dumps(body), request_id
+    message = error.get("message")
+    return _text(error.get("type")), message if isinstance(message, str) or message is None else json.dumps(message), \
+        _text(request_id or body.get("request_id"))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) or value is None else json.dumps(value)
+
+
+def _read_page_body(response: httpx.Response) -> bytes | bytearray:
+    """The body in one buffer of exactly Content-Length bytes, filled as it streams in.
+
+    Reading a 100+ MB page the default way collects thousands of small chunks and then joins them, which
+    doubles the peak and fragments the heap run after run; one pre-sized buffer avoids both.
+    """
+    length = response.headers.get("content-length", "")
+    if not length.isdigit() or "content-encoding" in response.headers:
+        return response.read()
+    buffer = bytearray(int(length))
+    view, filled = memoryview(buffer), 0
+    for chunk in response.iter_raw():
+        view[filled:filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != len(buffer):
+        raise httpx.RemoteProtocolError(f"body ended after {filled} of {len(buffer)} bytes")
+    return buffer
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """`retry-after` as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
