@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench package lock template build-IngestFunction clean
+.PHONY: demo test lint bench package lock template build-IngestFunction clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+# The house rules: ruff (style, imports) and mypy (types) clean on src/. CI runs it before the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check src
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py

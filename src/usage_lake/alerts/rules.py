@@ -96,7 +96,7 @@ class Alerting:
                 spend = self.day(day)
                 basis = ESTIMATED if day >= today else spend.best_basis
                 figure = spend.figure(basis) if basis else None
-                if figure is not None and figure > threshold:
+                if basis is not None and figure is not None and figure > threshold:
                     alerts.append(self._daily(spend, basis, figure, threshold, today))
         if self.settings.monthly_budget_usd is not None:
             alerts.extend(self._monthly(now, self.settings.monthly_budget_usd))
@@ -261,7 +261,8 @@ class Alerting:
         threshold = self.settings.daily_spend_threshold_usd
         firing = {alert.key: alert for alert in self.evaluate(days, now)}
         window_start = now.date() - timedelta(days=self.settings.usage_lookback_days)
-        header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}  alerts (daily threshold {usd(threshold) if threshold is not None else 'off'})"
+        shown = usd(threshold) if threshold is not None else "off"
+        header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}  alerts (daily threshold {shown})"
         lines = [header, "-" * len(header)]
         for day in days:
             spend = self.day(day)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TextIO
+from typing import Any
 
 from usage_lake import __version__
 from usage_lake.alerts import Publisher

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from usage_lake.alerts import read_day
 from usage_lake.alerts.publishers import OUTBOX, OutboxPublisher
 from usage_lake.app.runner import run_to_completion
-from usage_lake.config.events import RunRequest
+from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey
 from usage_lake.config.settings import Settings
 from usage_lake.lake.curated import read_table
@@ -39,7 +39,7 @@ def run_demo(*, lake_dir: str, days: int, out: TextIO, now: datetime | None = No
     with Simulator(org, now=now) as sim:
         print(f"Simulator: {sim.base_url} (synthetic org, deterministic)", file=out)
         print(f"Back-filling {first} .. {today} into {lake.uri()}", file=out, flush=True)
-        request = RunRequest(mode="backfill", start=first, end=today + timedelta(days=1), now=now)
+        request = RunRequest(mode=Mode.BACKFILL, start=first, end=today + timedelta(days=1), now=now)
         records = run_to_completion(request, settings=Settings(base_url=sim.base_url), key=AdminKey(sim.admin_key),
                                     lake=lake, out=sys.stderr)
         alert_lines = _alerts_demo(lake, sim, now)
@@ -61,7 +61,7 @@ def _alerts_demo(lake: LocalLake, sim: Simulator, now: datetime) -> list[str]:
     billed = [s.billed_usd for d in range(1, 4) if (s := read_day(lake, now.date() - timedelta(days=d))).billed_usd]
     threshold = (min(billed) // 10 * 10) if billed else Decimal(50)
     settings = Settings(base_url=sim.base_url, daily_spend_threshold_usd=threshold)
-    record = run_to_completion(RunRequest(mode="incremental", now=now), settings=settings, key=AdminKey(sim.admin_key),
+    record = run_to_completion(RunRequest(mode=Mode.INCREMENTAL, now=now), settings=settings, key=AdminKey(sim.admin_key),
                                lake=lake, out=sys.stderr, publisher=OutboxPublisher(lake))[-1]
     lines = [f"Alerts: an incremental run with DAILY_SPEND_THRESHOLD_USD={threshold} sent {record.alerts_sent} alert(s) "
              f"to {lake.uri(OUTBOX)} (SNS e-mail when deployed); re-running sends none again."]
@@ -93,5 +93,5 @@ def _check_against_simulator(lake: LocalLake, org: SimulatedOrg, days: list[date
     ok = lake_tokens == sim_tokens and lake_cents == sim_cents
     verdict = "equal the simulator's exactly" if ok else "DIFFER from the simulator's"
     print(f"\nLake totals {verdict}: tokens {sum(lake_tokens.values()):,} vs {sum(sim_tokens.values()):,}; "
-          f"billed {usd(lake_cents / 100)} vs {usd(sim_cents / 100)}", file=out)
+          f"billed {usd(Decimal(lake_cents) / 100)} vs {usd(sim_cents / 100)}", file=out)
     return ok

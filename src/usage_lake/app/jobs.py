@@ -20,7 +20,7 @@ from usage_lake.config import events
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey
 from usage_lake.config.settings import Settings
-from usage_lake.ingest import Deadline, DayResult, Ingestion, Outcome, RunRecord, rebuild_days, write_record
+from usage_lake.ingest import DayResult, Deadline, Ingestion, Outcome, RunRecord, rebuild_days, write_record
 from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry

@@ -77,7 +77,8 @@ class Settings:
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
-            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: it is where the alerts go")
+            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: "
+                                "it is where the alerts go")
         return settings
 
 

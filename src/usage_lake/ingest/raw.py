@@ -64,7 +64,7 @@ class Manifest:
         document: dict[str, Any] = json.loads(data)
         pages = tuple(PageRef(p["key"], p["fetched_at"], p.get("request_id")) for p in document["pages"])
         return cls(document["report"], document["table"], document["dt"], document["run_id"], document["rows"],
-                   document["bucket_width"], tuple(document["window"]), pages)  # type: ignore[arg-type]
+                   document["bucket_width"], tuple(document["window"]), pages)
 
 
 def store_page(lake: Lake, endpoint: str, day: date, body: bytes | bytearray) -> tuple[str, bool]:

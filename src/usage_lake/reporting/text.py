@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,7 +37,7 @@ def spend_and_tokens(lake: Lake, days: Sequence[date]) -> str:
     return "\n".join(lines)
 
 
-def _group(table: pa.Table, keys: list[str], columns: list[str]) -> dict[tuple, dict[str, object]]:
+def _group(table: pa.Table, keys: list[str], columns: list[str]) -> dict[tuple, dict[str, Any]]:
     if table.num_rows == 0:
         return {}
     grouped = table.group_by(keys).aggregate([(c, "sum") for c in columns]).to_pylist()

@@ -358,7 +358,7 @@ class SimulatedOrg:
         hour_key = _hash(self.seed, _TAG_HOUR, hour)
         hod = hour % 24
         rows = []
-        for s, (salt, p, thresholds) in enumerate(zip(self._salts, self._profiles, self._thresholds)):
+        for s, (salt, p, thresholds) in enumerate(zip(self._salts, self._profiles, self._thresholds, strict=False)):
             x = hour_key ^ salt
             x = ((x ^ (x >> 30)) * _MIX1) & _M64
             x = ((x ^ (x >> 27)) * _MIX2) & _M64
@@ -429,7 +429,7 @@ class SimulatedOrg:
             for s, c in self.bucket_rows(hour * 3600, "1h"):
                 stream = self.streams[s]
                 _add_counts(acc, tuple(day if d == "day" else stream.dim(d) for d in dims), c)
-        return {k: dict(zip(USAGE_FIELDS, v)) for k, v in acc.items()}
+        return {k: dict(zip(USAGE_FIELDS, v, strict=False)) for k, v in acc.items()}
 
     def cost_items(self, day: date) -> list[CostItem]:
         """Billed lines of one UTC day, derived exactly from its (revised) hourly usage."""
@@ -461,7 +461,7 @@ class SimulatedOrg:
         if rates is None or entry is None:
             raise ValueError(f"simulated model {model!r} is not in the price table")
         items = []
-        for token_type, n, rate in zip(TOKEN_TYPES, counts, _rates_in_field_order(rates)):
+        for token_type, n, rate in zip(TOKEN_TYPES, counts, _rates_in_field_order(rates), strict=False):
             if n:
                 items.append(CostItem(
                     day=day, workspace_id=workspace_id,
@@ -517,7 +517,7 @@ class SimulatedOrg:
             key = tuple(stream.dim(d) if d in query.group_by else None for d in STREAM_DIMS)
             if key not in groups:
                 groups[key] = len(templates)
-                dims = dict(zip(STREAM_DIMS, key), account_id=None, service_account_id=None)
+                dims = dict(zip(STREAM_DIMS, key, strict=False), account_id=None, service_account_id=None)
                 templates.append(_ROW_PREFIX + msgspec.json.encode(dims)[1:].replace(b"%", b"%%"))
             group_of.append(groups[key])
         selected = sum(g >= 0 for g in group_of)
@@ -535,7 +535,7 @@ class SimulatedOrg:
             rows = self._grouped_rows(plan, self.bucket_rows(start, query.bucket_width))
             templates = plan.templates
             out.rows += len(rows)
-            for i, total in enumerate(map(sum, zip(*(c for _, c in rows)))):
+            for i, total in enumerate(map(sum, zip(*(c for _, c in rows), strict=False))):
                 out.usage[i] += total
             head = _BUCKET_HEAD % (render_time(from_epoch(start)), render_time(from_epoch(start + width)))
             out.buckets.append(b"".join((head.encode(), b",".join([templates[g] % c for g, c in rows]), b"]}")))

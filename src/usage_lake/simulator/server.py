@@ -122,7 +122,7 @@ class ServedTotals:
     def add(self, path: str, rendered: Rendered) -> None:
         with self._lock:
             if path == USAGE_PATH:
-                for name, value in zip(USAGE_FIELDS, rendered.usage):
+                for name, value in zip(USAGE_FIELDS, rendered.usage, strict=False):
                     self.usage[name] += value
                 self.usage_rows += rendered.rows
                 self.usage_pages += 1

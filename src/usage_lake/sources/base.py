@@ -39,10 +39,19 @@ class Kind(StrEnum):
 class Endpoint(Protocol):
     """One API endpoint feeding one curated table."""
 
-    name: str  # the word used in events, raw/ keys and manifests
-    table: str  # the curated table it writes
-    path: str
-    bucket_width: str
+    @property
+    def name(self) -> str:
+        """The word used in events, raw/ keys and manifests."""
+
+    @property
+    def table(self) -> str:
+        """The curated table it writes."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def bucket_width(self) -> str: ...
 
     @property
     def kind(self) -> Kind: ...

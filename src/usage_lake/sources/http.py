@@ -225,16 +225,17 @@ class AdminClient:
 
     def _error(self, path: str, response: httpx.Response) -> AdminApiError:
         error_type, message, request_id = _error_fields(response)
-        details = dict(status=response.status_code, error_type=error_type,
-                       api_message=self._key.redact(message or ""), request_id=request_id)
-        if response.status_code in (401, 403):
+        kind = AuthenticationError if response.status_code in (401, 403) else AdminApiError
+        details = {"status": response.status_code, "error_type": error_type,
+                   "api_message": self._key.redact(message or ""), "request_id": request_id}
+        if kind is AuthenticationError:
             return AuthenticationError(
                 f"The Admin API refused the key on GET {path} ({self._describe(response)}). The usage and cost reports "
                 "need an Admin API key (sk-ant-admin...), created by an organization admin in Claude Console > "
                 "Settings > Admin keys; standard sk-ant-api... keys and workspace-scoped keys do not work.",
-                **details,
+                **details,  # type: ignore[arg-type]
             )
-        return AdminApiError(f"GET {path} failed: {self._describe(response)}", **details)
+        return AdminApiError(f"GET {path} failed: {self._describe(response)}", **details)  # type: ignore[arg-type]
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:

@@ -75,7 +75,7 @@ def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
             exact = Decimal("NaN")
         if not exact.is_finite():
             raise ResponseShapeError(f"{where}: `amount` {value!r} is not a decimal string of cents")
-        if exact.as_tuple().exponent < -AMOUNT_CENTS.scale:  # type: ignore[operator]
+        if int(exact.as_tuple().exponent) < -AMOUNT_CENTS.scale:
             raise ResponseShapeError(f"{where}: `amount` {value!r} has more than {AMOUNT_CENTS.scale} decimal places; refusing to round money")
     raise ResponseShapeError(f"{where}: `amount` values do not fit decimal({AMOUNT_CENTS.precision},{AMOUNT_CENTS.scale})")
 
