@@ -8,7 +8,7 @@ Priority Tier included. Only the columns needed are decoded, so a large org's da
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -20,6 +20,7 @@ from usage_lake.lake.store import Lake
 
 BILLED, ESTIMATED = "billed", "estimated"
 TOP = 5
+TRAILING_DAYS = 7
 DEFAULT_WORKSPACE = "Default workspace"
 NO_API_KEY = "Console / Workbench (no API key)"
 NO_MODEL = "(no model: web search, code execution, ...)"
@@ -86,3 +87,39 @@ def _rank(table: pa.Table, key: str, amount: str, null_label: str) -> Ranking:
     rows = [(name if name is not None else null_label, Decimal(total or 0))
             for name, total in zip(grouped.column(key).to_pylist(), grouped.column(f"{amount}_sum").to_pylist(), strict=True)]
     return sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP]
+
+
+class Figures:
+    """The figures the rules read from one lake, each day read once (one instance per run)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._days: dict[date, DaySpend] = {}
+
+    def day(self, day: date) -> DaySpend:
+        if day not in self._days:
+            self._days[day] = read_day(self.lake, day)
+        return self._days[day]
+
+    def best(self, day: date) -> Decimal | None:
+        """The day's billed figure, else its estimate, else None (no data)."""
+        spend = self.day(day)
+        return spend.figure(spend.best_basis) if spend.best_basis else None
+
+    def trailing_average(self, day: date) -> tuple[Decimal | None, int]:
+        """Average daily spend over the 7 days before `day` that have data (billed, else estimated)."""
+        figures = [f for d in range(1, TRAILING_DAYS + 1)
+                   if (f := self.best(day - timedelta(days=d))) is not None]
+        return (sum(figures, Decimal(0)) / len(figures), len(figures)) if figures else (None, 0)
+
+    def month_to_date(self, now: datetime) -> tuple[Decimal, int]:
+        """Spend from the 1st through now (complete days billed where possible, today estimated), days with data."""
+        today = now.date()
+        total, with_data = Decimal(0), 0
+        for offset in range(today.day):
+            day = today.replace(day=1) + timedelta(days=offset)
+            figure = self.day(day).estimated_usd if day == today else self.best(day)
+            if figure is not None:
+                total += figure
+                with_data += 1
+        return total, with_data
