@@ -4,6 +4,11 @@ A run claims an attempt with a conditional write (only one run can create `alert
 publishes, then records `alerts/sent/<key>.json`. A failed publish leaves a `.failed` marker so the next run
 claims attempt N+1: the alert is retried, never repeated. Only a run that dies between publishing and
 recording could cause a repeat, after STALE_CLAIM.
+
+Alerts come in families (a day's billed figure, a month's budget steps, a day's spike): an alert is sent only
+when no alert of its family was sent at its level or above. So a month's budget steps only go up, a raised
+threshold gets its own alert, and a lowered one does not repeat what was already said. A record written before
+levels were kept (keys without the amount) covers its whole family.
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
 from usage_lake.alerts.messages import Alert
-from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_failed_key, alert_sent_key
+from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_failed_key, alert_sent_key, alert_sent_prefix
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "sent_record"]
+__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "covering", "family_records", "sent_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,8 @@ class Outcome(StrEnum):
     """What happened to one alert in one run."""
 
     SENT = "sent"
-    IN_PROGRESS = "in_progress"  # already sent, or being sent by another run
+    COVERED = "covered"  # already sent, or an alert of its family at this level or above was
+    IN_PROGRESS = "in_progress"  # being sent by another run
     FAILED = "failed"  # the publish failed: the next run retries it
 
 
@@ -45,13 +52,31 @@ class Publisher(Protocol):
 class Delivery:
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # already sent, or being sent by another run
+    skipped: list[str] = field(default_factory=list)  # already sent (or covered by its family), or being sent by another run
 
 
 def sent_record(lake: Lake, key: str) -> dict[str, Any] | None:
     """The record of an alert that was sent (message id, figure, when), or None."""
     sent_key = alert_sent_key(key)
     return json.loads(lake.get(sent_key)) if lake.exists(sent_key) else None
+
+
+def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
+    """The sent records of an alert family, oldest first."""
+    records = []
+    for key in lake.list(alert_sent_prefix(family)):
+        record = json.loads(lake.get(key))
+        if record.get("family", family) == family:  # a record from before families shares the family's key prefix
+            records.append(record)
+    return sorted(records, key=lambda record: record["sent_at"])
+
+
+def covering(lake: Lake, family: str, level: Decimal) -> dict[str, Any] | None:
+    """The sent record that makes an alert of this family and level redundant (at this level or above), if any."""
+    for record in reversed(family_records(lake, family)):
+        if record.get("level") is None or Decimal(record["level"]) >= level:
+            return record
+    return None
 
 
 class Sender:
@@ -71,8 +96,8 @@ class Sender:
         return delivery
 
     def deliver_one(self, alert: Alert) -> Outcome:
-        if sent_record(self.lake, alert.key) is not None:
-            return Outcome.IN_PROGRESS
+        if covering(self.lake, alert.family, alert.level) is not None:
+            return Outcome.COVERED
         claims = sorted(k for k in self.lake.list(alert_claims_prefix(alert.key)) if not k.endswith(".failed.json"))
         now = self.clock()
         if claims and not self.lake.exists(alert_failed_key(claims[-1])):
@@ -91,7 +116,8 @@ class Sender:
         figure = alert.document.get("figure_usd") or alert.document.get("estimated_usd")
         self.lake.put(alert_sent_key(alert.key), json.dumps({
             "key": alert.key, "message_id": message_id, "run_id": self.run_id, "sent_at": format_timestamp(self.clock()),
-            "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure,
+            "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure, "family": alert.family,
+            "level": str(alert.level),
         }).encode())
         logger.info("alert %s sent: %s", alert.key, alert.subject)
         return Outcome.SENT

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal
 
-from usage_lake.alerts.delivery import Delivery, Publisher, Sender, sent_record
-from usage_lake.alerts.figures import BILLED, ESTIMATED, DaySpend, Figures
+from usage_lake.alerts.delivery import Delivery, Publisher, Sender, family_records
+from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
 from usage_lake.alerts.messages import Alert, Messages
 from usage_lake.alerts.rules import DailyOver, evaluate
 from usage_lake.alerts.status import status
@@ -28,22 +27,14 @@ class Alerting:
         self.messages = Messages(settings, run_id)
         self.sender = Sender(lake, publisher, run_id=run_id, clock=clock)
 
-    def day(self, day: date) -> DaySpend:
-        return self.figures.day(day)
-
-    def trailing_average(self, day: date) -> tuple[Decimal | None, int]:
-        return self.figures.trailing_average(day)
-
-    def month_to_date(self, now: datetime) -> tuple[Decimal, int]:
-        return self.figures.month_to_date(now)
-
     def evaluate(self, days: list[date], now: datetime) -> list[Alert]:
         """The alerts the rules raise for these days (before de-duplication)."""
         alerts = []
         for finding in evaluate(self.figures, self.settings, days, now):
             confirms = None
-            if isinstance(finding, DailyOver) and finding.basis == BILLED:
-                confirms = sent_record(self.lake, f"daily/{finding.spend.day}/{ESTIMATED}")
+            if isinstance(finding, DailyOver) and finding.basis == BILLED:  # a follow-up of the day's estimated alert?
+                estimated = family_records(self.lake, f"daily/{finding.spend.day}/{ESTIMATED}")
+                confirms = estimated[-1] if estimated else None
             alerts.append(self.messages.alert(finding, confirms))
         return alerts
 
