@@ -233,11 +233,14 @@ def test_month_to_date_against_budget(filled, athena):
     org, _ = filled
     (row,) = athena("month_to_date")
     billed = org.cost_total_cents(midnight(MONTH_START), midnight(TODAY)) / 100  # October is not this month
-    today_estimate = sum(estimate(org, midnight(TODAY), ()).values())
+    by_tier = estimate(org, midnight(TODAY), ("service_tier",))
+    today_estimate = sum(usd for (tier,), usd in by_tier.items() if tier != "priority")  # what the cost report will bill
+    priority = estimate(org, midnight(MONTH_START), ("service_tier",))[("priority",)]  # the month so far, beside
     assert row["billed_usd"] == billed
     assert row["billed_through"] == (TODAY - timedelta(days=1)).isoformat()
     assert row["estimated_not_yet_billed_usd"] == today_estimate
-    assert row["month_to_date_usd"] == billed + today_estimate  # complete days billed, today estimated
+    assert row["priority_tier_estimated_usd"] == priority > 0
+    assert row["month_to_date_usd"] == billed + today_estimate  # the cost basis: complete days billed, today estimated without Priority Tier
     assert row["budget_usd"] == BUDGET
     mtd = float(billed + today_estimate)
     assert row["percent_of_budget"] == pytest.approx(100 * mtd / float(BUDGET))

@@ -208,7 +208,7 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
     assert incremental["outcome"] == "succeeded" and incremental["alerts_sent"] == 4 and incremental["alerts_failed"] == 0
     messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert sorted(json.loads(json.loads(m["Body"])["Message"])["key"] for m in messages) == [
-        "daily/2026-11-20/billed", "daily/2026-11-21/billed", "daily/2026-11-22/billed", "daily/2026-11-23/estimated"]
+        "daily/2026-11-20/billed/t10", "daily/2026-11-21/billed/t10", "daily/2026-11-22/billed/t10", "daily/2026-11-23/estimated/t10"]
     # the code and pyarrow came from the zip, boto3 from the runtime stand-in; no dropped pyarrow part was needed
     assert all(f.startswith((str(task_root), str(runtime_root))) for f in report["files"] if f)
     assert "pyarrow.parquet" in report["modules"] and "boto3" in report["modules"]

@@ -8,7 +8,7 @@ import re
 import boto3
 from botocore.config import Config
 
-from usage_lake.alerts.rules import Alert
+from usage_lake.alerts.messages import Alert
 from usage_lake.lake.layout import ALERT_OUTBOX, alert_outbox_key
 from usage_lake.lake.store import Lake
 

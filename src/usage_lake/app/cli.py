@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     alerts = sub.add_parser("alerts", help="each day's spend against the alert thresholds, and which alerts were sent or would fire",
                             description="Read the lake and show billed and estimated spend per day against DAILY_SPEND_THRESHOLD_USD, "
-                            "month to date against MONTHLY_BUDGET_USD and today against SPIKE_RATIO x the 7-day average; for each "
+                            "month to date against MONTHLY_BUDGET_USD and today so far against SPIKE_RATIO x the same hours of the trailing days; for each "
                             "alert, whether it was sent (and when) or would fire on the next incremental run. Sends nothing.")
     _lake_option(alerts)
     alerts.add_argument("--days", type=int, default=7, help="how many days back, today included (default: 7)")

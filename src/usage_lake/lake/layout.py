@@ -6,7 +6,7 @@
     runs/dt=<day>/<run id>.parquet                          the run log
     alerts/claims/<alert key>/attempt-<n>.json              a run's claim to send an alert (conditional write)
     alerts/claims/<alert key>/attempt-<n>.failed.json       that attempt's publish failed: the next run retries
-    alerts/sent/<alert key>.json                            the alert was sent (message id, figure, when)
+    alerts/sent/<alert key>.json                            the alert was sent (message id, figure, family, level, when)
     alerts/outbox/<alert key with _ for />.json             local mode: the message itself
 
 A page is filed under the day of its first bucket and named by its content: the hourly re-read of a trailing
@@ -21,7 +21,7 @@ from datetime import date, datetime
 
 __all__ = [
     "ALERT_OUTBOX", "RUNS_TABLE", "alert_claim_key", "alert_claims_prefix", "alert_failed_key", "alert_outbox_key",
-    "alert_sent_key", "partition_key", "raw_day_prefix", "raw_manifest_key", "raw_page_key", "run_log_key",
+    "alert_sent_key", "alert_sent_prefix", "partition_key", "raw_day_prefix", "raw_manifest_key", "raw_page_key", "run_log_key",
 ]
 
 RUNS_TABLE = "runs"
@@ -50,6 +50,11 @@ def run_log_key(run_id: str, started_at: datetime) -> str:
 
 def alert_sent_key(alert_key: str) -> str:
     return f"alerts/sent/{alert_key}.json"
+
+
+def alert_sent_prefix(key_prefix: str) -> str:
+    """The sent records whose alert keys start with `key_prefix` (an alert family, e.g. "daily/2026-11-21/billed")."""
+    return f"alerts/sent/{key_prefix}"
 
 
 def alert_claims_prefix(alert_key: str) -> str:

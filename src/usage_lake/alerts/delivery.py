@@ -1,0 +1,123 @@
+"""Sending each alert exactly once, with the delivery state in the lake (keys from `lake/layout.py`).
+
+A run claims an attempt with a conditional write (only one run can create `alerts/claims/<key>/attempt-N.json`),
+publishes, then records `alerts/sent/<key>.json`. A failed publish leaves a `.failed` marker so the next run
+claims attempt N+1: the alert is retried, never repeated. Only a run that dies between publishing and
+recording could cause a repeat, after STALE_CLAIM.
+
+Alerts come in families (a day's billed figure, a month's budget steps, a day's spike): an alert is sent only
+when no alert of its family was sent at its level or above. So a month's budget steps only go up, a raised
+threshold gets its own alert, and a lowered one does not repeat what was already said. A record written before
+levels were kept (keys without the amount) covers its whole family.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from usage_lake.alerts.messages import Alert
+from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_failed_key, alert_sent_key, alert_sent_prefix
+from usage_lake.lake.store import Lake
+from usage_lake.times import format_timestamp
+
+__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "covering", "family_records", "sent_record"]
+
+logger = logging.getLogger(__name__)
+
+STALE_CLAIM = timedelta(minutes=15)
+
+
+class Outcome(StrEnum):
+    """What happened to one alert in one run."""
+
+    SENT = "sent"
+    COVERED = "covered"  # already sent, or an alert of its family at this level or above was
+    IN_PROGRESS = "in_progress"  # being sent by another run
+    FAILED = "failed"  # the publish failed: the next run retries it
+
+
+class Publisher(Protocol):
+    def publish(self, alert: Alert) -> str:
+        """Send the alert; return a message id; raise on failure."""
+
+
+@dataclass
+class Delivery:
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already sent (or covered by its family), or being sent by another run
+
+
+def sent_record(lake: Lake, key: str) -> dict[str, Any] | None:
+    """The record of an alert that was sent (message id, figure, when), or None."""
+    sent_key = alert_sent_key(key)
+    return json.loads(lake.get(sent_key)) if lake.exists(sent_key) else None
+
+
+def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
+    """The sent records of an alert family, oldest first."""
+    records = []
+    for key in lake.list(alert_sent_prefix(family)):
+        record = json.loads(lake.get(key))
+        if record.get("family", family) == family:  # a record from before families shares the family's key prefix
+            records.append(record)
+    return sorted(records, key=lambda record: record["sent_at"])
+
+
+def covering(lake: Lake, family: str, level: Decimal) -> dict[str, Any] | None:
+    """The sent record that makes an alert of this family and level redundant (at this level or above), if any."""
+    for record in reversed(family_records(lake, family)):
+        if record.get("level") is None or Decimal(record["level"]) >= level:
+            return record
+    return None
+
+
+class Sender:
+    """Delivers alerts through a publisher, each alert key at most once across all runs."""
+
+    def __init__(self, lake: Lake, publisher: Publisher, *, run_id: str, clock: Callable[[], datetime]) -> None:
+        self.lake = lake
+        self.publisher = publisher
+        self.run_id = run_id
+        self.clock = clock
+
+    def deliver(self, alerts: list[Alert]) -> Delivery:
+        delivery = Delivery()
+        for alert in alerts:
+            outcome = self.deliver_one(alert)
+            {Outcome.SENT: delivery.sent, Outcome.FAILED: delivery.failed}.get(outcome, delivery.skipped).append(alert.key)
+        return delivery
+
+    def deliver_one(self, alert: Alert) -> Outcome:
+        if covering(self.lake, alert.family, alert.level) is not None:
+            return Outcome.COVERED
+        claims = sorted(k for k in self.lake.list(alert_claims_prefix(alert.key)) if not k.endswith(".failed.json"))
+        now = self.clock()
+        if claims and not self.lake.exists(alert_failed_key(claims[-1])):
+            claimed_at = datetime.fromisoformat(json.loads(self.lake.get(claims[-1]))["claimed_at"])
+            if now - claimed_at < STALE_CLAIM:
+                return Outcome.IN_PROGRESS  # another run is sending it right now
+        claim = alert_claim_key(alert.key, len(claims) + 1)
+        if not self.lake.put_if_absent(claim, json.dumps({"run_id": self.run_id, "claimed_at": now.isoformat()}).encode()):
+            return Outcome.IN_PROGRESS  # another run claimed the same attempt first
+        try:
+            message_id = self.publisher.publish(alert)
+        except Exception as exc:  # noqa: BLE001 - any publish failure is retried by the next run
+            logger.error("alert %s could not be sent (the next run retries it): %s", alert.key, exc)
+            self.lake.put(alert_failed_key(claim), json.dumps({"run_id": self.run_id, "error": str(exc)}).encode())
+            return Outcome.FAILED
+        figure = alert.document.get("figure_usd") or alert.document.get("estimated_usd")
+        self.lake.put(alert_sent_key(alert.key), json.dumps({
+            "key": alert.key, "message_id": message_id, "run_id": self.run_id, "sent_at": format_timestamp(self.clock()),
+            "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure, "family": alert.family,
+            "level": str(alert.level),
+        }).encode())
+        logger.info("alert %s sent: %s", alert.key, alert.subject)
+        return Outcome.SENT
