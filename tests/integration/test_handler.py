@@ -56,6 +56,11 @@ def metric(emf: dict, name: str) -> float:
     return value[0] if isinstance(value, list) else value
 
 
+def metric_names(emf: dict) -> list[str]:
+    """The CloudWatch metrics an EMF line defines (what is billed); every other key is a searchable property."""
+    return sorted(m["Name"] for directive in emf["_aws"]["CloudWatchMetrics"] for m in directive["Metrics"])
+
+
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
@@ -70,9 +75,12 @@ def test_scheduled_event_runs_an_incremental_and_reports_it(deployed, sim, org, 
     assert token_totals(read_table(lake(), "usage_messages")) == sim_tokens(org, start, NOW)
     assert summary["rows"]["usage"] == read_table(lake(), "usage_messages").num_rows
     out = json_lines(capsys.readouterr().out)
-    metrics = next(line for line in out if "_aws" in line)
-    assert metric(metrics, "UsageRows") == summary["rows"]["usage"] and metric(metrics, "Requests") == summary["requests"]
-    assert metric(metrics, "RunFailed") == 0
+    (metrics,) = [line for line in out if "_aws" in line]
+    # one metric billed (the alarm's); the run's counters ride along as EMF properties, not as metrics
+    assert metric_names(metrics) == ["RunSucceeded"] and metric(metrics, "RunSucceeded") == 1
+    assert metrics["usage_rows"] == summary["rows"]["usage"] and metrics["requests"] == summary["requests"]
+    assert metrics["days_written"] == summary["days_written"] == 7 and metrics["outcome"] == "succeeded"
+    assert metrics["run_id"] == summary["run_id"]
     logs = log_lines()
     assert len(logs) >= 8 and all(line["run_id"] == summary["run_id"] for line in logs)
     assert any("usage 2026-11-20: wrote" in line["message"] for line in logs)
@@ -102,11 +110,14 @@ def test_a_bad_event_is_refused_before_anything_is_written(deployed, sim, event,
     ("LAKE_BUCKET", ""),
     ("DAILY_SPEND_THRESHOLD_USD", "-3"),
 ])
-def test_a_bad_setting_is_refused_by_name_before_anything_is_written(deployed, sim, monkeypatch, variable, value):
+def test_a_bad_setting_is_refused_by_name_before_anything_is_written(deployed, sim, monkeypatch, capsys, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         deployed.handler({"mode": "incremental"}, FakeContext())
     assert lake().list("") == [] and sim.requests == []
+    (emf,) = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert metric_names(emf) == ["RunFailed"] and metric(emf, "RunFailed") == 1
+    assert emf["outcome"] == "rejected" and emf["error_type"] == "SettingsError"
 
 
 def test_a_wrong_key_fails_clearly_and_never_leaks(deployed, sim, capsys, caplog, log_lines):
@@ -128,8 +139,9 @@ def test_a_wrong_key_fails_clearly_and_never_leaks(deployed, sim, capsys, caplog
     for key, data in all_object_bytes(lake()):
         assert wrong_key.encode() not in data and sim.admin_key.encode() not in data, key
     (run_key,) = lake().list("runs/")
-    failed = json_lines(captured.out)
-    assert any(metric(line, "RunFailed") == 1 for line in failed if "_aws" in line)
+    (failed,) = [line for line in json_lines(captured.out) if "_aws" in line]
+    assert metric_names(failed) == ["RunFailed", "RunSucceeded"]
+    assert metric(failed, "RunFailed") == 1 and metric(failed, "RunSucceeded") == 0 and failed["outcome"] == "failed"
     assert run_key.startswith("runs/dt=")
 
 

@@ -3,6 +3,9 @@
 Both sinks lay objects out identically (see `layout`), so the same SQL reads either, and every write is
 all-or-nothing: an S3 PUT replaces an object atomically, and the local sink writes a temporary file and
 renames it over the target.
+
+boto3 is imported when the first S3 client is made, not with this module: the local lake, the CLI's reading
+commands and the tests never pay for it, and the Lambda's cold start does not either until it first writes.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
-
-import boto3
 
 from usage_lake.config.settings import normalize_prefix
 from usage_lake.errors import LakeError
@@ -92,7 +93,7 @@ class S3Lake:
     def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
         self.bucket = bucket
         self.prefix = normalize_prefix(prefix)
-        self._s3 = client or boto3.client("s3")
+        self._s3 = client or _s3_client()
 
     def put(self, key: str, data: bytes) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
@@ -129,6 +130,12 @@ class S3Lake:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
 
+def _s3_client():
+    import boto3  # lazily: ~0.2-0.9 s of imports (see Benchmarks), paid only by the first S3 user
+
+    return boto3.client("s3")
+
+
 def open_lake(location: str) -> Lake:
     """`s3://bucket/prefix` opens the S3 lake; anything else is a local folder."""
     if location.startswith("s3://"):
@@ -143,6 +150,6 @@ def read_location(location: str) -> bytes:
     """The bytes of a file named by a local path or an `s3://bucket/key` URI (price overrides, label and budget files)."""
     if location.startswith("s3://"):
         bucket, _, key = location[len("s3://"):].partition("/")
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     with open(location, "rb") as f:
         return f.read()
