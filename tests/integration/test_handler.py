@@ -78,12 +78,16 @@ def test_scheduled_event_runs_an_incremental_and_reports_it(deployed, sim, org, 
     (metrics,) = [line for line in out if "_aws" in line]
     # one metric billed (the alarm's); the run's counters ride along as EMF properties, not as metrics
     assert metric_names(metrics) == ["RunSucceeded"] and metric(metrics, "RunSucceeded") == 1
-    assert metrics["usage_rows"] == summary["rows"]["usage"] and metrics["requests"] == summary["requests"]
+    # a fresh lake: a day of each report, then the rest of each in one page (the next run knows the sizes: 2)
+    assert metrics["usage_rows"] == summary["rows"]["usage"] and metrics["requests"] == summary["requests"] == 4
     assert metrics["days_written"] == summary["days_written"] == 7 and metrics["outcome"] == "succeeded"
     assert metrics["run_id"] == summary["run_id"]
     logs = log_lines()
     assert len(logs) >= 8 and all(line["run_id"] == summary["run_id"] for line in logs)
     assert any("usage 2026-11-20: wrote" in line["message"] for line in logs)
+
+    hour_later = deployed.handler({"mode": "incremental", "now": "2026-11-23T15:30:00Z"}, FakeContext())
+    assert (hour_later["outcome"], hour_later["requests"]) == ("succeeded", 2)  # usage and cost, one page each
 
 
 def test_the_eventbridge_envelope_is_an_incremental_run(deployed, sim):

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -140,7 +140,7 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
-    def iter_pages(self, path: str, params: Params) -> Iterator[Page]:
+    def iter_pages(self, path: str, params: Params) -> Generator[Page, None, None]:
         """Every page of one query, in order. The same query is re-sent with `page=<next_page>`."""
         seen: set[str] = set()
         cursor: str | None = None
