@@ -190,13 +190,15 @@ def main() -> int:
         "first use, tracing on, runtime boto3 without bytecode": ("first_use", task, runtime, True),
         "first use, tracing on, runtime boto3 with bytecode": ("first_use", task, runtime_compiled, True),
     }
+    load = os.getloadavg()[0]
     print(f"Cold start of {zip_path.relative_to(ROOT)} under {' '.join(python)}: {args.runs} fresh processes per figure, "
-          f"interleaved, each pinned to {cpus} core(s) of {os.cpu_count()}", flush=True)
+          f"interleaved, each pinned to {cpus} core(s) of {os.cpu_count()} (load average {load:.1f} at the start)", flush=True)
     samples: dict[str, list[dict]] = {name: [] for name in figures}
     for _ in range(args.runs):
         for name, (what, root, rt, tracing) in figures.items():
             samples[name].append(probe(python, root, rt, what, tracing=tracing, cpus=cpus))
-    results: dict = {"python": " ".join(python), "cpus": cpus, "runs": args.runs, "zip_sha256": package.zip_sizes(zip_path)["sha256"]}
+    results: dict = {"python": " ".join(python), "cpus": cpus, "runs": args.runs, "zip_sha256": package.zip_sizes(zip_path)["sha256"],
+                     "load_average": [round(load, 1), round(os.getloadavg()[0], 1)]}
 
     def median(name: str, key: str = "seconds") -> float:
         return round(statistics.median(s[key] for s in samples[name]), 3)
