@@ -35,17 +35,25 @@ if cpus and hasattr(os, "sched_setaffinity"):
 from usage_lake.app import IngestJob, parse_event
 from usage_lake.config import AdminKey, Settings
 from usage_lake.lake import LocalLake
+from collections import Counter
+calls = Counter()
+class CountingLake(LocalLake):  # what S3 would bill: PUT (put, put_if_absent), GET, HEAD (exists), LIST
+    def put(self, key, data): calls["PUT"] += 1; return super().put(key, data)
+    def put_if_absent(self, key, data): calls["PUT"] += 1; return super().put_if_absent(key, data)
+    def get(self, key): calls["GET"] += 1; return super().get(key)
+    def exists(self, key): calls["HEAD"] += 1; return super().exists(key)
+    def list(self, prefix): calls["LIST"] += 1; return super().list(prefix)
 base_url, key, lake_dir = sys.argv[1:4]
 settings = Settings(base_url=base_url, usage_lookback_days=3, cost_lookback_days=3)
 wall = time.perf_counter()
-record = IngestJob(settings=settings, key=AdminKey(key), lake=LocalLake(lake_dir)).run(parse_event(json.loads(sys.argv[5])))
+record = IngestJob(settings=settings, key=AdminKey(key), lake=CountingLake(lake_dir)).run(parse_event(json.loads(sys.argv[5])))
 wall = time.perf_counter() - wall
 usage = resource.getrusage(resource.RUSAGE_SELF)
 peak = next((int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")), 0)
 print(json.dumps({"outcome": record.outcome, "seconds": round(wall, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
                   "peak_rss_mb": peak, "requests": record.requests, "pages": record.pages, "raw_pages_reused": record.raw_pages_reused,
                   "usage_rows": record.rows("usage"), "cost_rows": record.rows("cost"),
-                  "bytes_per_bucket": {f"{r}/{w}": n for (r, w), n in record.bytes_per_bucket.items()}}))
+                  "bytes_per_bucket": {f"{r}/{w}": n for (r, w), n in record.bytes_per_bucket.items()}, "lake_calls": dict(calls)}))
 """
 
 
@@ -60,13 +68,18 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def written(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, dict[str, float]]:
-    """Objects a run created or replaced, and their megabytes, per top-level lake area."""
+    """Objects a run created or replaced, and their megabytes, per top-level lake area; raw pages also per report and day
+    (the simulator's page cursors name their query, whose `ending_at` is the run's `now`, so its pages of past days
+    never repeat from one run to the next; the API's cursors, a bucket time in its documented example, would)."""
     areas: dict[str, dict[str, float]] = {}
     for key, (size, mtime) in after.items():
         if before.get(key, (None, None))[1] != mtime:
-            entry = areas.setdefault(key.split("/")[0], {"objects": 0, "mb": 0.0})
-            entry["objects"] += 1
-            entry["mb"] += size / 1e6
+            parts = key.split("/")
+            names = [parts[0]] + ([f"raw pages {parts[1]} {parts[2]}"] if parts[0] == "raw" and parts[-1].startswith("page-") else [])
+            for name in names:
+                entry = areas.setdefault(name, {"objects": 0, "mb": 0.0})
+                entry["objects"] += 1
+                entry["mb"] += size / 1e6
     return {a: {"objects": int(v["objects"]), "mb": round(v["mb"], 2)} for a, v in sorted(areas.items())}
 
 
