@@ -2,7 +2,7 @@
 
 A query's first page asks for what the previous run saw (the run log's `<report>_bytes_per_bucket`), or one
 day when nothing is known. Every page then tells how big a bucket is here; when that changes the page limit
-(say a small organization's first page, one day of 4 KB buckets: the rest fits pages of 168), the query is
+(say a small organization's first page, one day of 3.8 KB buckets: the rest fits pages of 168), the query is
 sent again from the end of the last bucket received with the new `limit` (the API documents re-sending a
 query only with the same `limit` and a `page` cursor, so the cursor is not reused with a different one).
 Pages are whole days and windows start at midnight, so a restart falls on midnight (unless the API itself
