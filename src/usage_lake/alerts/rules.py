@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from usage_lake.alerts.figures import BILLED, ESTIMATED, DaySpend, Ranking, read_day
 from usage_lake.config.settings import Settings
 from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_failed_key, alert_sent_key
+from usage_lake.lake.names import Names
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
 from usage_lake.times import format_timestamp
@@ -78,10 +79,12 @@ class Alerting:
         self.run_id = run_id
         self.clock = clock
         self._days: dict[date, DaySpend] = {}
+        self._names: Names | None = None
 
     def day(self, day: date) -> DaySpend:
         if day not in self._days:
-            self._days[day] = read_day(self.lake, day)
+            self._names = self._names or Names.load(self.lake)  # read once per run: every ranking shows names
+            self._days[day] = read_day(self.lake, day, self._names)
         return self._days[day]
 
     # -- the rules --------------------------------------------------------------------------------
