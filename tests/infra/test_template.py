@@ -27,7 +27,7 @@ STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSa
 EXPECTED_ENV = {
     "LAKE_BUCKET", "LAKE_PREFIX", "ADMIN_KEY_SECRET_ID", "USAGE_BUCKET_WIDTH", "USAGE_LOOKBACK_DAYS",
     "COST_LOOKBACK_DAYS", "ALERT_TOPIC_ARN", "DAILY_SPEND_THRESHOLD_USD", "MONTHLY_BUDGET_USD", "SPIKE_RATIO",
-    "PRICING_OVERRIDES", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+    "PRICING_OVERRIDES", "LABELS", "ANTHROPIC_AGENT_MAP_JSON", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
 }
 
 
@@ -84,7 +84,7 @@ def test_cfn_lint_is_clean():
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_glue_columns_are_the_parquet_schema(template, table):
     glue = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
-            for r in resources(template, "AWS::Glue::Table").values()}
+            for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE"}
     assert set(glue) == set(TABLES)
     table_input = glue[table]
     columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
@@ -216,10 +216,12 @@ def test_the_function_role_reaches_only_its_bucket_secret_topic_and_itself(templ
     invoke = [r["Fn::Sub"] for r in by_action["lambda:InvokeFunction"]]
     assert invoke == ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest",
                       "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest:*"]
-    # the pricing overrides object, only when it is an s3:// URI
-    (overrides,) = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
+    # the pricing overrides object and the label map, each only when it is an s3:// URI: reads, nothing else
+    overrides, labels = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
     assert overrides["Fn::If"][0] == "PricingOverridesInS3"
     assert overrides["Fn::If"][1]["Action"] == "s3:GetObject"
+    assert labels["Fn::If"][0] == "LabelsInS3"
+    assert labels["Fn::If"][1]["Action"] == "s3:GetObject" and labels["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
 def test_pricing_overrides_condition_and_arn_expressions():
@@ -237,6 +239,7 @@ def test_pricing_overrides_condition_and_arn_expressions():
     template = TEMPLATE.read_text()
     assert '!Split ["s3://", !Sub "${PricingOverrides}#"]' in template
     assert '!Split ["s3://", !Sub "${PricingOverrides}s3://"]' in template
+    assert '!Split ["s3://", !Sub "${Labels}#"]' in template and '!Split ["s3://", !Sub "${Labels}s3://"]' in template
 
 
 # -- the function -----------------------------------------------------------------------------------
@@ -293,7 +296,9 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
     for name, parameter, value in (("DAILY_SPEND_THRESHOLD_USD", "DailySpendThresholdUsd", "250.50"),
                                    ("MONTHLY_BUDGET_USD", "MonthlyBudgetUsd", "5000"),
                                    ("SPIKE_RATIO", "SpikeRatio", "3.5"),
-                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json")):
+                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json"),
+                                   ("LABELS", "Labels", "s3://my-bucket/labels.json"),
+                                   ("ANTHROPIC_AGENT_MAP_JSON", "AgentMapJson", '{"apikey_01Rj2N8SVvo6BePZj99NhmiT": "opus-main"}')):
         assert re.fullmatch(params[parameter]["AllowedPattern"], value)
         Settings.from_env(env | {name: value}, lambda_runtime=True)
 
