@@ -22,8 +22,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
-from support import NOW, TODAY, backfill, incremental, ingest, midnight
 
+from support import NOW, TODAY, backfill, incremental, ingest, midnight
 from usage_lake.config.settings import Settings
 from usage_lake.lake import LocalLake
 from usage_lake.lake.curated import read_table
@@ -134,7 +134,7 @@ def athena(duck):
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # -- what the simulated org says, independently of the lake ----------------------------------------
