@@ -16,7 +16,8 @@ from usage_lake.config.secrets import AdminKey
 from usage_lake.config.settings import Settings
 from usage_lake.errors import PaginationError, ResponseShapeError
 from usage_lake.sources import registry
-from usage_lake.sources.claude_code.report import CLAUDE_CODE_PAGES, PATH as CLAUDE_CODE
+from usage_lake.sources.claude_code.report import CLAUDE_CODE_PAGES
+from usage_lake.sources.claude_code.report import PATH as CLAUDE_CODE
 from usage_lake.sources.http import LIST_PAGES, OBJECT, AdminClient
 
 BASE_URL = "https://api.example.test"

@@ -16,7 +16,7 @@ from usage_lake.lake import LocalLake, Names
 from usage_lake.lake.curated import replace_day
 from usage_lake.lake.schema import API_KEYS, WORKSPACES
 from usage_lake.sources import registry
-from usage_lake.sources.claude_code.report import decode_claude_code_page, split_models
+from usage_lake.sources.claude_code.report import decode_claude_code_page
 from usage_lake.sources.labels import LabelMap, labels_table, load_labels, parse_label_file
 
 WHEN = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
