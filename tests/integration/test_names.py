@@ -308,3 +308,26 @@ def test_a_run_with_only_the_reports_writes_no_names_and_keeps_its_old_behaviour
     record = ingest(backfill(NOV(1), NOV(3)), sim=sim, lake=local_lake)
     assert record.reports == ("usage", "cost") and record.errors == []
     assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "runs"}
+
+
+def test_the_cli_shows_names_and_which_endpoint_failed(org, tmp_path, monkeypatch, capsys):
+    from usage_lake.app.cli import main
+    from usage_lake.lake import LocalLake
+    from usage_lake.reporting import spend_and_tokens
+
+    lake_dir = tmp_path / "lake"
+    with Simulator(org, now=NOW) as sim:
+        monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", sim.admin_key)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", sim.base_url)
+        sim.faults.after(0, Fault.status(403), path="claude_code")
+        assert main(["run", "--lake", str(lake_dir), "--now", "2026-11-23T14:30:00Z"]) == 1  # partial: not a clean run
+    run_out = capsys.readouterr().out
+    assert "partial (incremental)" in run_out and "api_keys: 8 rows in 1 day(s)" in run_out
+    assert "note: claude_code failed; the rest of the run went on: The Admin API key may not read GET" in run_out
+    summary = spend_and_tokens(LocalLake(lake_dir), [TODAY - timedelta(days=i) for i in range(3, -1, -1)])  # `summary`, clock pinned
+    for name in ("Production", "Research", "Default Workspace", "prod-backend", "research-notebooks", "evals", "scripts"):
+        assert name in summary
+    shared = [k["id"] for k in org.directory.api_keys if k["name"] == "batch-worker"]
+    assert all(f"batch-worker ({k})" in summary for k in shared)
+    assert main(["runs", "--lake", str(lake_dir)]) == 0
+    assert "claude_code failed: AuthenticationError" in capsys.readouterr().out

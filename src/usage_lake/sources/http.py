@@ -311,8 +311,11 @@ class AdminClient:
         details = {"status": response.status_code, "error_type": error_type,
                    "api_message": self._key.redact(message or ""), "request_id": request_id}
         if kind is AuthenticationError:
+            refused = (f"The Admin API refused the key on GET {path} ({self._describe(response)})." if response.status_code == 401 else
+                       f"The Admin API key may not read GET {path} ({self._describe(response)}); an Admin API key can also be "
+                       "refused an endpoint its organization has no access to.")
             return AuthenticationError(
-                f"The Admin API refused the key on GET {path} ({self._describe(response)}). The usage and cost reports "
+                f"{refused} The usage and cost reports "
                 "need an Admin API key (sk-ant-admin...), created by an organization admin in Claude Console > "
                 "Settings > Admin keys; standard sk-ant-api... keys and workspace-scoped keys do not work.",
                 **details,  # type: ignore[arg-type]
