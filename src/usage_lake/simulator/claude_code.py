@@ -8,7 +8,7 @@ uses Claude Code at all (an empty day: ``{"data": [], ...}``), and days after th
 The report's shapes that sources disagree on are both served: ``date`` is ``YYYY-MM-DD`` on odd days and an
 RFC 3339 midnight on even ones; some records carry a tool the reference does not list, some lack
 ``notebook_edit_tool``. ``estimated_cost.amount`` is a JSON *number* of cents, often with decimals
-(``1234.5678``), rendered from a ``Decimal`` so the wire text is exact.
+(``12.3456``), rendered from a ``Decimal`` so the wire text is exact.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ClaudeCodeActivity:
         breakdown = []
         for m in range(count):
             g = _hash(h, m)
-            cents = Decimal(g % 4_000_000).scaleb(-4) if m else Decimal(g % 9_000)  # 1234.5678 cents, or whole cents
+            cents = Decimal(g % 400_000).scaleb(-4) if m else Decimal(g % 900)  # 12.3456 cents, or whole cents
             breakdown.append({
                 "model": self.models[(first + m) % len(self.models)],
                 "tokens": {"input": 1_000 + g % 900_000, "output": 200 + (g >> 20) % 90_000,
