@@ -425,3 +425,24 @@ def test_sam_build_target_unpacks_the_package():
     assert dry.returncode == 0, dry.stderr
     assert "infra/package.py build" in dry.stdout
     assert "dist/lambda.zip" in dry.stdout and "/tmp/artifacts" in dry.stdout
+
+
+def test_the_views_are_glue_views_holding_their_sql_and_columns(template):
+    """Each infra/views/*.sql is a VIRTUAL_VIEW Glue table carrying the view as Athena stores one (a "Presto View")."""
+    views = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+             for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "VIRTUAL_VIEW"}
+    files = {path.stem: path for path in (ROOT / "infra" / "views").glob("*.sql")}
+    assert set(views) == set(files) == {"usage_messages_named", "cost_report_named"}
+    for name, view in views.items():
+        assert view["Parameters"] == {"presto_view": "true", "comment": "Presto View"}
+        assert view["ViewExpandedText"] == "/* Presto View */"
+        head, encoded, tail = view["ViewOriginalText"]["Fn::Join"][1]
+        assert (head, tail) == ("/* Presto View: ", " */")
+        definition = json.loads(encoded["Fn::Base64"]["Fn::Sub"])
+        assert definition["schema"] == "${GlueDatabase}" and definition["catalog"] == "awsdatacatalog"
+        assert definition["originalSql"] == files[name].read_text().partition("\n")[2].strip() + "\n"
+        stored = [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]]
+        assert [c["name"] for c in definition["columns"]] == [n for n, _ in stored]
+        base = name.removesuffix("_named")
+        assert stored[:len(athena_columns(base))] == athena_columns(base)  # the table's columns, then dt and the names
+        assert [n for n, _ in stored[len(athena_columns(base)):]][0] == "dt" and ("labels", "map<string,string>") in stored

@@ -17,7 +17,6 @@ anything is fetched, with a message naming LABELS and the entry.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,10 +127,3 @@ def _tags(workspaces: pa.Table | None) -> list[Label]:
                 found.append(Label(WORKSPACE, workspace_id, key, value, WORKSPACE_TAGS))
     return found
 
-
-def labels_by_entity(table: pa.Table) -> Mapping[tuple[str, str], dict[str, str]]:
-    """(entity type, id) -> {key: value}, from a `labels` table."""
-    out: dict[tuple[str, str], dict[str, str]] = {}
-    for row in table.select(["entity_type", "entity_id", "key", "value"]).to_pylist():
-        out.setdefault((row["entity_type"], row["entity_id"]), {})[row["key"]] = row["value"]
-    return out
