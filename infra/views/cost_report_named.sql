@@ -4,7 +4,7 @@ WITH workspace_names AS (
     FROM workspaces
     GROUP BY id
 ), latest_labels AS (
-    SELECT entity_id, map_from_entries(array_agg(ROW(key, value))) AS pairs
+    SELECT entity_id, map_from_entries(array_agg(ROW("key", "value"))) AS pairs
     FROM labels
     WHERE dt = (SELECT max(dt) FROM labels) AND entity_type = 'workspace'
     GROUP BY entity_id

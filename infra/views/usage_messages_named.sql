@@ -12,7 +12,7 @@ WITH api_key_names AS (
     FROM users
     GROUP BY id
 ), latest_labels AS (
-    SELECT entity_type, entity_id, map_from_entries(array_agg(ROW(key, value))) AS pairs
+    SELECT entity_type, entity_id, map_from_entries(array_agg(ROW("key", "value"))) AS pairs
     FROM labels
     WHERE dt = (SELECT max(dt) FROM labels)
     GROUP BY entity_type, entity_id
