@@ -78,7 +78,7 @@ def test_a_backfill_of_everything_into_s3_equals_the_simulator_exactly(org, s3_l
     assert {d.day for d in record.days if d.report == "claude_code" and d.action == DayAction.WRITTEN} == \
         {NOV(d) for d in range(1, 9) if not org.claude_code.is_empty(NOV(d))}
     assert {d.day for d in record.days if d.report == "claude_code" and d.action == DayAction.EMPTY} == \
-        {NOV(d) for d in range(1, 9) if org.claude_code.is_empty(NOV(d))}
+        {NOV(d) for d in range(1, 9) if org.claude_code.is_empty(NOV(d))} == {NOV(8)}  # nobody used Claude Code that day
     pages_per_day = Counter(dict(r.query)["starting_at"] for r in claude_code_pages)
     assert sorted(pages_per_day) == [NOV(d).isoformat() for d in range(1, 9)]  # one query per day
     assert max(pages_per_day.values()) >= 3
