@@ -27,7 +27,7 @@ STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSa
 EXPECTED_ENV = {
     "LAKE_BUCKET", "LAKE_PREFIX", "ADMIN_KEY_SECRET_ID", "USAGE_BUCKET_WIDTH", "USAGE_LOOKBACK_DAYS",
     "COST_LOOKBACK_DAYS", "ALERT_TOPIC_ARN", "DAILY_SPEND_THRESHOLD_USD", "MONTHLY_BUDGET_USD", "SPIKE_RATIO",
-    "PRICING_OVERRIDES", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+    "PRICING_OVERRIDES", "LABELS", "ANTHROPIC_AGENT_MAP_JSON", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
 }
 
 
@@ -84,7 +84,7 @@ def test_cfn_lint_is_clean():
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_glue_columns_are_the_parquet_schema(template, table):
     glue = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
-            for r in resources(template, "AWS::Glue::Table").values()}
+            for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE"}
     assert set(glue) == set(TABLES)
     table_input = glue[table]
     columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
@@ -216,10 +216,12 @@ def test_the_function_role_reaches_only_its_bucket_secret_topic_and_itself(templ
     invoke = [r["Fn::Sub"] for r in by_action["lambda:InvokeFunction"]]
     assert invoke == ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest",
                       "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest:*"]
-    # the pricing overrides object, only when it is an s3:// URI
-    (overrides,) = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
+    # the pricing overrides object and the label map, each only when it is an s3:// URI: reads, nothing else
+    overrides, labels = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
     assert overrides["Fn::If"][0] == "PricingOverridesInS3"
     assert overrides["Fn::If"][1]["Action"] == "s3:GetObject"
+    assert labels["Fn::If"][0] == "LabelsInS3"
+    assert labels["Fn::If"][1]["Action"] == "s3:GetObject" and labels["Fn::If"][2] == {"Ref": "AWS::NoValue"}
 
 
 def test_pricing_overrides_condition_and_arn_expressions():
@@ -237,6 +239,7 @@ def test_pricing_overrides_condition_and_arn_expressions():
     template = TEMPLATE.read_text()
     assert '!Split ["s3://", !Sub "${PricingOverrides}#"]' in template
     assert '!Split ["s3://", !Sub "${PricingOverrides}s3://"]' in template
+    assert '!Split ["s3://", !Sub "${Labels}#"]' in template and '!Split ["s3://", !Sub "${Labels}s3://"]' in template
 
 
 # -- the function -----------------------------------------------------------------------------------
@@ -293,7 +296,9 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
     for name, parameter, value in (("DAILY_SPEND_THRESHOLD_USD", "DailySpendThresholdUsd", "250.50"),
                                    ("MONTHLY_BUDGET_USD", "MonthlyBudgetUsd", "5000"),
                                    ("SPIKE_RATIO", "SpikeRatio", "3.5"),
-                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json")):
+                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json"),
+                                   ("LABELS", "Labels", "s3://my-bucket/labels.json"),
+                                   ("ANTHROPIC_AGENT_MAP_JSON", "AgentMapJson", '{"apikey_01Rj2N8SVvo6BePZj99NhmiT": "opus-main"}')):
         assert re.fullmatch(params[parameter]["AllowedPattern"], value)
         Settings.from_env(env | {name: value}, lambda_runtime=True)
 
@@ -420,3 +425,24 @@ def test_sam_build_target_unpacks_the_package():
     assert dry.returncode == 0, dry.stderr
     assert "infra/package.py build" in dry.stdout
     assert "dist/lambda.zip" in dry.stdout and "/tmp/artifacts" in dry.stdout
+
+
+def test_the_views_are_glue_views_holding_their_sql_and_columns(template):
+    """Each infra/views/*.sql is a VIRTUAL_VIEW Glue table carrying the view as Athena stores one (a "Presto View")."""
+    views = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+             for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "VIRTUAL_VIEW"}
+    files = {path.stem: path for path in (ROOT / "infra" / "views").glob("*.sql")}
+    assert set(views) == set(files) == {"usage_messages_named", "cost_report_named"}
+    for name, view in views.items():
+        assert view["Parameters"] == {"presto_view": "true", "comment": "Presto View"}
+        assert view["ViewExpandedText"] == "/* Presto View */"
+        head, encoded, tail = view["ViewOriginalText"]["Fn::Join"][1]
+        assert (head, tail) == ("/* Presto View: ", " */")
+        definition = json.loads(encoded["Fn::Base64"]["Fn::Sub"])
+        assert definition["schema"] == "${GlueDatabase}" and definition["catalog"] == "awsdatacatalog"
+        assert definition["originalSql"] == files[name].read_text().partition("\n")[2].strip() + "\n"
+        stored = [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]]
+        assert [c["name"] for c in definition["columns"]] == [n for n, _ in stored]
+        base = name.removesuffix("_named")
+        assert stored[:len(athena_columns(base))] == athena_columns(base)  # the table's columns, then dt and the names
+        assert [n for n, _ in stored[len(athena_columns(base)):]][0] == "dt" and ("labels", "map<string,string>") in stored

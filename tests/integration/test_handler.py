@@ -156,7 +156,7 @@ def test_a_backfill_near_the_time_limit_hands_the_rest_to_a_new_invocation(deplo
             ShortOnTime.checks += 1  # plenty before the second slice, too little before the third
             return 600_000 if ShortOnTime.checks == 1 else 20_000
 
-    event = {"mode": "backfill", "start": "2026-11-01", "end": "2026-11-22", "now": "2026-11-23T14:30:00Z"}
+    event = {"mode": "backfill", "start": "2026-11-01", "end": "2026-11-22", "now": "2026-11-23T14:30:00Z", "reports": ["usage", "cost"]}
     summary = deployed.handler(event, ShortOnTime())
 
     assert summary["outcome"] == "partial" and summary["resume_from"] == "2026-11-15"

@@ -7,11 +7,14 @@ Priority Tier included. The *comparable estimate* leaves Priority Tier out, as t
 estimates the figure the cost report will bill. The *cost* of a day is its billed figure once billed, else
 its comparable estimate: a sum of days on that basis does not jump when a day turns from estimated to billed.
 Only the columns needed are decoded, so a large org's day is cheap to read.
+Workspaces and API keys are ranked by id and shown by name (the latest organization snapshot; "name (id)"
+when two share a name, the id when the snapshot does not know it).
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -21,16 +24,15 @@ import pyarrow.compute as pc
 
 from usage_lake.lake.curated import read_parquet
 from usage_lake.lake.layout import partition_key
+from usage_lake.lake.names import DEFAULT_WORKSPACE, NO_API_KEY, Names
 from usage_lake.lake.store import Lake
 from usage_lake.times import midnight
 
-__all__ = ["BILLED", "ESTIMATED", "DaySpend", "Figures", "MonthSpend", "Ranking", "read_day"]
+__all__ = ["BILLED", "DEFAULT_WORKSPACE", "ESTIMATED", "NO_API_KEY", "NO_MODEL", "DaySpend", "Figures", "MonthSpend", "Ranking", "read_day"]
 
 BILLED, ESTIMATED = "billed", "estimated"
 TOP = 5
 TRAILING_DAYS = 7
-DEFAULT_WORKSPACE = "Default workspace"
-NO_API_KEY = "Console / Workbench (no API key)"
 NO_MODEL = "(no model: web search, code execution, ...)"
 
 Ranking = list[tuple[str, Decimal]]
@@ -73,7 +75,8 @@ class DaySpend:
         return sum((amount for bucket_end, amount in self.estimated_by_end.items() if bucket_end <= end), Decimal(0))
 
 
-def read_day(lake: Lake, day: date) -> DaySpend:
+def read_day(lake: Lake, day: date, names: Names | None = None) -> DaySpend:
+    names = names if names is not None else Names.load(lake)
     cost = _read(lake, "cost_report", day, ["model", "workspace_id", "amount_usd"])
     usage = _read(lake, "usage_messages", day, ["bucket_end", "model", "workspace_id", "api_key_id", "service_tier",
                                                 "estimated_cost_usd"])
@@ -84,16 +87,16 @@ def read_day(lake: Lake, day: date) -> DaySpend:
     by_end: dict[datetime, Decimal] = {}
     if cost is not None:
         billed = _sum(cost.column("amount_usd"))
-        top[BILLED] = {"models": _rank(cost, "model", "amount_usd", NO_MODEL),
-                       "workspaces": _rank(cost, "workspace_id", "amount_usd", DEFAULT_WORKSPACE)}
+        top[BILLED] = {"models": _rank(cost, "model", "amount_usd", _or(NO_MODEL)),
+                       "workspaces": _rank(cost, "workspace_id", "amount_usd", names.workspace)}
     if usage is not None:
         estimate = usage.column("estimated_cost_usd")
         estimated = _sum(estimate) if estimate.null_count < len(estimate) else None  # None: nothing priced
         priority = _sum(pc.filter(estimate, pc.equal(usage.column("service_tier"), "priority")))
         unpriced = estimate.null_count
-        top[ESTIMATED] = {"models": _rank(usage, "model", "estimated_cost_usd", NO_MODEL),
-                          "workspaces": _rank(usage, "workspace_id", "estimated_cost_usd", DEFAULT_WORKSPACE),
-                          "api_keys": _rank(usage, "api_key_id", "estimated_cost_usd", NO_API_KEY)}
+        top[ESTIMATED] = {"models": _rank(usage, "model", "estimated_cost_usd", _or(NO_MODEL)),
+                          "workspaces": _rank(usage, "workspace_id", "estimated_cost_usd", names.workspace),
+                          "api_keys": _rank(usage, "api_key_id", "estimated_cost_usd", names.api_key)}
         grouped = usage.group_by("bucket_end").aggregate([("estimated_cost_usd", "sum")])
         by_end = {end: Decimal(total or 0) for end, total in zip(grouped.column("bucket_end").to_pylist(),
                                                                  grouped.column("estimated_cost_usd_sum").to_pylist(), strict=True)}
@@ -112,9 +115,14 @@ def _sum(values: pa.Array | pa.ChunkedArray) -> Decimal:
     return Decimal(0) if total is None else Decimal(total)
 
 
-def _rank(table: pa.Table, key: str, amount: str, null_label: str) -> Ranking:
+def _or(null_label: str) -> Callable[[str | None], str]:
+    return lambda value: value if value is not None else null_label
+
+
+def _rank(table: pa.Table, key: str, amount: str, label: Callable[[str | None], str]) -> Ranking:
+    """The top contributors by `key` (grouped by id, shown by `label`)."""
     grouped = table.group_by(key).aggregate([(amount, "sum")])
-    rows = [(name if name is not None else null_label, Decimal(total or 0))
+    rows = [(label(name), Decimal(total or 0))
             for name, total in zip(grouped.column(key).to_pylist(), grouped.column(f"{amount}_sum").to_pylist(), strict=True)]
     return sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP]
 
@@ -146,10 +154,12 @@ class Figures:
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self._days: dict[date, DaySpend] = {}
+        self._names: Names | None = None
 
     def day(self, day: date) -> DaySpend:
         if day not in self._days:
-            self._days[day] = read_day(self.lake, day)
+            self._names = self._names or Names.load(self.lake)  # read once per run: every ranking shows names
+            self._days[day] = read_day(self.lake, day, self._names)
         return self._days[day]
 
     def best(self, day: date) -> Decimal | None:

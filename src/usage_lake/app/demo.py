@@ -74,7 +74,8 @@ def _alerts_demo(lake: LocalLake, sim: Simulator, now: datetime) -> list[str]:
 
 def _objects(lake: LocalLake) -> str:
     lines = ["Objects in the lake:"]
-    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "runs", "alerts"):
+    for area in ("raw/usage", "raw/cost", "usage_messages", "cost_report", "claude_code_usage", "claude_code_models",
+                 "workspaces", "api_keys", "users", "labels", "runs", "alerts"):
         keys = lake.list(area + "/")
         size = sum((lake.root / k).stat().st_size for k in keys)
         lines.append(f"  {area + '/':<18}{len(keys):>5} objects {size / 1024:>10,.1f} KiB")
@@ -90,8 +91,14 @@ def _check_against_simulator(lake: LocalLake, org: SimulatedOrg, days: list[date
     sim_tokens = counters_by_column(org.usage_totals(start, now))
     lake_cents = pc.sum(cost.column("amount_cents")).as_py() if cost.num_rows else 0
     sim_cents = org.cost_total_cents(start, midnight(now.date()))
-    ok = lake_tokens == sim_tokens and lake_cents == sim_cents
+    models = read_table(lake, "claude_code_models", days)
+    lake_code = (read_table(lake, "claude_code_usage", days).num_rows, models.num_rows,
+                 pc.sum(models.column("estimated_cost_cents")).as_py() if models.num_rows else 0)
+    code = org.claude_code.totals(days)
+    sim_code = (code["records"], code["model_rows"], code["estimated_cost_cents"])
+    ok = lake_tokens == sim_tokens and lake_cents == sim_cents and lake_code == sim_code
     verdict = "equal the simulator's exactly" if ok else "DIFFER from the simulator's"
     print(f"\nLake totals {verdict}: tokens {sum(lake_tokens.values()):,} vs {sum(sim_tokens.values()):,}; "
-          f"billed {usd(Decimal(lake_cents) / 100)} vs {usd(sim_cents / 100)}", file=out)
+          f"billed {usd(Decimal(lake_cents) / 100)} vs {usd(sim_cents / 100)}; Claude Code {lake_code[0]} records, "
+          f"{usd(Decimal(lake_code[2]) / 100)} estimated vs {sim_code[0]}, {usd(sim_code[2] / 100)}", file=out)
     return ok

@@ -1,6 +1,6 @@
 """The jobs, wired once: the handler, the CLI, the demo and the tests all build a run through here.
 
-- `IngestJob`: client + prices + ingestion, then (incremental runs) the alert rules, then the run log.
+- `IngestJob`: client + prices + labels + ingestion, then (incremental runs) the alert rules, then the run log.
   The hourly schedule and a backfill are the same job with a different `RunRequest`.
 - `rebuild`: curated days again from raw, with the same settings (price overrides included) a run uses.
 - `parse_event`: the event parser, told which endpoints the registry has.
@@ -25,6 +25,7 @@ from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient, RetryPolicy
+from usage_lake.sources.labels import LabelMap, load_labels
 
 __all__ = ["IngestJob", "parse_event", "rebuild"]
 
@@ -43,15 +44,16 @@ class IngestJob:
                  prices: PriceTable | None = None, run_id: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_day: Callable[[DayResult], None] | None = None, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, labels: LabelMap | None = None) -> None:
         self.settings = settings
         self.lake = lake
         self.publisher = publisher  # alerts are evaluated after incremental runs when this and a rule are set
         self.clock = clock
         prices = prices or load_prices(settings.pricing_overrides)
+        labels = labels if labels is not None else load_labels(settings)  # a bad LABELS file fails here, before any fetch
         self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
         self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
-                                   on_day=on_day, prices=prices)
+                                   on_day=on_day, prices=prices, labels=labels)
 
     @property
     def record(self) -> RunRecord:

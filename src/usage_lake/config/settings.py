@@ -6,6 +6,7 @@ names the variable, before anything is fetched or written.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from usage_lake.errors import SettingsError
 
-__all__ = ["BUCKET_WIDTHS", "DEFAULT_BASE_URL", "Settings", "SettingsError", "normalize_prefix"]
+__all__ = ["API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "WORKSPACE_ID", "Settings", "SettingsError", "normalize_prefix"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 BUCKET_WIDTHS = ("1h", "1d", "1m")
@@ -38,6 +39,8 @@ class Settings:
     monthly_budget_usd: Decimal | None = None
     spike_ratio: Decimal | None = None
     pricing_overrides: str | None = None  # a local path or an s3:// URI
+    labels: str | None = None  # LABELS: a local path or an s3:// URI of the label map (JSON)
+    agent_map: tuple[tuple[str, str], ...] = ()  # ANTHROPIC_AGENT_MAP_JSON: (API key id, agent name) pairs
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
 
@@ -73,6 +76,8 @@ class Settings:
             monthly_budget_usd=_usd(env, "MONTHLY_BUDGET_USD", positive=True),
             spike_ratio=_ratio(env, "SPIKE_RATIO"),
             pricing_overrides=_location(env, "PRICING_OVERRIDES"),
+            labels=_location(env, "LABELS"),
+            agent_map=_agent_map(env, "ANTHROPIC_AGENT_MAP_JSON"),
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
         )
@@ -137,6 +142,32 @@ def _location(env: Mapping[str, str], name: str) -> str | None:
     if raw is not None and raw.startswith("s3://") and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+", raw):
         raise SettingsError(f"{name} must be a local file path or an s3://bucket/key URI (got {raw!r})")
     return raw
+
+
+API_KEY_ID = re.compile(r"apikey_[A-Za-z0-9]{1,100}")
+WORKSPACE_ID = re.compile(r"wrkspc_[A-Za-z0-9]{1,100}")
+
+
+def _agent_map(env: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """`{"apikey_01...": "opus-main", ...}`, the one-line map the cron tracker reads: each key's agent name."""
+    raw = _optional(env, name)
+    if raw is None:
+        return ()
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                            "expected an object like {\"apikey_01...\": \"agent name\"}") from None
+    if not isinstance(document, dict):
+        raise SettingsError(f"{name} must be a JSON object mapping API key ids to agent names, got a {type(document).__name__}")
+    pairs = []
+    for key_id, agent in document.items():
+        if not API_KEY_ID.fullmatch(key_id):
+            raise SettingsError(f"{name}: {key_id!r} is not an API key id (apikey_...); the map goes from key ids to agent names")
+        if not isinstance(agent, str) or not agent.strip():
+            raise SettingsError(f"{name}: the agent name of {key_id} must be a non-empty string (got {agent!r})")
+        pairs.append((key_id, agent.strip()))
+    return tuple(sorted(pairs))
 
 
 def _usd(env: Mapping[str, str], name: str, *, positive: bool = False) -> Decimal | None:

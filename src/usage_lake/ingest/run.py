@@ -5,8 +5,14 @@ are held per UTC day (`days`). A day is written (one Parquet object, replacing t
 every page covering it has arrived: when a later bucket shows up or the query ends. A day that comes back
 empty while the lake already holds rows for it is kept, not erased, and reported.
 
+An endpoint kind decides the loop (`sources.base.Kind`): bucketed reports go through the day assembly above;
+a daily report (Claude Code) is one query per UTC day, the day written when its query ends; snapshot endpoints
+(the organization's lists) are taken first, once a UTC day (`snapshot.py`), then the labels in force.
+
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
-does the rest; a run that fails keeps every day it completed, records itself, and re-raises. The record is
+does the rest; a run that fails keeps every day it completed, records itself, and re-raises. An endpoint that
+is not `required` (all but usage and cost) fails alone: the error is recorded (`errors`, outcome `partial`)
+and the rest of the run goes on; a refused key (401) still fails the run. The record is
 stored by the caller (`app.jobs`) once everything the run does, alerts included, is done.
 """
 
@@ -14,28 +20,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError
+from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
-from usage_lake.ingest.raw import Manifest, store_page
-from usage_lake.ingest.runlog import DayResult, Outcome, RunRecord, new_run_id
-from usage_lake.lake.curated import DayAction, store_day
+from usage_lake.ingest.raw import Manifest, PageRef, store_page
+from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id
+from usage_lake.ingest.snapshot import SnapshotTaker
+from usage_lake.lake.curated import DayAction, store_tables
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
+from usage_lake.sources.base import AnyEndpoint, Kind, Snapshot, by_kind
 from usage_lake.sources.http import AdminClient
-from usage_lake.times import format_timestamp
+from usage_lake.sources.labels import LabelMap
+from usage_lake.times import DAY, format_timestamp, midnight
 
 __all__ = ["RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion"]
 
@@ -58,6 +68,7 @@ class Ingestion:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
+        labels: LabelMap | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -65,6 +76,7 @@ class Ingestion:
         self.clock = clock
         self.on_day = on_day
         self.prices = prices or default_prices()
+        self.labels = labels or LabelMap()
         self.unpriced_models: set[str] = set()
         self.windows: list[Window] = []
         self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
@@ -75,19 +87,21 @@ class Ingestion:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
         deadline = deadline or NoDeadline()
         record = self.record
-        endpoints = registry.endpoints(self.settings, request.reports)
-        record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in endpoints), request.continues
+        chosen = registry.endpoints(self.settings, request.reports)
+        endpoints, snapshots = by_kind(chosen)
+        record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in chosen), request.continues
         now = self.now = request.now or self.clock()
         self.windows = run_windows(request, endpoints, now, self.settings)
         record.windows = {w.endpoint.name: (w.start, w.end) for w in self.windows}
-        for name in record.reports:
+        for name in (e.name for e in endpoints):
             if name not in record.windows:
                 record.notes.append(f"{name}: nothing to fetch yet in this range (the cost report covers whole days that have ended)")
         logger.info("run %s: %s %s", record.run_id, request.mode, ", ".join(
             f"{w.endpoint.name} {format_timestamp(w.start)}..{format_timestamp(w.end)}" for w in self.windows) or "nothing to fetch")
         try:
+            self._take_snapshots(snapshots, now)
             self._run_slices(request, slices(self.windows), deadline)
-            record.outcome = Outcome.PARTIAL if record.resume_from else Outcome.SUCCEEDED
+            record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
             logger.error("run %s failed: %s: %s", record.run_id, type(exc).__name__, exc)
@@ -117,7 +131,9 @@ class Ingestion:
                 return
             began = time.monotonic()
             for window in part.windows:
-                self._fetch(window)
+                if not self.record.failed(window.endpoint.name):
+                    with self._contained(window.endpoint):
+                        self._fetch(window)
             slowest = max(slowest, time.monotonic() - began)
 
     def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
@@ -136,8 +152,51 @@ class Ingestion:
         record.notes.append(message)
         logger.warning("run %s %s", record.run_id, message)
 
+    @contextmanager
+    def _contained(self, endpoint: AnyEndpoint) -> Iterator[None]:
+        """An optional endpoint's failure is recorded and the run goes on; a required one's (or a refused key) fails it."""
+        try:
+            yield
+        except (AdminApiError, LakeError) as exc:
+            if endpoint.required or (isinstance(exc, AuthenticationError) and exc.status == 401):
+                raise
+            self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
+            self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
+            logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
+
+    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
+        """The organization's lists (once a UTC day each), then the labels in force."""
+        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
+        for endpoint in snapshots:
+            with self._contained(endpoint):
+                self._note_day(taker.take(endpoint))
+        labels = taker.labels(self.labels)
+        if labels is not None:
+            self._note_day(labels)
+
+    def _fetch_days(self, window: Window) -> None:
+        """A daily report: one query per UTC day of the window, the day written when its query ends."""
+        endpoint = window.endpoint
+        for day in window.days():
+            start = midnight(day)
+            pending = PendingDay()
+            for page in self.client.iter_pages(endpoint.path, endpoint.params(start, start + DAY), endpoint.paging):
+                self.record.pages += 1
+                where = f"{endpoint.name} report page {page.number} ({page.path}, {day})"
+                if any(bucket.starting_at != start for bucket in page.buckets):
+                    stray = next(b.starting_at.date() for b in page.buckets if b.starting_at != start)
+                    raise ResponseShapeError(f"{where}: holds records dated {stray}, not {day}")
+                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body)
+                self.record.raw_pages_reused += reused
+                pending.tables.append(endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
+                                                        where=where, prices=self.prices))
+                pending.pages[raw_key] = PageRef.of(page, raw_key)
+            self._write_day(window, day, pending)
+
     def _fetch(self, window: Window) -> None:
         endpoint = window.endpoint
+        if endpoint.kind == Kind.DAILY:
+            return self._fetch_days(window)
         days = DayAssembler(window)
         try:
             # the raw copy is gzipped and stored on a second thread (zlib and boto3 release the GIL) while this
@@ -182,7 +241,7 @@ class Ingestion:
             Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
                              rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
                              pages=list(pending.pages.values())).write(self.lake)
-        action = store_day(self.lake, endpoint.table, day, table)
+        action = store_tables(self.lake, day, endpoint.outputs(table))
         if action == DayAction.KEPT:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)

@@ -22,7 +22,7 @@ from usage_lake.lake.schema import RUNS
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["DayResult", "Outcome", "RunRecord", "new_run_id", "write_record"]
+__all__ = ["DayResult", "EndpointError", "Outcome", "RunRecord", "new_run_id", "write_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Outcome(StrEnum):
 
     RUNNING = "running"  # not finished (or its process died before it could say)
     SUCCEEDED = "succeeded"
-    PARTIAL = "partial"  # stopped early at a slice boundary; the rest continues (backfill) or comes next run
+    PARTIAL = "partial"  # stopped early at a slice boundary (the rest continues), or an optional endpoint failed (`errors`)
     ALERTS_FAILED = "alerts_failed"  # the data is in; an alert could not be evaluated or sent (retried next run)
     FAILED = "failed"
 
@@ -53,6 +53,15 @@ class DayResult:
     day: date
     rows: int
     action: DayAction
+
+
+@dataclass(frozen=True)
+class EndpointError:
+    """An endpoint that failed without failing the run (the Claude Code report, an organization list)."""
+
+    report: str
+    error_type: str
+    error: str
 
 
 @dataclass
@@ -78,6 +87,10 @@ class RunRecord:
     resume_from: date | None = None
     next_event: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    errors: list[EndpointError] = field(default_factory=list)
+
+    def failed(self, report: str) -> bool:
+        return any(e.report == report for e in self.errors)
 
     def rows(self, report: str) -> int:
         return sum(d.rows for d in self.days if d.report == report and d.action == DayAction.WRITTEN)
@@ -111,6 +124,7 @@ class RunRecord:
             "resume_from": self.resume_from.isoformat() if self.resume_from else None,
             "next_event": self.next_event,
             "notes": self.notes,
+            "errors": [{"report": e.report, "error_type": e.error_type, "error": e.error} for e in self.errors],
             "duration_seconds": round(self.duration_seconds, 3) if self.duration_seconds is not None else None,
         }
 
@@ -147,6 +161,7 @@ class RunRecord:
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "notes": self.notes,
             "version": __version__,
+            "errors": [{"report": e.report, "error_type": e.error_type, "error": e.error} for e in self.errors],
         }
         return pa.Table.from_pylist([row], schema=RUNS)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
-    "AMOUNT_CENTS", "AMOUNT_USD", "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "RUNS", "TABLES", "TIMESTAMP",
-    "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "athena_columns", "athena_type",
+    "AMOUNT_CENTS", "AMOUNT_USD", "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE", "COST_DIMENSIONS",
+    "COST_REPORT", "ESTIMATED_USD", "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TIMESTAMP",
+    "TOOL_COUNTS", "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
+    "athena_columns", "athena_type",
 ]
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -77,12 +79,151 @@ COST_REPORT = pa.schema(
     ]
 )
 
+# -- the organization, as a daily snapshot of its lists (one partition per UTC day of the snapshot) -----------------
+# The API's fields flattened with their own names; nested objects become <object>_<field> (created_by_id, scope_type).
+
+_STR = pa.string()
+
+
+def _snapshot(*fields: pa.Field) -> pa.Schema:
+    return pa.schema([*fields, pa.field("snapshot_at", TIMESTAMP, nullable=False), pa.field("run_id", _STR, nullable=False)])
+
+
+ORGANIZATION = _snapshot(
+    pa.field("id", _STR, nullable=False),
+    pa.field("type", _STR),
+    pa.field("name", _STR),
+)
+
+WORKSPACES = _snapshot(
+    pa.field("id", _STR, nullable=False),
+    pa.field("type", _STR),
+    pa.field("name", _STR),
+    pa.field("created_at", TIMESTAMP),
+    pa.field("archived_at", TIMESTAMP),  # null while the workspace is active
+    pa.field("display_color", _STR),
+    pa.field("compartment_id", _STR),
+    pa.field("external_key_id", _STR),
+    pa.field("data_residency_workspace_geo", _STR),
+    pa.field("data_residency_default_inference_geo", _STR),
+    pa.field("data_residency_allowed_inference_geos", pa.list_(_STR)),
+    pa.field("tags", pa.map_(_STR, _STR)),
+)
+
+API_KEYS = _snapshot(
+    pa.field("id", _STR, nullable=False),
+    pa.field("type", _STR),
+    pa.field("name", _STR),
+    pa.field("status", _STR),
+    # the key's workspace: the deprecated top-level field, else scope.workspace_id; null for default-workspace and
+    # organization-scoped keys
+    pa.field("workspace_id", _STR),
+    pa.field("scope_type", _STR),  # workspace | organization (newer API versions; null when the key has no scope)
+    pa.field("scope_workspace_id", _STR),
+    pa.field("created_at", TIMESTAMP),
+    pa.field("expires_at", TIMESTAMP),
+    pa.field("created_by_id", _STR),
+    pa.field("created_by_type", _STR),
+    pa.field("principal_id", _STR),  # principal.id, or principal.user_id / principal.service_account_id
+    pa.field("principal_type", _STR),  # user | service_account (the *_actor spellings normalised)
+    pa.field("partial_key_hint", _STR),
+)
+
+USERS = _snapshot(
+    pa.field("id", _STR, nullable=False),
+    pa.field("type", _STR),
+    pa.field("email", _STR),
+    pa.field("name", _STR),
+    pa.field("role", _STR),
+    pa.field("added_at", TIMESTAMP),
+)
+
+INVITES = _snapshot(
+    pa.field("id", _STR, nullable=False),
+    pa.field("type", _STR),
+    pa.field("email", _STR),
+    pa.field("role", _STR),
+    pa.field("status", _STR),
+    pa.field("invited_at", TIMESTAMP),
+    pa.field("expires_at", TIMESTAMP),
+)
+
+WORKSPACE_MEMBERS = _snapshot(
+    pa.field("workspace_id", _STR, nullable=False),
+    pa.field("user_id", _STR, nullable=False),
+    pa.field("workspace_role", _STR),
+    pa.field("type", _STR),
+)
+
+# labels in force on the day: API key and workspace ids -> free-form key/value (file, agent map, workspace tags)
+LABELS = pa.schema(
+    [
+        pa.field("entity_type", _STR, nullable=False),  # api_key | workspace
+        pa.field("entity_id", _STR, nullable=False),
+        pa.field("key", _STR, nullable=False),
+        pa.field("value", _STR, nullable=False),
+        pa.field("source", _STR, nullable=False),  # file | agent_map | workspace_tags
+        pa.field("snapshot_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", _STR, nullable=False),
+    ]
+)
+
+# -- the Claude Code usage report: one row per record (UTC day x actor x terminal x local/remote) ---------------------
+
+CLAUDE_CODE_TOOLS = ("edit_tool", "multi_edit_tool", "notebook_edit_tool", "write_tool")
+TOOL_COUNTS = pa.struct([pa.field("accepted", pa.int64()), pa.field("rejected", pa.int64())])
+_ACTOR = (
+    pa.field("date", pa.date32(), nullable=False),
+    pa.field("actor_type", _STR, nullable=False),  # user_actor | api_actor
+    pa.field("actor_email_address", _STR),  # user actors
+    pa.field("actor_api_key_name", _STR),  # API actors: the key's name, not its id
+)
+
+CLAUDE_CODE_USAGE = pa.schema(
+    [
+        *_ACTOR,
+        pa.field("organization_id", _STR),
+        pa.field("customer_type", _STR),
+        pa.field("subscription_type", _STR),
+        pa.field("terminal_type", _STR),
+        pa.field("is_remote", pa.bool_()),
+        *(pa.field(name, pa.int64(), nullable=False) for name in ("num_sessions", "lines_added", "lines_removed", "commits", "pull_requests")),
+        *(pa.field(f"{tool}_{outcome}", pa.int64()) for tool in CLAUDE_CODE_TOOLS for outcome in ("accepted", "rejected")),
+        pa.field("other_tool_actions", pa.map_(_STR, TOOL_COUNTS)),  # tools beyond the four above, as the API names them
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", _STR, nullable=False),
+    ]
+)
+
+CLAUDE_CODE_MODELS = pa.schema(
+    [
+        *_ACTOR,
+        pa.field("terminal_type", _STR),
+        pa.field("is_remote", pa.bool_()),
+        pa.field("model", _STR, nullable=False),
+        *(pa.field(name, pa.int64(), nullable=False) for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")),
+        pa.field("estimated_cost_cents", AMOUNT_CENTS, nullable=False),  # the API's number of cents, exact
+        pa.field("estimated_cost_usd", AMOUNT_USD),  # null unless the currency is USD
+        pa.field("currency", _STR),
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", _STR, nullable=False),
+    ]
+)
+
 DAY_RESULT = pa.struct(
     [
         pa.field("report", pa.string()),
         pa.field("dt", pa.string()),
         pa.field("rows", pa.int64()),
         pa.field("action", pa.string()),
+    ]
+)
+
+ENDPOINT_ERROR = pa.struct(
+    [
+        pa.field("report", pa.string()),
+        pa.field("error_type", pa.string()),
+        pa.field("error", pa.string()),
     ]
 )
 
@@ -117,13 +258,28 @@ RUNS = pa.schema(
         pa.field("days", pa.list_(DAY_RESULT)),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("version", pa.string(), nullable=False),
+        # added: endpoints that failed without failing the run (a 403 on one list, a report that kept failing)
+        pa.field("errors", pa.list_(ENDPOINT_ERROR)),
     ]
 )
+
+SNAPSHOT_TABLES: dict[str, pa.Schema] = {
+    "organization": ORGANIZATION,
+    "workspaces": WORKSPACES,
+    "api_keys": API_KEYS,
+    "users": USERS,
+    "invites": INVITES,
+    "workspace_members": WORKSPACE_MEMBERS,
+    "labels": LABELS,
+}
 
 TABLES: dict[str, pa.Schema] = {
     "usage_messages": USAGE_MESSAGES,
     "cost_report": COST_REPORT,
     "runs": RUNS,
+    "claude_code_usage": CLAUDE_CODE_USAGE,
+    "claude_code_models": CLAUDE_CODE_MODELS,
+    **SNAPSHOT_TABLES,
 }
 
 
@@ -139,10 +295,14 @@ def athena_type(arrow_type: pa.DataType) -> str:
         return "boolean"
     if pa.types.is_timestamp(arrow_type):
         return "timestamp"
+    if pa.types.is_date32(arrow_type):
+        return "date"
     if pa.types.is_decimal(arrow_type):
         return f"decimal({arrow_type.precision},{arrow_type.scale})"
     if pa.types.is_list(arrow_type):
         return f"array<{athena_type(arrow_type.value_type)}>"
+    if pa.types.is_map(arrow_type):
+        return f"map<{athena_type(arrow_type.key_type)},{athena_type(arrow_type.item_type)}>"
     if pa.types.is_struct(arrow_type):
         fields = ",".join(f"{f.name}:{athena_type(f.type)}" for f in arrow_type)
         return f"struct<{fields}>"

@@ -1,4 +1,7 @@
-"""Plain-text views of a lake for the terminal: totals by day and model, and the run log."""
+"""Plain-text views of a lake for the terminal: totals by day, model, workspace and API key, and the run log.
+
+Workspaces and API keys show by name (the latest organization snapshot), with the id where two share a name.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pyarrow.compute as pc
 
 from usage_lake.lake.curated import read_parquet, read_table
 from usage_lake.lake.layout import RUNS_TABLE
+from usage_lake.lake.names import Names
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
@@ -31,6 +35,9 @@ def spend_and_tokens(lake: Lake, days: Sequence[date]) -> str:
     lines = [f"Usage and billed spend, {days[0]} .. {days[-1]} (UTC days)", ""]
     lines += _by_day(usage, cost)
     lines += [""] + _by_model(usage, cost)
+    names = Names.load(lake)
+    lines += [""] + _by_workspace(usage, cost, names)
+    lines += [""] + _by_api_key(usage, names)
     totals = token_totals(usage)
     lines += ["", "Totals: " + ", ".join(f"{name} {value:,}" for name, value in totals.items())]
     lines.append(f"Billed cost (cost report): {usd(_sum_usd(cost))}  (Priority Tier usage is not in the cost report)")
@@ -77,6 +84,31 @@ def _by_model(usage: pa.Table, cost: pa.Table) -> list[str]:
     return lines
 
 
+def _by_workspace(usage: pa.Table, cost: pa.Table, names: Names) -> list[str]:
+    estimated = _group(usage, ["workspace_id"], ["output_tokens", "estimated_cost_usd"])
+    billed = _group(cost, ["workspace_id"], ["amount_usd"])
+    header = f"{'workspace':<44}{'output tokens':>16}{'estimated':>14}{'billed':>14}"
+    lines = [header, "-" * len(header)]
+    order = sorted(set(estimated) | set(billed), key=lambda k: (-(estimated.get(k, {}).get("estimated_cost_usd") or 0), names.workspace(k[0])))
+    for (workspace,) in order:
+        e = estimated.get((workspace,), {})
+        lines.append(f"{names.workspace(workspace)[:43]:<44}{e.get('output_tokens', 0):>16,}{usd(e.get('estimated_cost_usd')):>14}"
+                     f"{usd(billed.get((workspace,), {}).get('amount_usd')):>14}")
+    return lines
+
+
+def _by_api_key(usage: pa.Table, names: Names, top: int = 10) -> list[str]:
+    estimated = _group(usage, ["api_key_id", "workspace_id"], ["output_tokens", "estimated_cost_usd"])
+    header = f"{'API key (top ' + str(top) + ' by estimated spend)':<52}{'workspace':<24}{'output tokens':>16}{'estimated':>14}"
+    lines = [header, "-" * len(header)]
+    order = sorted(estimated, key=lambda k: (-(estimated[k]["estimated_cost_usd"] or 0), names.api_key(k[0])))
+    for key, workspace in order[:top]:
+        e = estimated[(key, workspace)]
+        lines.append(f"{names.api_key(key)[:51]:<52}{names.workspace(workspace)[:23]:<24}{e['output_tokens']:>16,}"
+                     f"{usd(e['estimated_cost_usd']):>14}")
+    return lines
+
+
 def _sum_usd(cost: pa.Table) -> Decimal:
     total = pc.sum(cost.column("amount_usd")).as_py() if cost.num_rows else None
     return total if total is not None else Decimal(0)
@@ -89,6 +121,7 @@ def recent_runs(lake: Lake, *, limit: int = 10) -> str:
     lines = [f"{'run id':<26}{'mode':<12}{'outcome':<11}{'reqs':>6}{'pages':>7}{'retries':>8}{'usage rows':>12}{'cost rows':>11}  error"]
     for key in reversed(keys):
         run = read_parquet(lake.get(key)).to_pylist()[0]
+        failed = "; ".join(f"{e['report']} failed: {e['error_type']}" for e in run.get("errors") or [])
         lines.append(f"{run['run_id']:<26}{run['mode']:<12}{run['outcome']:<11}{run['requests']:>6}{run['pages']:>7}"
-                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {run['error'] or ''}")
+                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {run['error'] or failed}")
     return "\n".join(lines)

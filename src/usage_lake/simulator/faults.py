@@ -2,7 +2,7 @@
 
 A ``FaultPlan`` is consulted once per request (``sim.faults``). Rules are checked in the order they
 were added and the first one that fires decides the request; ``path`` narrows a rule to requests whose
-path contains that substring (``"usage_report"``, ``"cost_report"``)::
+path contains that substring (``"usage_report"``, ``"cost_report"``, ``"claude_code"``, ``"/api_keys"``)::
 
     sim.faults.add(Fault.rate_limit(retry_after="1"), times=2)      # next 2 requests: 429
     sim.faults.add(Fault.status(503), times=3, path="cost_report")   # next 3 cost requests: 503
