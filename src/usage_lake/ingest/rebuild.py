@@ -2,7 +2,8 @@
 
 Each completed day has a manifest (`raw/<report>/dt=<day>/run=<id>/manifest.json`) naming the raw pages that
 covered it. The latest run's manifest wins; its pages are transformed again with the same run id and
-ingestion time, so a rebuild reproduces exactly what that run wrote (with today's transform code).
+ingestion time, so a rebuild reproduces exactly what that run wrote (with today's transform code). Every cost
+day rebuilt is followed, once all reports are done, by its `focus` day (derived from the cost and usage days).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import pyarrow as pa
 
 from usage_lake.config.settings import Settings
 from usage_lake.errors import RebuildError
+from usage_lake.focus import FOCUS_TABLE, write_focus_day
 from usage_lake.ingest.raw import Manifest, latest_manifest, read_page
 from usage_lake.ingest.runlog import DayResult
 from usage_lake.lake.curated import DayAction, store_day
 from usage_lake.lake.store import Lake
+from usage_lake.money.estimate import default_prices
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.times import day_range
@@ -28,14 +31,19 @@ __all__ = ["rebuild_days"]
 def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, prices: PriceTable | None = None,
                  settings: Settings | None = None) -> list[DayResult]:
     results = []
+    settings = settings or Settings()
     for name in reports:
         for day in day_range(start, end):
             manifest = latest_manifest(lake, name, day)
             if manifest is None:
                 results.append(DayResult(name, day, 0, DayAction.NO_RAW))
                 continue
-            table = _day_from_raw(lake, manifest, day, prices, settings or Settings())
+            table = _day_from_raw(lake, manifest, day, prices, settings)
             results.append(DayResult(name, day, table.num_rows, store_day(lake, manifest.table, day, table)))
+    for result in [r for r in results if r.report == "cost" and r.action == DayAction.WRITTEN]:
+        focus = write_focus_day(lake, result.day, prices=prices or default_prices(),
+                                include_estimated_priority=settings.focus_include_estimated_priority)
+        results.append(DayResult(FOCUS_TABLE, focus.day, focus.rows, focus.action))
     return results
 
 
