@@ -1,5 +1,5 @@
 -- name: FOCUS: create the focus_all view (AWS bill + Anthropic; run once)
--- description: Creates the view focus_all: the AWS Data Exports FOCUS 1.2 table ${CurFocusDatabase}.${CurFocusTable} UNION ALL this stack's focus table (the Anthropic cost report in FOCUS): the FOCUS 1.2 columns (but SkuPriceDetails, which the two type differently), ServiceProviderName and HostProviderName (FOCUS 1.3; ProviderName on the AWS side), x_ columns and billing_period (YYYY-MM). Our exact decimals become double here only, as the AWS side has them; a column one side lacks is null. Run once; the FOCUS spend queries read the view.
+-- description: Creates the view focus_all: the AWS Data Exports FOCUS 1.2 table (parameters CurFocusDatabase, CurFocusTable) UNION ALL this stack's focus table (the Anthropic cost report in FOCUS): the FOCUS 1.2 columns (but SkuPriceDetails, which the two type differently), ServiceProviderName and HostProviderName (FOCUS 1.3; ProviderName on the AWS side), x_ columns and billing_period (YYYY-MM). Our exact decimals become double here only, as the AWS side has them; a column one side lacks is null. Run once; the FOCUS spend queries read the view.
 CREATE OR REPLACE VIEW focus_all AS
 SELECT
     AvailabilityZone,
