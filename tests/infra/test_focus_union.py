@@ -225,3 +225,23 @@ def test_spend_by_tag_across_both(athena, filled):
     assert ("2026-11", "search", "AWS") in rows and ("2026-10", "search", "AWS") in rows  # "user:team" and "team" both read
     assert {team for _, team, provider in rows if provider == "Anthropic"} == {"search", "platform", "(untagged)"}
     assert set(teams.values()) == {"search", "platform"}
+
+
+def test_the_readme_documents_every_focus_validator_exception():
+    """`make focus-check` (infra/focus_check.py) accepts exactly EXCEPTIONS; the README explains each of them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("focus_check", QUERIES.parent / "focus_check.py")
+    assert spec and spec.loader
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    readme = (QUERIES.parents[1] / "README.md").read_text()
+    section = readme[readme.index("#### What the validator says"):]
+    csv_rules, parquet_rules = check.expected("csv"), check.expected("parquet")
+    assert f"{len(csv_rules)} fail on the CSV and {len(parquet_rules)} on Parquet" in section
+    for rule in parquet_rules:
+        family = rule.rsplit("-", 2)[0]  # e.g. PricingCurrencyListUnitPrice-C, CostAndUsage-D
+        assert family.split("-")[0] in section, rule
+    for rule in ("ConsumedQuantity-C-000-C", "InvoiceId-C-005-C", "CostAndUsage-D-046-C", "Tags-C-001-M", "SkuPriceDetails-C-001-M"):
+        assert rule in section
+    assert set(check.CRITERIA) >= {"USAGE_MEASUREMENT_SUPPORTED", "UNIT_PRICING_SUPPORTED", "TAGGING_SUPPORTED"}
