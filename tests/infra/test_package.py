@@ -223,6 +223,7 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
     # usage 11-18..11-23 (the backfill's three days, the incremental's 11-20..today), cost 11-18..11-22
     assert len([k for k in keys if k.startswith("anthropic/usage_messages/dt=")]) == 6
     assert len([k for k in keys if k.startswith("anthropic/cost_report/dt=")]) == 5
+    assert len([k for k in keys if k.startswith("anthropic/focus/dt=")]) == 5  # each cost day's FOCUS day, built in the zip
     assert [k for k in keys if k.startswith("anthropic/raw/") and k.endswith(".json.gz")]
     assert len([k for k in keys if k.startswith("anthropic/runs/")]) == 2
     # the incremental run asked for every endpoint: the organization snapshots (today) and Claude Code (its lookback)

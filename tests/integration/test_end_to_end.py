@@ -275,7 +275,8 @@ def test_curated_days_rebuild_from_raw_without_the_api(org, local_lake):
 
     assert [(r.report, r.day, r.action) for r in results] == (
         [("usage", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("usage", NOV(13), "no_raw")]
-        + [("cost", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("cost", NOV(13), "no_raw")])
+        + [("cost", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("cost", NOV(13), "no_raw")]
+        + [("focus", NOV(d), WRITTEN) for d in (10, 11, 12)])
     assert read_table(local_lake, "usage_messages").equals(usage_before)
     assert read_table(local_lake, "cost_report").equals(cost_before)
     manifest = json.loads(local_lake.get(next(k for k in local_lake.list(raw_day_prefix("usage", NOV(11))) if k.endswith("manifest.json"))))

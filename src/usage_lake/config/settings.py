@@ -43,6 +43,7 @@ class Settings:
     agent_map: tuple[tuple[str, str], ...] = ()  # ANTHROPIC_AGENT_MAP_JSON: (API key id, agent name) pairs
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
+    focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
 
     @property
     def alerts_enabled(self) -> bool:
@@ -80,6 +81,7 @@ class Settings:
             agent_map=_agent_map(env, "ANTHROPIC_AGENT_MAP_JSON"),
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
+            focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
             raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: "
@@ -122,6 +124,13 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
             "use a backfill for longer ranges"
         )
     return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_optional(env, name) or "false").lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false (got {env[name]!r})")
+    return raw in ("true", "1", "yes")
 
 
 def _ratio(env: Mapping[str, str], name: str) -> Decimal | None:

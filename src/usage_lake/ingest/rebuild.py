@@ -4,6 +4,8 @@ Each completed day has a manifest (`raw/<report>/dt=<day>/run=<id>/manifest.json
 covered it. The latest run's manifest wins; its pages are transformed again with the same run id and
 ingestion time, so a rebuild reproduces exactly what that run wrote (with today's transform code). Snapshots
 (the organization's lists) are rebuilt the same way, from the pages of the run that took the day's snapshot.
+Every cost day rebuilt is followed, once all reports are done, by its `focus` day (derived from the cost and
+usage days).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import pyarrow as pa
 
 from usage_lake.config.settings import BUCKET_WIDTHS, Settings
 from usage_lake.errors import RebuildError
+from usage_lake.focus import FOCUS_TABLE, write_focus_day
 from usage_lake.ingest.raw import Manifest, latest_manifest, read_page, read_records
 from usage_lake.ingest.runlog import DayResult
 from usage_lake.lake.curated import DayAction, replace_day, store_tables
 from usage_lake.lake.store import Lake
+from usage_lake.money.estimate import default_prices
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.sources.base import Endpoint, Kind, Snapshot
@@ -48,6 +52,10 @@ def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, pric
                 table = _day_from_raw(lake, manifest, day, prices, report)
                 action = store_tables(lake, day, report.outputs(table))
             results.append(DayResult(name, day, table.num_rows, action))
+    for result in [r for r in results if r.report == "cost" and r.action == DayAction.WRITTEN]:
+        focus = write_focus_day(lake, result.day, prices=prices or default_prices(),
+                                include_estimated_priority=settings.focus_include_estimated_priority)
+        results.append(DayResult(FOCUS_TABLE, focus.day, focus.rows, focus.action))
     return results
 
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
+from usage_lake.focus import write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
@@ -246,6 +247,20 @@ class Ingestion:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)
         self._note_day(DayResult(endpoint.name, day, table.num_rows, action))
+        if action == DayAction.WRITTEN and endpoint.table == "cost_report":
+            self._write_focus(day)
+
+    def _write_focus(self, day: date) -> None:
+        """The day's `focus` rows, derived from the cost day just written (and the usage day in the lake). Derived
+        data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
+        try:
+            focus = write_focus_day(self.lake, day, prices=self.prices,
+                                    include_estimated_priority=self.settings.focus_include_estimated_priority)
+        except Exception as exc:
+            logger.exception("focus %s: not written", day)
+            self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
+            return
+        self.record.notes.extend(focus.notes)
 
     def _note_day(self, result: DayResult) -> None:
         self.record.days.append(result)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
-    "AMOUNT_CENTS", "AMOUNT_USD", "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE", "COST_DIMENSIONS",
-    "COST_REPORT", "ESTIMATED_USD", "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TIMESTAMP",
-    "TOOL_COUNTS", "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
+    "AMOUNT_CENTS", "AMOUNT_USD", "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
+    "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "FOCUS", "FOCUS_COST", "FOCUS_QUANTITY", "FOCUS_UNIT_PRICE",
+    "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
+    "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
     "athena_columns", "athena_type",
 ]
 
@@ -210,6 +211,66 @@ CLAUDE_CODE_MODELS = pa.schema(
     ]
 )
 
+
+# The cost report in FinOps FOCUS 1.2 columns plus the 1.3 provider columns (`ServiceProviderName`,
+# `HostProviderName`), so the table outlives 1.4, which drops `ProviderName`/`PublisherName`. Column ids are the
+# spec's (PascalCase); what FOCUS has no column for is an `x_` column, after all FOCUS columns, as the spec asks.
+FOCUS_COST = AMOUNT_USD  # every cost column: BilledCost is amount_usd itself, to the last digit
+FOCUS_UNIT_PRICE = pa.decimal128(38, 12)  # USD per pricing unit (1,000,000 tokens; 1,000 web searches)
+FOCUS_QUANTITY = pa.decimal128(38, 6)  # tokens or requests; per million tokens needs six decimal places
+TAGS = pa.map_(pa.string(), pa.string())  # Tags, SkuPriceDetails (JSON objects in CSV)
+
+FOCUS = pa.schema(
+    [
+        pa.field("BilledCost", FOCUS_COST, nullable=False),
+        pa.field("BillingAccountId", pa.string()),  # null only while no `organization` snapshot is in the lake
+        pa.field("BillingAccountName", pa.string()),
+        pa.field("BillingCurrency", pa.string(), nullable=False),
+        pa.field("BillingPeriodEnd", TIMESTAMP, nullable=False),
+        pa.field("BillingPeriodStart", TIMESTAMP, nullable=False),
+        pa.field("ChargeCategory", pa.string(), nullable=False),
+        pa.field("ChargeClass", pa.string()),
+        pa.field("ChargeDescription", pa.string()),
+        pa.field("ChargeFrequency", pa.string(), nullable=False),
+        pa.field("ChargePeriodEnd", TIMESTAMP, nullable=False),
+        pa.field("ChargePeriodStart", TIMESTAMP, nullable=False),
+        pa.field("ConsumedQuantity", FOCUS_QUANTITY),
+        pa.field("ConsumedUnit", pa.string()),
+        pa.field("ContractedCost", FOCUS_COST, nullable=False),
+        pa.field("EffectiveCost", FOCUS_COST, nullable=False),
+        pa.field("HostProviderName", pa.string(), nullable=False),  # FOCUS 1.3
+        pa.field("InvoiceId", pa.string()),  # the Admin API exposes no invoices: always null
+        pa.field("InvoiceIssuerName", pa.string(), nullable=False),
+        pa.field("ListCost", FOCUS_COST, nullable=False),
+        pa.field("ListUnitPrice", FOCUS_UNIT_PRICE),
+        pa.field("PricingQuantity", FOCUS_QUANTITY),
+        pa.field("PricingUnit", pa.string()),
+        pa.field("ProviderName", pa.string(), nullable=False),  # deprecated in 1.3, gone in 1.4
+        pa.field("PublisherName", pa.string(), nullable=False),  # deprecated in 1.3, gone in 1.4
+        pa.field("RegionId", pa.string()),
+        pa.field("RegionName", pa.string()),
+        pa.field("ServiceCategory", pa.string(), nullable=False),
+        pa.field("ServiceName", pa.string(), nullable=False),
+        pa.field("ServiceProviderName", pa.string(), nullable=False),  # FOCUS 1.3
+        pa.field("ServiceSubcategory", pa.string(), nullable=False),
+        pa.field("SkuId", pa.string()),
+        pa.field("SkuMeter", pa.string()),
+        pa.field("SkuPriceDetails", TAGS),  # x_ properties of the price point (tier, context window, geo)
+        pa.field("SkuPriceId", pa.string()),  # the SKU at one price point: model:token type:tier:context window:geo
+        pa.field("SubAccountId", pa.string()),
+        pa.field("SubAccountName", pa.string()),
+        pa.field("Tags", TAGS),
+        pa.field("x_ContextWindow", pa.string()),
+        pa.field("x_CostBasis", pa.string(), nullable=False),  # 'billed' (the cost report) or 'estimated' (Priority Tier)
+        pa.field("x_CostType", pa.string()),
+        pa.field("x_InferenceGeo", pa.string()),
+        pa.field("x_Model", pa.string()),
+        pa.field("x_ServiceTier", pa.string()),
+        pa.field("x_Source", pa.string(), nullable=False),
+        pa.field("x_TokenType", pa.string()),
+    ]
+)
+
 DAY_RESULT = pa.struct(
     [
         pa.field("report", pa.string()),
@@ -280,6 +341,7 @@ TABLES: dict[str, pa.Schema] = {
     "claude_code_usage": CLAUDE_CODE_USAGE,
     "claude_code_models": CLAUDE_CODE_MODELS,
     **SNAPSHOT_TABLES,
+    "focus": FOCUS,
 }
 
 
@@ -299,10 +361,10 @@ def athena_type(arrow_type: pa.DataType) -> str:
         return "date"
     if pa.types.is_decimal(arrow_type):
         return f"decimal({arrow_type.precision},{arrow_type.scale})"
-    if pa.types.is_list(arrow_type):
-        return f"array<{athena_type(arrow_type.value_type)}>"
     if pa.types.is_map(arrow_type):
         return f"map<{athena_type(arrow_type.key_type)},{athena_type(arrow_type.item_type)}>"
+    if pa.types.is_list(arrow_type):
+        return f"array<{athena_type(arrow_type.value_type)}>"
     if pa.types.is_struct(arrow_type):
         fields = ",".join(f"{f.name}:{athena_type(f.type)}" for f in arrow_type)
         return f"struct<{fields}>"

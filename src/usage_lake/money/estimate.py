@@ -19,7 +19,7 @@ from usage_lake.errors import PriceTableError
 from usage_lake.lake.schema import ESTIMATED_USD
 from usage_lake.money.pricing import PriceTable, TokenRates
 
-__all__ = ["default_prices", "estimated_cost", "unpriced_models"]
+__all__ = ["default_prices", "estimated_cost", "token_prices", "unpriced_models", "web_search_price"]
 
 _PICO_PER_USD = Decimal(10) ** 12
 _PICO_PER_TOKEN_PER_USD_PER_MTOK = Decimal(10) ** 6
@@ -58,6 +58,30 @@ def estimated_cost(usage: pa.Table, prices: PriceTable) -> pa.Array:
     total = pc.add_checked(total, pc.multiply_checked(usage.column("web_search_requests"), per_search.take(combos.indices)))
     whole = pc.cast(total, pa.decimal128(38, 0)).combine_chunks()
     return pa.Array.from_buffers(ESTIMATED_USD, len(whole), whole.buffers())
+
+
+def token_prices(rows: pa.Table, counters: pa.Array | pa.ChunkedArray, prices: PriceTable) -> pa.Array:
+    """Per row, the list price of one token of the row's counter (a `usage_messages` counter column name such as
+    `output_tokens`) in whole pico-dollars (int64), for the row's model, service tier, context window and geo.
+    Null where the model is unpriced or the counter is not a token counter (never zero)."""
+    if rows.num_rows == 0:
+        return pa.array([], pa.int64())
+    keys = pc.binary_join_element_wise(
+        *(rows.column(name) for name in _KEY_COLUMNS), counters, _SEPARATOR, null_handling="replace", null_replacement=_NULL
+    )
+    combos = pc.dictionary_encode(keys).combine_chunks()
+    per_token = []
+    for key in combos.dictionary.to_pylist():
+        *combo, counter = key.split(_SEPARATOR)
+        rates = _rates(prices, _SEPARATOR.join(combo))
+        field = _RATE_OF.get(counter)
+        per_token.append(None if rates is None or field is None else _pico(getattr(rates, field) * _PICO_PER_TOKEN_PER_USD_PER_MTOK))
+    return pa.array(per_token, pa.int64()).take(combos.indices)
+
+
+def web_search_price(prices: PriceTable) -> int:
+    """The list price of one web search request, in whole pico-dollars."""
+    return _pico(prices.web_search_per_request * _PICO_PER_USD)
 
 
 def unpriced_models(usage: pa.Table) -> list[str]:
