@@ -20,6 +20,7 @@ from usage_lake.lake.curated import DayAction, store_day
 from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
+from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import day_range
 
 __all__ = ["rebuild_days"]
@@ -44,8 +45,9 @@ def _day_from_raw(lake: Lake, manifest: Manifest, day: date, prices: PriceTable 
     parts = []
     for page in manifest.pages:
         buckets = [b for b in read_page(lake, page) if b.starting_at.date() == day]
-        parts.append(endpoint.to_table(buckets, run_id=manifest.run_id, ingested_at=datetime.fromisoformat(page.fetched_at),
-                                       where=f"raw page {page.key}", prices=prices))
+        part = endpoint.to_table(buckets, run_id=manifest.run_id, ingested_at=datetime.fromisoformat(page.fetched_at),
+                                 where=f"raw page {page.key}", prices=prices)
+        parts.append(take_defaulted(part)[0])  # the run that wrote the day noted the defaults already
     table = pa.concat_tables(parts)
     if table.num_rows != manifest.rows:
         raise RebuildError(f"{manifest.report} {day}: the raw pages hold {table.num_rows} rows but the manifest of run "

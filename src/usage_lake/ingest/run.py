@@ -2,8 +2,9 @@
 
 For every page: the body goes to `raw/` as received (gzip), its rows become an Arrow table, and the rows
 are held per UTC day (`days`). A day is written (one Parquet object, replacing the previous one) only once
-every page covering it has arrived: when a later bucket shows up or the query ends. A day that comes back
-empty while the lake already holds rows for it is kept, not erased, and reported.
+every page covering it has arrived: when a bucket starting after it shows up or the query ends. A day whose
+buckets stop short of its end is not written (the stored day stays; the run log says why), and a day that
+comes back empty while the lake already holds rows for it is kept, not erased, and reported.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
 does the rest; a run that fails keeps every day it completed, records itself, and re-raises. The record is
@@ -35,6 +36,7 @@ from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient
+from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import format_timestamp
 
 __all__ = ["RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion"]
@@ -66,6 +68,7 @@ class Ingestion:
         self.on_day = on_day
         self.prices = prices or default_prices()
         self.unpriced_models: set[str] = set()
+        self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
         started = clock()
@@ -105,6 +108,8 @@ class Ingestion:
         record.requests, record.retries, record.bytes_received = stats.requests, stats.retries, stats.bytes_received
         if stats.retry_reasons:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
+        for (endpoint, name), rows in sorted(self.defaulted.items()):
+            record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
         record.finished_at = self.clock()
         return record
 
@@ -149,6 +154,8 @@ class Ingestion:
                     stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
                     table = endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
                                               where=f"{endpoint.name} report page {page.number} ({page.path})", prices=self.prices)
+                    table, defaulted = take_defaulted(table)
+                    self._note_defaulted(endpoint.name, defaulted)
                     if "estimated_cost_usd" in table.column_names:
                         self._check_prices(table)
                     raw_key, reused = stored.result()
@@ -167,6 +174,12 @@ class Ingestion:
         for day, pending in days.complete_days(query_done=True):
             self._write_day(window, day, pending)
 
+    def _note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None:
+        for name, rows in defaulted.items():
+            if (endpoint, name) not in self.defaulted:
+                logger.warning("%s: rows without the `%s` object: its counters are stored as 0 (noted in the run log)", endpoint, name)
+            self.defaulted[(endpoint, name)] = self.defaulted.get((endpoint, name), 0) + rows
+
     def _check_prices(self, usage: pa.Table) -> None:
         for model in unpriced_models(usage):
             if model not in self.unpriced_models:
@@ -176,6 +189,11 @@ class Ingestion:
 
     def _write_day(self, window: Window, day: date, pending: PendingDay) -> None:
         endpoint = window.endpoint
+        if pending.problem:
+            self.record.notes.append(f"{endpoint.name} {day}: not written, the stored day (if any) kept: {pending.problem}")
+            logger.warning("%s %s: not written: %s", endpoint.name, day, pending.problem)
+            self._note_day(DayResult(endpoint.name, day, sum(t.num_rows for t in pending.tables), DayAction.INCOMPLETE))
+            return
         table = pa.concat_tables(pending.tables) if pending.tables else TABLES[endpoint.table].empty_table()
         if table.num_rows:
             # the manifest names the raw pages that complete this day, so it can be rebuilt without the API

@@ -117,6 +117,8 @@ RUNS = pa.schema(
         pa.field("days", pa.list_(DAY_RESULT)),
         pa.field("notes", pa.list_(pa.string())),
         pa.field("version", pa.string(), nullable=False),
+        # added (issue 8): days not written because the API's buckets stopped short of the day's end
+        pa.field("days_incomplete", pa.int64()),
     ]
 )
 
