@@ -7,8 +7,11 @@ buckets stop short of its end is not written (the stored day stays; the run log 
 comes back empty while the lake already holds rows for it is kept, not erased, and reported.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
-does the rest; a run that fails keeps every day it completed, records itself, and re-raises. The record is
-stored by the caller (`app.jobs`) once everything the run does, alerts included, is done.
+does the rest; a run that fails keeps every day it completed, records itself, and re-raises; a run stopped by
+Ctrl-C or SIGTERM (`Interrupted`) records itself `interrupted` with the first day it did not finish, and
+re-raises. The record is written when the run starts (before anything is fetched: a lake that cannot be
+written stops the run there), rewritten as days are written, and stored for the last time by the caller
+(`app.jobs`) once everything the run does, alerts included, is done.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -28,7 +32,7 @@ from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
 from usage_lake.ingest.raw import Manifest, store_page
-from usage_lake.ingest.runlog import DayResult, Outcome, RunRecord, new_run_id
+from usage_lake.ingest.runlog import DayResult, Outcome, RunRecord, new_run_id, write_record
 from usage_lake.lake.curated import DayAction, store_day
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
@@ -39,12 +43,23 @@ from usage_lake.sources.http import AdminClient
 from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import format_timestamp
 
-__all__ = ["RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion"]
+__all__ = ["CHECKPOINT_SECONDS", "FINISHED", "RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion", "Interrupted"]
 
 logger = logging.getLogger(__name__)
 
 RESERVE_SECONDS = 30.0  # kept free at the end of a Lambda run to write the run log and return
 SAFETY_FACTOR = 1.5  # another slice starts only if the slowest one so far, times this, still fits
+CHECKPOINT_SECONDS = 10.0  # a running record is rewritten after each slice, and at most this often as days are written
+# what a day may end as and count as done (an incomplete day is fetched again by a resumed run)
+FINISHED = frozenset({DayAction.WRITTEN, DayAction.KEPT, DayAction.EMPTY, DayAction.NOT_READY})
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asked the run to stop (the CLI turns SIGTERM into this; Ctrl-C is a plain KeyboardInterrupt)."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
 
 
 class Ingestion:
@@ -73,6 +88,8 @@ class Ingestion:
         self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
         started = clock()
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
+        self._checkpointed = 0.0  # time.monotonic() of the last running record written
+        self.lake_writable = True  # False when even the first record could not be written
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
@@ -80,6 +97,8 @@ class Ingestion:
         record = self.record
         endpoints = registry.endpoints(self.settings, request.reports)
         record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in endpoints), request.continues
+        if request.mode == Mode.BACKFILL:
+            record.range_start, record.range_end = request.origin or request.start, request.end
         now = self.now = request.now or self.clock()
         self.windows = run_windows(request, endpoints, now, self.settings)
         record.windows = {w.endpoint.name: (w.start, w.end) for w in self.windows}
@@ -89,13 +108,40 @@ class Ingestion:
         logger.info("run %s: %s %s", record.run_id, request.mode, ", ".join(
             f"{w.endpoint.name} {format_timestamp(w.start)}..{format_timestamp(w.end)}" for w in self.windows) or "nothing to fetch")
         try:
+            self.checkpoint(strict=True)  # before anything is fetched: a lake that cannot be written stops the run here
+        except Exception:
+            self.lake_writable = False  # nothing to record it in
+            raise
+        try:
             self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
+            if request.mode == Mode.BACKFILL:
+                record.resume_from = self.first_unfinished_day()
             logger.error("run %s failed: %s: %s", record.run_id, type(exc).__name__, exc)
             raise
+        except KeyboardInterrupt as exc:
+            signal_name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+            record.outcome, record.error_type = Outcome.INTERRUPTED, signal_name
+            record.resume_from = self.first_unfinished_day()
+            record.error = f"interrupted by {signal_name}" + (f"; resume from {record.resume_from}" if record.resume_from else "")
+            logger.info("run %s %s", record.run_id, record.error)  # the caller says so; the run log records it
+            raise
         return record
+
+    def first_unfinished_day(self) -> date | None:
+        """The first day of the run's windows that some endpoint has not finished (where a resumed run starts)."""
+        finished = {(d.report, d.day) for d in self.record.days if d.action in FINISHED}
+        unfinished = [day for w in self.windows for day in w.days() if (w.endpoint.name, day) not in finished]
+        return min(unfinished) if unfinished else None
+
+    def checkpoint(self, *, strict: bool = False) -> None:
+        """Write the record as it stands (`running`, with where a resumed run would start)."""
+        self._checkpointed = time.monotonic()
+        record = self.record
+        record.updated_at = self.clock()
+        write_record(self.lake, replace(record, resume_from=record.resume_from or self.first_unfinished_day()), strict=strict)
 
     def days(self) -> list[date]:
         """Every UTC day this run's windows touched."""
@@ -110,7 +156,7 @@ class Ingestion:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
-        record.finished_at = self.clock()
+        record.finished_at = record.updated_at = self.clock()
         return record
 
     def _run_slices(self, request: RunRequest, plan: list[Slice], deadline: Deadline) -> None:
@@ -124,6 +170,8 @@ class Ingestion:
             for window in part.windows:
                 self._fetch(window)
             slowest = max(slowest, time.monotonic() - began)
+            if index + 1 < len(plan):
+                self.checkpoint()  # every endpoint is done up to here: a killed run resumes from the next slice
 
     def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
         record = self.record
@@ -208,7 +256,8 @@ class Ingestion:
 
     def _note_day(self, result: DayResult) -> None:
         self.record.days.append(result)
-        if result.action == DayAction.WRITTEN:
-            logger.info("%s %s: wrote %d rows", result.report, result.day, result.rows)
+        logger.info("%s %s: %s %s rows", result.report, result.day, result.action, f"{result.rows:,}")
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+            self.checkpoint()
         if self.on_day:
             self.on_day(result)

@@ -6,9 +6,9 @@ renames it over the target.
 
 Whatever goes wrong underneath (a path that is a file, a read-only folder, no AWS credentials, a bucket that
 does not exist, access denied) comes out as one `LakeError` naming the lake and what to do, never as an
-`OSError` or a botocore traceback. `check_writable` is called before a run fetches anything, and `check_lake`
-before a reading command reads, so neither calls the API for a lake it cannot write nor shows $0 for a lake
-that is not there.
+`OSError` or a botocore traceback. A run writes its record before it fetches anything (so a lake it cannot
+write stops it before the API is called), and a reading command calls `check_lake` first (so a lake that is
+not there never shows as $0).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class Lake(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def has_objects(self, prefix: str) -> bool: ...
-    def check_writable(self) -> None: ...
     def uri(self, key: str = "") -> str: ...
 
 
@@ -126,16 +125,6 @@ class LocalLake:
         with self._os_errors("list", base):
             return any(p.is_file() and p.relative_to(self.root).as_posix().startswith(prefix) for p in base.rglob("*"))
 
-    def check_writable(self) -> None:
-        """Create the folder if needed and prove a file can be written in it (then remove that file)."""
-        with self._os_errors("write to", self.root):
-            if self.root.exists() and not self.root.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, "not a directory")
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-write-check-")
-            os.close(fd)
-            os.unlink(tmp)
-
     def uri(self, key: str = "") -> str:
         return str(self.root / key) if key else str(self.root)
 
@@ -214,10 +203,6 @@ class S3Lake:
     def has_objects(self, prefix: str) -> bool:
         with self._aws_errors("list", prefix):
             return bool(self._s3.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix + prefix, MaxKeys=1).get("KeyCount"))
-
-    def check_writable(self) -> None:
-        """Credentials, region and bucket answer (one LIST); PutObject itself is proved by the run's first record."""
-        self.has_objects("")
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
