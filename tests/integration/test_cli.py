@@ -310,7 +310,8 @@ def test_item18_a_read_only_lake_folder_stops_the_run_before_the_api_is_called(s
     lake = tmp_path / "lake"
     lake.mkdir()
     lake.chmod(0o555)
-    env = {"PATH": os.environ["PATH"], "ANTHROPIC_ADMIN_API_KEY": sim.admin_key, "ANTHROPIC_BASE_URL": sim.base_url}
+    env = {"PATH": os.environ["PATH"], "ANTHROPIC_ADMIN_API_KEY": sim.admin_key, "ANTHROPIC_BASE_URL": sim.base_url,
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     try:
         done = subprocess.run([*prefix, sys.executable, "-m", "usage_lake.app.cli", "run", "--lake", str(lake), "--now",
                                "2026-11-23T14:30:00Z"], env=env, capture_output=True, text=True, timeout=60)
@@ -356,6 +357,9 @@ def test_item18_s3_uri_without_a_bucket_is_one_line(env, capsys, sim):
     assert "has no bucket; use s3://bucket/prefix" in one_line_error(capsys)
     assert main(["summary", "--lake", "s3:///x"]) == 2
     assert "has no bucket" in one_line_error(capsys)
+    assert main(["run", "--lake", "s3://Not_A_Bucket/x", "--now", "2026-11-23T14:30:00Z"]) == 2
+    assert "'Not_A_Bucket' is not an S3 bucket name" in one_line_error(capsys)
+    assert sim.requests == []
 
 
 @pytest.mark.parametrize("argv", [["summary", "--days", "0"], ["alerts", "--days", "-1"], ["runs", "--limit", "0"],

@@ -43,9 +43,11 @@ def log_lines(deployed):
     import io
 
     buffer = io.StringIO()
-    previous = deployed.logger.registered_handler.setStream(buffer)
+    handler = deployed.logger.registered_handler
+    # not setStream(), which flushes the old stream: that may be an earlier test's capture, closed by now
+    previous, handler.stream = handler.stream, buffer
     yield lambda: json_lines(buffer.getvalue())
-    deployed.logger.registered_handler.setStream(previous)
+    handler.stream = previous
 
 
 def lake() -> S3Lake:

@@ -26,7 +26,8 @@ RANGE = ["--start", START.isoformat(), "--end", END.isoformat()]
 def cli(sim, tmp_path, monkeypatch):
     """`usage-lake run` in a child process (so a signal stops it, not the tests), and the lake it fills."""
     lake_dir = tmp_path / "lake"
-    env = {"PATH": os.environ["PATH"], "ANTHROPIC_ADMIN_API_KEY": sim.admin_key, "ANTHROPIC_BASE_URL": sim.base_url}
+    env = {"PATH": os.environ["PATH"], "ANTHROPIC_ADMIN_API_KEY": sim.admin_key, "ANTHROPIC_BASE_URL": sim.base_url,
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     for name in ("LAKE_BUCKET", "LAKE_PREFIX", "DAILY_SPEND_THRESHOLD_USD", "ADMIN_KEY_SECRET_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", sim.admin_key)

@@ -109,8 +109,9 @@ class Ingestion:
             f"{w.endpoint.name} {format_timestamp(w.start)}..{format_timestamp(w.end)}" for w in self.windows) or "nothing to fetch")
         try:
             self.checkpoint(strict=True)  # before anything is fetched: a lake that cannot be written stops the run here
-        except Exception:
+        except Exception as exc:
             self.lake_writable = False  # nothing to record it in
+            record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
             raise
         try:
             self._run_slices(request, slices(self.windows), deadline)

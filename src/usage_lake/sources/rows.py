@@ -199,30 +199,28 @@ def first_repeat(table: pa.Table, keys: Sequence[str]) -> tuple[int, int] | None
     return None  # pragma: no cover - count_distinct found a repeat
 
 
-def _key_codes(table: pa.Table, keys: Sequence[str]) -> pa.ChunkedArray:
+def _key_codes(table: pa.Table, keys: Sequence[str]) -> pa.Array:
     """One int64 per row that is equal for two rows exactly when all their `keys` are (nulls equal nulls): each key
-    column dictionary-encoded, the codes combined positionally, re-encoded whenever the product nears 64 bits."""
-    code: pa.ChunkedArray | None = None
+    column dictionary-encoded (null as a value of its own), the codes combined positionally into one contiguous
+    array (a kernel call per chunk would cost more than the arithmetic), re-encoded whenever the product nears
+    64 bits. A key that is null on every row (a dimension not grouped by) tells rows nothing and is skipped."""
+    code: pa.Array | None = None
     size = 1
     for key in keys:
-        index, width = _encode(table.column(key))
-        width += 1  # the code for null
-        index = pc.fill_null(index, width - 1)
+        column = table.column(key)
+        if column.null_count == len(column):
+            continue
+        encoded = pc.dictionary_encode(column, null_encoding="encode")  # one dictionary shared by every chunk
+        width = len(encoded.chunk(0).dictionary)
+        index = pa.concat_arrays([chunk.indices for chunk in encoded.chunks]).cast(pa.int64())
         if code is None:
             code, size = index, width
             continue
         if size * width >= 2**62:
-            code, size = _encode(code)
+            recoded = pc.dictionary_encode(code)
+            code, size = recoded.indices.cast(pa.int64()), len(recoded.dictionary)
         code, size = pc.add(pc.multiply(code, width), index), size * width
-    assert code is not None
-    return code
-
-
-def _encode(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
-    """(int64 dictionary index per row, null for null; number of distinct values)."""
-    encoded = pc.dictionary_encode(column)  # one dictionary shared by every chunk
-    size = len(encoded.chunk(0).dictionary) if encoded.num_chunks else 0
-    return pa.chunked_array([chunk.indices.cast(pa.int64()) for chunk in encoded.chunks], pa.int64()), size
+    return code if code is not None else pa.repeat(pa.scalar(0, pa.int64()), table.num_rows)
 
 
 _DEFAULTED = b"usage_lake.defaulted"
