@@ -306,6 +306,20 @@ def test_item08_lookback_parameters_admit_1_to_31_days(template, parameter):
     assert "(1-31)" in template["Parameters"][parameter]["Description"]
 
 
+def test_item14_the_lake_prefix_parameter_refuses_what_the_code_refuses(template):
+    from usage_lake.config.settings import Settings, SettingsError
+
+    pattern = template["Parameters"]["LakePrefix"]["AllowedPattern"]
+    for good in ("anthropic", "team/anthropic", "a.b/c-d_e", "..a/b..", "x/.hidden"):
+        assert re.fullmatch(pattern, good), good
+        Settings.from_env({"LAKE_PREFIX": good})
+    for bad in ("../../etc", "..", ".", "a/../b", "a/./b", "a/..", "a//b", "/a", "a/", "a\tb"):
+        assert not re.fullmatch(pattern, bad), bad
+    for bad in ("../../etc", "a/../b", "a/./b", "a//b", "a\tb"):
+        with pytest.raises(SettingsError, match="LAKE_PREFIX"):
+            Settings.from_env({"LAKE_PREFIX": bad})
+
+
 def test_hourly_schedule_sends_an_incremental_run(template):
     (event,) = function(template)["Properties"]["Events"].values()
     assert event["Type"] == "ScheduleV2"

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -213,9 +214,11 @@ def _alive(pid: int) -> bool:
 
 
 def read_records(lake: Lake, *, limit: int) -> list[dict[str, Any]]:
-    """The latest `limit` run log rows, newest first (run ids sort by start time)."""
+    """The latest `limit` run log rows, newest first (run ids sort by start time). Read 16 at a time: on S3 each
+    is a GET, and an hourly schedule leaves hundreds."""
     keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1], reverse=True)[:limit]
-    return [read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0] for key in keys]
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="runlog") as pool:
+        return list(pool.map(lambda key: read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0], keys))
 
 
 @dataclass(frozen=True)
