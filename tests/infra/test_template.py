@@ -303,6 +303,28 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
         Settings.from_env(env | {name: value}, lambda_runtime=True)
 
 
+@pytest.mark.parametrize("parameter", ["UsageLookbackDays", "CostLookbackDays"])
+def test_item08_lookback_parameters_admit_1_to_31_days(template, parameter):
+    pattern = template["Parameters"][parameter]["AllowedPattern"]
+    assert [str(n) for n in range(0, 40) if re.fullmatch(pattern, str(n))] == [str(n) for n in range(1, 32)]
+    assert not re.fullmatch(pattern, "00") and not re.fullmatch(pattern, "")
+    assert "(1-31)" in template["Parameters"][parameter]["Description"]
+
+
+def test_item14_the_lake_prefix_parameter_refuses_what_the_code_refuses(template):
+    from usage_lake.config.settings import Settings, SettingsError
+
+    pattern = template["Parameters"]["LakePrefix"]["AllowedPattern"]
+    for good in ("anthropic", "team/anthropic", "a.b/c-d_e", "..a/b..", "x/.hidden"):
+        assert re.fullmatch(pattern, good), good
+        Settings.from_env({"LAKE_PREFIX": good})
+    for bad in ("../../etc", "..", ".", "a/../b", "a/./b", "a/..", "a//b", "/a", "a/", "a\tb"):
+        assert not re.fullmatch(pattern, bad), bad
+    for bad in ("../../etc", "a/../b", "a/./b", "a//b", "a\tb"):
+        with pytest.raises(SettingsError, match="LAKE_PREFIX"):
+            Settings.from_env({"LAKE_PREFIX": bad})
+
+
 def test_hourly_schedule_sends_an_incremental_run(template):
     (event,) = function(template)["Properties"]["Events"].values()
     assert event["Type"] == "ScheduleV2"

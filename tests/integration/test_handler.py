@@ -28,8 +28,12 @@ def deployed(aws, sim, monkeypatch):
     boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=json.dumps({"admin_api_key": sim.admin_key}))
     deploy_env(monkeypatch, base_url=sim.base_url, secret_id=SECRET_ID, bucket=LAKE_BUCKET, LAKE_PREFIX="anthropic",
                POWERTOOLS_METRICS_NAMESPACE="AnthropicUsageLakeTest")
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
     from handlers import ingest
 
+    # as at a cold start: the core's loggers log through the handler's JSON logger (import did it once per process)
+    copy_config_to_registered_loggers(source_logger=ingest.logger, include={"usage_lake"})
     return ingest
 
 
@@ -75,7 +79,7 @@ def test_scheduled_event_runs_an_incremental_and_reports_it(deployed, sim, org, 
     assert metric(metrics, "RunFailed") == 0
     logs = log_lines()
     assert len(logs) >= 8 and all(line["run_id"] == summary["run_id"] for line in logs)
-    assert any("usage 2026-11-20: wrote" in line["message"] for line in logs)
+    assert any("usage 2026-11-20: written" in line["message"] for line in logs)
 
 
 def test_the_eventbridge_envelope_is_an_incremental_run(deployed, sim):

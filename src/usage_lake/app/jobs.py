@@ -72,7 +72,8 @@ class IngestJob:
         finally:
             self.client.close()
             self.ingestion.finish()
-            write_record(self.lake, record)
+            if self.ingestion.lake_writable:
+                write_record(self.lake, record)
         return record
 
     def _send_alerts(self) -> None:

@@ -14,14 +14,21 @@ from decimal import Decimal, InvalidOperation
 
 from usage_lake.errors import SettingsError
 
-__all__ = ["API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "WORKSPACE_ID", "Settings", "SettingsError", "normalize_prefix"]
+__all__ = [
+    "API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "WORKSPACE_ID", "Settings", "SettingsError", "is_bucket_name",
+    "normalize_prefix", "prefix_problem",
+]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 BUCKET_WIDTHS = ("1h", "1d", "1m")
+# At least one day: a run re-reads whole days from today - lookback, so with 0 the hour (or day) that ended just
+# before midnight is never read again after midnight, and the cost report (whole days that have ended) never runs.
+MIN_LOOKBACK_DAYS = 1
 MAX_LOOKBACK_DAYS = 31
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _USD_AMOUNT = re.compile(r"(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
@@ -53,7 +60,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
         """Read and validate settings. In Lambda the bucket and the secret id are required."""
         bucket = _optional(env, "LAKE_BUCKET")
-        if bucket is not None and (not _BUCKET_NAME.match(bucket) or ".." in bucket):
+        if bucket is not None and not is_bucket_name(bucket):
             raise SettingsError(f"LAKE_BUCKET must be a bare S3 bucket name (got {bucket!r}); put any path in LAKE_PREFIX")
         secret_id = _optional(env, "ADMIN_KEY_SECRET_ID")
         if lambda_runtime:
@@ -66,7 +73,7 @@ class Settings:
             raise SettingsError(f"ALERT_TOPIC_ARN must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:name (got {topic!r})")
         settings = cls(
             lake_bucket=bucket,
-            lake_prefix=normalize_prefix(env.get("LAKE_PREFIX", "")),
+            lake_prefix=_prefix(env),
             admin_key_secret_id=secret_id,
             base_url=_base_url(env),
             usage_bucket_width=_choice(env, "USAGE_BUCKET_WIDTH", BUCKET_WIDTHS, "1h"),
@@ -95,9 +102,37 @@ def normalize_prefix(prefix: str) -> str:
     return f"{prefix}/" if prefix else ""
 
 
+def is_bucket_name(name: str) -> bool:
+    """A bare S3 bucket name (no scheme, no path)."""
+    return bool(_BUCKET_NAME.match(name)) and ".." not in name
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """What is wrong with a lake key prefix (after `normalize_prefix`), or None: a prefix must name a folder
+    inside the bucket, so no `..` or `.` segment (keys would escape it or differ from what Athena reads), no empty
+    segment (`a//b`), and no control characters."""
+    if _CONTROL.search(prefix):
+        return "contains a control character"
+    segments = prefix.removesuffix("/").split("/") if prefix else []
+    if any(s in ("..", ".") for s in segments):
+        return "has a '..' or '.' segment"
+    if any(not s for s in segments):
+        return "has an empty segment ('//')"
+    return None
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+def _prefix(env: Mapping[str, str]) -> str:
+    raw = env.get("LAKE_PREFIX", "")
+    # control characters are looked for before normalising, whose strip() would hide one at either end
+    problem = prefix_problem(raw if _CONTROL.search(raw) else normalize_prefix(raw))
+    if problem:
+        raise SettingsError(f"LAKE_PREFIX {problem} (got {raw!r}); use a folder path inside the bucket like anthropic or team/anthropic")
+    return normalize_prefix(raw)
 
 
 def _base_url(env: Mapping[str, str]) -> str:
@@ -118,9 +153,10 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
     raw = _optional(env, name)
     if raw is None:
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LOOKBACK_DAYS:
+    if not (raw.isascii() and raw.isdigit()) or not MIN_LOOKBACK_DAYS <= int(raw) <= MAX_LOOKBACK_DAYS:
         raise SettingsError(
-            f"{name} must be a whole number of days from 0 to {MAX_LOOKBACK_DAYS} (got {raw!r}); "
+            f"{name} must be a whole number of days from {MIN_LOOKBACK_DAYS} to {MAX_LOOKBACK_DAYS} (got {raw!r}); "
+            "0 would never re-read the last hour before midnight (or, for cost, anything at all); "
             "use a backfill for longer ranges"
         )
     return int(raw)

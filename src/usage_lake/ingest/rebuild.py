@@ -27,6 +27,7 @@ from usage_lake.money.estimate import default_prices
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.sources.base import Endpoint, Kind, Snapshot
+from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import day_range, parse_timestamp
 
 __all__ = ["rebuild_days"]
@@ -63,8 +64,9 @@ def _day_from_raw(lake: Lake, manifest: Manifest, day: date, prices: PriceTable 
     parts = []
     for page in manifest.pages:
         buckets = [b for b in read_page(lake, page, endpoint.paging) if b.starting_at.date() == day]
-        parts.append(endpoint.to_table(buckets, run_id=manifest.run_id, ingested_at=datetime.fromisoformat(page.fetched_at),
-                                       where=f"raw page {page.key}", prices=prices))
+        part = endpoint.to_table(buckets, run_id=manifest.run_id, ingested_at=datetime.fromisoformat(page.fetched_at),
+                                 where=f"raw page {page.key}", prices=prices)
+        parts.append(take_defaulted(part)[0])  # the run that wrote the day noted the defaults already
     table = pa.concat_tables(parts)
     _check_rows(manifest, day, table)
     return table

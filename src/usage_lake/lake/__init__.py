@@ -8,9 +8,9 @@ in them from the latest organization snapshot (`names`).
 from usage_lake.lake.curated import DayAction, parquet_bytes, partition_days, read_parquet, read_table, store_day
 from usage_lake.lake.names import Names
 from usage_lake.lake.schema import TABLES
-from usage_lake.lake.store import Lake, LocalLake, S3Lake, open_lake, read_location
+from usage_lake.lake.store import Lake, LocalLake, S3Lake, check_lake, open_lake, read_location
 
 __all__ = [
-    "TABLES", "DayAction", "Lake", "LocalLake", "Names", "S3Lake", "open_lake", "parquet_bytes", "partition_days",
+    "TABLES", "DayAction", "Lake", "LocalLake", "Names", "S3Lake", "check_lake", "open_lake", "parquet_bytes", "partition_days",
     "read_location", "read_parquet", "read_table", "store_day",
 ]

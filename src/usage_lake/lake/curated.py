@@ -27,6 +27,7 @@ class DayAction(StrEnum):
     KEPT = "kept"  # the API returned nothing for a day that already holds rows: the old rows were kept
     EMPTY = "empty"  # nothing returned and nothing stored: nothing to write
     NOT_READY = "not_ready"  # the endpoint has no complete data for this range yet
+    INCOMPLETE = "incomplete"  # the API's buckets stopped short of the day's end: not written, the stored day kept
     NO_RAW = "no_raw"  # rebuild: no raw pages (manifest) for the day
     CURRENT = "current"  # a snapshot: the day's partition is already there (taken earlier today): not fetched again
 

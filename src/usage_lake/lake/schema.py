@@ -321,6 +321,15 @@ RUNS = pa.schema(
         pa.field("version", pa.string(), nullable=False),
         # added: endpoints that failed without failing the run (a 403 on one list, a report that kept failing)
         pa.field("errors", pa.list_(ENDPOINT_ERROR)),
+        # added (issue 8): days not written because the API's buckets stopped short of the day's end
+        pa.field("days_incomplete", pa.int64()),
+        # added (issue 8): when the record was last written (a running run rewrites it as it goes), the backfill
+        # range as first asked (kept by the runs that resume or continue it), and the process that ran it
+        pa.field("updated_at", TIMESTAMP),
+        pa.field("range_start", pa.string()),
+        pa.field("range_end", pa.string()),
+        pa.field("host", pa.string()),
+        pa.field("pid", pa.int64()),
     ]
 )
 

@@ -311,11 +311,41 @@ def _drop_field(body: bytes, dotted: str) -> bytes:
     return encode(doc)
 
 
+def _first_row(doc: dict) -> tuple[list, dict] | None:
+    """(its bucket's results, the row) of the page's first result row, if any."""
+    for bucket in doc.get("data", []):
+        if bucket.get("results"):
+            return bucket["results"], bucket["results"][0]
+    return None
+
+
+def _edit(body: bytes, fault: Fault) -> bytes:
+    """The report with one thing wrong that a careful client must refuse or survive (see faults.py)."""
+    doc = msgspec.json.decode(body)
+    if fault.kind == "short_page":
+        doc["data"], doc["has_more"], doc["next_page"] = doc.get("data", [])[:fault.buckets], False, None
+        return msgspec.json.encode(doc)
+    first = _first_row(doc)
+    if first is not None:
+        results, row = first
+        if fault.kind == "duplicate_row":
+            results.insert(1, dict(row))
+        else:  # set_field
+            *parents, leaf = (fault.field or "output_tokens").split(".")
+            for part in parents:
+                row = row.setdefault(part, {})
+            row[leaf] = fault.value
+    return msgspec.json.encode(doc)
+
+
 def _mangle(response: _Response, fault: Fault) -> _Response:
-    """The body faults: a field removed, cut in half (valid HTTP), or a short read (then close)."""
+    """The body faults: a field removed or changed, a row repeated, buckets cut off, the body cut in half (valid
+    HTTP), or a short read (then close)."""
     body = b"".join(response.chunks)
     if fault.kind == "missing_field":
         return _Response(200, [_drop_field(body, fault.field or "")])
+    if fault.kind in ("set_field", "duplicate_row", "short_page"):
+        return _Response(200, [_edit(body, fault)])
     half = [body[: len(body) // 2]]
     if fault.kind == "truncate":
         return _Response(200, half)
