@@ -47,7 +47,8 @@ def test_a_backfill_from_the_command_line(env, org, capsys):
 
 @pytest.mark.parametrize("argv", [["-v", "run"], ["run", "-v"], ["run", "--verbose", "--json"]])
 def test_item20_per_day_lines_are_behind_verbose_before_or_after_the_command(env, capsys, argv):
-    assert main([*argv, "--start", "2026-11-10", "--end", "2026-11-12", "--lake", str(env), "--now", "2026-11-23T14:30:00Z"]) == 0
+    assert main([*argv, "--start", "2026-11-10", "--end", "2026-11-12", "--reports", "usage,cost", "--lake", str(env),
+                 "--now", "2026-11-23T14:30:00Z"]) == 0
     err = capsys.readouterr().err
     days = [line for line in err.splitlines() if ": written " in line]
     assert [line.split("run: ", 1)[1] for line in days] == [
@@ -57,7 +58,8 @@ def test_item20_per_day_lines_are_behind_verbose_before_or_after_the_command(env
 
 
 def test_item20_json_output_leaves_stderr_quiet_without_verbose(env, capsys):
-    assert main(["run", "--start", "2026-11-10", "--end", "2026-11-12", "--lake", str(env), "--now", "2026-11-23T14:30:00Z", "--json"]) == 0
+    assert main(["run", "--start", "2026-11-10", "--end", "2026-11-12", "--reports", "usage,cost", "--lake", str(env),
+                 "--now", "2026-11-23T14:30:00Z", "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["days_written"] == 4 and captured.err == ""
 

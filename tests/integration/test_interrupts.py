@@ -85,7 +85,7 @@ def test_item19_an_interrupted_backfill_is_recorded_and_the_same_command_resumes
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
     assert err.startswith(f"usage-lake: resuming 2026-10-01..2026-10-21 from {resume} (run {stopped['run_id']} was interrupted")
-    usage = [dict(r.query) for r in sim.requests if "usage_report" in r.path]
+    usage = [dict(r.query) for r in sim.requests if r.path.endswith("/usage_report/messages")]
     assert min(q["starting_at"] for q in usage) == f"{resume}T00:00:00Z"  # nothing before the resume point was fetched again
     assert len(usage) == (END - resume).days  # one page per day
     # and the lake holds the whole range, exactly
