@@ -38,12 +38,15 @@ class Settings:
     monthly_budget_usd: Decimal | None = None
     spike_ratio: Decimal | None = None
     pricing_overrides: str | None = None  # a local path or an s3:// URI
+    budgets: str | None = None  # BUDGETS: a local path or an s3:// URI of the budgets file (read by the alerts layer)
+    weekly_digest: bool = False  # WEEKLY_DIGEST: Monday's first run sends last week's digest
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
 
     @property
     def alerts_enabled(self) -> bool:
-        return any(v is not None for v in (self.daily_spend_threshold_usd, self.monthly_budget_usd, self.spike_ratio))
+        return self.weekly_digest or any(v is not None for v in (self.daily_spend_threshold_usd, self.monthly_budget_usd,
+                                                                   self.spike_ratio, self.budgets))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
@@ -73,12 +76,14 @@ class Settings:
             monthly_budget_usd=_usd(env, "MONTHLY_BUDGET_USD", positive=True),
             spike_ratio=_ratio(env, "SPIKE_RATIO"),
             pricing_overrides=_location(env, "PRICING_OVERRIDES"),
+            budgets=_location(env, "BUDGETS"),
+            weekly_digest=_flag(env, "WEEKLY_DIGEST"),
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
-            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: "
-                                "it is where the alerts go")
+            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "
+                                "or WEEKLY_DIGEST is set: it is where the alerts go")
         return settings
 
 
@@ -137,6 +142,13 @@ def _location(env: Mapping[str, str], name: str) -> str | None:
     if raw is not None and raw.startswith("s3://") and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+", raw):
         raise SettingsError(f"{name} must be a local file path or an s3://bucket/key URI (got {raw!r})")
     return raw
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (_optional(env, name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false (got {env.get(name)!r})")
+    return raw == "true"
 
 
 def _usd(env: Mapping[str, str], name: str, *, positive: bool = False) -> Decimal | None:
