@@ -93,28 +93,30 @@ def read_day(lake: Lake, day: date, names: Callable[[str, str | None], str] | No
     """A day's spend; `names(kind, id)` shows workspaces and keys in the rankings (default: the ids)."""
     names = names or (lambda kind, entity_id: entity_id or (DEFAULT_WORKSPACE if kind == "workspace" else NO_API_KEY))
     cost = _read(lake, "cost_report", day, COST_COLUMNS)
-    usage = _read(lake, "usage_messages", day, USAGE_COLUMNS)
+    usage = _read(lake, "usage_messages", day, USAGE_COLUMNS, dictionary=CUBE_DIMS)
     top: dict[str, dict[str, Ranking]] = {}
     billed = estimated = None
     priority = Decimal(0)
     unpriced = 0
     by_end: dict[datetime, Decimal] = {}
-    if cost is not None:
-        billed = _sum(cost.column("amount_usd"))
-        top[BILLED] = {"models": _rank(cost, "model", "amount_usd", _no_model),
-                       "workspaces": _rank(cost, "workspace_id", "amount_usd", lambda i: names("workspace", i))}
-    if usage is not None:
+    usage_cube, cost_cube = _usage_cube(usage), _cost_cube(cost)
+    if cost_cube is not None:  # rankings from the aggregates: the same sums, a fraction of the rows
+        billed = _sum(cost_cube.column("amount_usd"))
+        top[BILLED] = {"models": _rank(cost_cube, "model", "amount_usd", _no_model),
+                       "workspaces": _rank(cost_cube, "workspace_id", "amount_usd", lambda i: names("workspace", i))}
+    if usage is not None and usage_cube is not None:
         estimate = usage.column("estimated_cost_usd")
         estimated = _sum(estimate) if estimate.null_count < len(estimate) else None  # None: nothing priced
-        priority = _sum(pc.filter(estimate, pc.equal(usage.column("service_tier"), "priority")))
+        priority = _sum(pc.filter(usage_cube.column("estimated_cost_usd"), _true(pc.equal(usage_cube.column("service_tier"), "priority"),
+                                                                                False)))
         unpriced = estimate.null_count
-        top[ESTIMATED] = {"models": _rank(usage, "model", "estimated_cost_usd", _no_model),
-                          "workspaces": _rank(usage, "workspace_id", "estimated_cost_usd", lambda i: names("workspace", i)),
-                          "api_keys": _rank(usage, "api_key_id", "estimated_cost_usd", lambda i: names("api_key", i))}
+        top[ESTIMATED] = {"models": _rank(usage_cube, "model", "estimated_cost_usd", _no_model),
+                          "workspaces": _rank(usage_cube, "workspace_id", "estimated_cost_usd", lambda i: names("workspace", i)),
+                          "api_keys": _rank(usage_cube, "api_key_id", "estimated_cost_usd", lambda i: names("api_key", i))}
         grouped = usage.group_by("bucket_end").aggregate([("estimated_cost_usd", "sum")])
         by_end = {end: Decimal(total or 0) for end, total in zip(grouped.column("bucket_end").to_pylist(),
                                                                  grouped.column("estimated_cost_usd_sum").to_pylist(), strict=True)}
-    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, _usage_cube(usage), _cost_cube(cost))
+    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, usage_cube, cost_cube)
 
 
 def _usage_cube(usage: pa.Table | None) -> pa.Table | None:
@@ -133,6 +135,9 @@ def _usage_cube(usage: pa.Table | None) -> pa.Table | None:
     sums = ["estimated_cost_usd", "input_tokens", "output_tokens", "cache_read_input_tokens", "web_search_requests", "priced_web_search"]
     cube = rows.group_by(CUBE_DIMS).aggregate([(name, "sum") for name in sums])
     cube = cube.rename_columns([name.removesuffix("_sum") for name in cube.column_names])
+    for name in CUBE_DIMS:  # read dictionary-encoded for speed; plain strings from here on (a few thousand rows)
+        if pa.types.is_dictionary(cube.schema.field(name).type):
+            cube = cube.set_column(cube.schema.get_field_index(name), name, pc.cast(cube.column(name), pa.string()))
     return cube.append_column("total_tokens", pc.add(cube.column("input_tokens"), cube.column("output_tokens")))
 
 
@@ -144,11 +149,11 @@ def _cost_cube(cost: pa.Table | None) -> pa.Table | None:
     return cube.rename_columns([name.removesuffix("_sum") for name in cube.column_names])
 
 
-def _read(lake: Lake, table: str, day: date, columns: list[str]) -> pa.Table | None:
+def _read(lake: Lake, table: str, day: date, columns: list[str], dictionary: list[str] | None = None) -> pa.Table | None:
     key = partition_key(table, day)
     if not lake.exists(key):
         return None
-    return read_parquet(lake.get(key), table=table, columns=columns)
+    return read_parquet(lake.get(key), table=table, columns=columns, dictionary=dictionary)
 
 
 def _sum(values: pa.Array | pa.ChunkedArray) -> Decimal:
@@ -364,8 +369,8 @@ def _basis(measure: Measure, billable: bool) -> str:
     return BILLED if measure == Measure.BILLED_COST else ESTIMATED
 
 
-def _true(mask: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    return pc.fill_null(mask, True)
+def _true(mask: pa.Array | pa.ChunkedArray, null: bool = True) -> pa.Array | pa.ChunkedArray:
+    return pc.fill_null(mask, null)
 
 
 def _keep(rows: pa.Table, mask: pa.Array | pa.ChunkedArray | None) -> pa.Table:
