@@ -104,6 +104,8 @@ def test_lambda_settings_with_both_required_variables() -> None:
         ("LAKE_BUCKET", "s3://bucket"),
         ("LAKE_BUCKET", "bucket/prefix"),
         ("LAKE_BUCKET", "My_Bucket"),
+        ("BUDGETS", "s3://bucket"),
+        ("WEEKLY_DIGEST", "yes"),
     ],
 )
 def test_bad_value_raises_settings_error_naming_the_variable(name: str, value: str) -> None:
@@ -127,3 +129,11 @@ def test_threshold_keeps_every_digit() -> None:
 @pytest.mark.parametrize("raw,prefix", [("/a/b/", "a/b/"), ("a/b", "a/b/"), ("a", "a/"), ("", ""), ("/", ""), ("  x/ ", "x/")])
 def test_lake_prefix_is_normalised(raw: str, prefix: str) -> None:
     assert Settings.from_env({"LAKE_PREFIX": raw}).lake_prefix == prefix
+
+
+def test_budgets_and_the_weekly_digest_are_read_and_need_a_topic_in_lambda() -> None:
+    settings = Settings.from_env({"BUDGETS": "s3://team-config/budgets.json", "WEEKLY_DIGEST": "TRUE"})
+    assert (settings.budgets, settings.weekly_digest, settings.alerts_enabled) == ("s3://team-config/budgets.json", True, True)
+    assert Settings.from_env({"WEEKLY_DIGEST": "false"}).alerts_enabled is False
+    for name, value in (("BUDGETS", "./budgets.json"), ("WEEKLY_DIGEST", "true")):
+        assert "ALERT_TOPIC_ARN is required" in settings_error({**LAMBDA_ENV, name: value}, lambda_runtime=True)
