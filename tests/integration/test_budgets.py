@@ -640,3 +640,60 @@ def test_the_function_reads_budgets_from_s3_and_refuses_a_bad_file_before_anythi
         {"name": "org-daily", "period": "daily", "amount": "1", "measure": "estimated_cost"}]}).encode())
     summary = handler_module.handler({"mode": "incremental", "now": "2026-11-23T14:30:00Z"}, FakeContext())
     assert summary["outcome"] == "succeeded" and summary["alerts_sent"] == 4  # today and the 3 days before, each over $1
+
+
+def test_the_weekly_digest_compares_the_weeks_and_is_sent_once(tmp_path):
+    """Monday 2026-11-30: week 48 against week 47, movers and cache hit rate from the simulator's totals; the
+    Claude Code report when the lake has it; later runs of the Monday and a Tuesday send nothing."""
+    sim_org = SimulatedOrg.small()
+    org = Org.of(sim_org)
+    monday = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    lake = LocalLake(tmp_path / "lake")
+    org.write_snapshots(lake)
+    with Simulator(sim_org, now=monday) as sim:
+        ingest(RunRequest(mode="backfill", start=date(2026, 11, 16), end=date(2026, 11, 30), now=monday), sim=sim, lake=lake)
+    oracle = Oracle(org)
+    oracle.backfill(date(2026, 11, 16), date(2026, 11, 30), monday)
+    code = pa.table({"date": [date(2026, 11, 24)] * 2, "actor_type": ["user_actor", "api_actor"],
+                     "actor_email_address": ["ada@example.com", None], "actor_api_key_name": [None, "ci-bot"],
+                     "num_sessions": [3, 5], "lines_added": [120, 40], "lines_removed": [30, 2], "commits": [2, 1],
+                     "pull_requests": [1, 0]})
+    lake.put(partition_key("claude_code_usage", date(2026, 11, 24)), parquet_bytes(code))
+    publisher = Recorder()
+    settings = Settings(weekly_digest=True)
+
+    def run(now: datetime) -> list:
+        alerting = Alerting(lake, settings, publisher, run_id=f"r{now:%d%H}", clock=lambda: now)
+        return alerting.deliver(alerting.evaluate([], now)).sent
+
+    assert run(monday) == ["digest/2026-W48"]
+    assert run(monday + timedelta(hours=1)) == [] and run(monday + timedelta(days=1)) == []
+    (digest,) = publisher.alerts
+    weeks = {"this_week": date(2026, 11, 23), "week_before": date(2026, 11, 16)}
+    for name, start in weeks.items():
+        days = [start + timedelta(days=n) for n in range(7)]
+        rows = [r for d in days for r in oracle.usage[d]]
+        inputs = sum(r.counts[f] for r in rows for f in USAGE_FIELDS[:4])
+        totals = digest.document[name]
+        assert Decimal(totals["billed"]) == sum((usd for d in days for _, usd in oracle.billed[d]), Decimal(0))
+        assert Decimal(totals["estimated"]) == sum((r.estimate for r in rows), Decimal(0)) and totals["billed_days"] == "7"
+        assert (int(totals["cache_read_tokens"]), int(totals["input_tokens"])) == (sum(r.counts["cache_read_input_tokens"] for r in rows),
+                                                                                   inputs)
+
+    def by_model(start: date) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for d in (start + timedelta(days=n) for n in range(7)):
+            for r in oracle.usage[d]:
+                out[r.dims["model"]] = out.get(r.dims["model"], Decimal(0)) + r.estimate
+        return out
+
+    now_, then = by_model(weeks["this_week"]), by_model(weeks["week_before"])
+    movers = sorted(((m, now_.get(m, Decimal(0)), then.get(m, Decimal(0))) for m in now_.keys() | then.keys()),
+                    key=lambda c: (-abs(c[1] - c[2]), c[0]))[:5]
+    assert [[m, Decimal(a), Decimal(b)] for m, a, b in digest.document["movers"]["models"]] == [[m, a, b] for m, a, b in movers]
+    assert {label for label, _, _ in digest.document["movers"]["projects"]} == {"search", "ads", "(no project)"}
+    assert digest.document["claude_code"] == {"days": 1, "num_sessions": 8, "lines_added": 160, "lines_removed": 32, "commits": 3,
+                                              "pull_requests": 1, "users_and_keys": 2}
+    assert "Claude Code: 1 days, 8 sessions, 160 lines added, 32 lines removed, 3 commits, 1 pull requests" in digest.text
+    assert digest.document["gaps"] == [] and "Days with gaps: none" in digest.text
+    assert digest.subject.startswith("Anthropic weekly digest 2026-W48: ")
