@@ -27,7 +27,7 @@ STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSa
 EXPECTED_ENV = {
     "LAKE_BUCKET", "LAKE_PREFIX", "ADMIN_KEY_SECRET_ID", "USAGE_BUCKET_WIDTH", "USAGE_LOOKBACK_DAYS",
     "COST_LOOKBACK_DAYS", "ALERT_TOPIC_ARN", "DAILY_SPEND_THRESHOLD_USD", "MONTHLY_BUDGET_USD", "SPIKE_RATIO",
-    "PRICING_OVERRIDES", "LABELS", "ANTHROPIC_AGENT_MAP_JSON", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+    "PRICING_OVERRIDES", "LABELS", "ANTHROPIC_AGENT_MAP_JSON", "BUDGETS", "WEEKLY_DIGEST", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
 }
 
 
@@ -216,12 +216,13 @@ def test_the_function_role_reaches_only_its_bucket_secret_topic_and_itself(templ
     invoke = [r["Fn::Sub"] for r in by_action["lambda:InvokeFunction"]]
     assert invoke == ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest",
                       "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest:*"]
-    # the pricing overrides object and the label map, each only when it is an s3:// URI: reads, nothing else
-    overrides, labels = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
-    assert overrides["Fn::If"][0] == "PricingOverridesInS3"
-    assert overrides["Fn::If"][1]["Action"] == "s3:GetObject"
-    assert labels["Fn::If"][0] == "LabelsInS3"
-    assert labels["Fn::If"][1]["Action"] == "s3:GetObject" and labels["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    # the pricing overrides, the label map and the budgets file, each only when it is an s3:// URI (issue 11 added the budgets)
+    objects = {s["Fn::If"][0]: s["Fn::If"][1] for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s}
+    assert set(objects) == {"PricingOverridesInS3", "LabelsInS3", "BudgetsInS3"}
+    assert all(statement["Action"] == "s3:GetObject" for statement in objects.values())
+    assert objects["BudgetsInS3"]["Resource"]["Fn::Sub"][1]["Location"] == {
+        "Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": "${Budgets}s3://"}]}]}
+    assert objects["LabelsInS3"]["Action"] == "s3:GetObject"
 
 
 def test_pricing_overrides_condition_and_arn_expressions():
@@ -240,6 +241,7 @@ def test_pricing_overrides_condition_and_arn_expressions():
     assert '!Split ["s3://", !Sub "${PricingOverrides}#"]' in template
     assert '!Split ["s3://", !Sub "${PricingOverrides}s3://"]' in template
     assert '!Split ["s3://", !Sub "${Labels}#"]' in template and '!Split ["s3://", !Sub "${Labels}s3://"]' in template
+    assert '!Split ["s3://", !Sub "${Budgets}#"]' in template and '!Split ["s3://", !Sub "${Budgets}s3://"]' in template
 
 
 # -- the function -----------------------------------------------------------------------------------
@@ -271,9 +273,10 @@ def test_environment_is_the_settings_contract(template):
     assert unread == []
     # optional settings default to empty, which the code treats as unset ("off")
     for name, parameter in (("DAILY_SPEND_THRESHOLD_USD", "DailySpendThresholdUsd"), ("MONTHLY_BUDGET_USD", "MonthlyBudgetUsd"),
-                            ("SPIKE_RATIO", "SpikeRatio"), ("PRICING_OVERRIDES", "PricingOverrides")):
+                            ("SPIKE_RATIO", "SpikeRatio"), ("PRICING_OVERRIDES", "PricingOverrides"), ("BUDGETS", "Budgets")):
         assert env[name] == {"Ref": parameter}
         assert template["Parameters"][parameter]["Default"] == ""
+    assert env["WEEKLY_DIGEST"] == {"Ref": "WeeklyDigest"} and template["Parameters"]["WeeklyDigest"]["Default"] == "false"
 
 
 def test_parameter_defaults_are_valid_settings(template, monkeypatch):
@@ -288,6 +291,7 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
         "COST_LOOKBACK_DAYS": params["CostLookbackDays"]["Default"],
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:anthropic-usage-lake-AlertTopic-1",
         "DAILY_SPEND_THRESHOLD_USD": "", "MONTHLY_BUDGET_USD": "", "SPIKE_RATIO": "", "PRICING_OVERRIDES": "",
+        "BUDGETS": "", "WEEKLY_DIGEST": params["WeeklyDigest"]["Default"],
     }
     settings = Settings.from_env(env, lambda_runtime=True)
     assert (settings.lake_prefix, settings.usage_bucket_width, settings.usage_lookback_days) == ("anthropic/", "1h", 3)
@@ -298,9 +302,27 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
                                    ("SPIKE_RATIO", "SpikeRatio", "3.5"),
                                    ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json"),
                                    ("LABELS", "Labels", "s3://my-bucket/labels.json"),
-                                   ("ANTHROPIC_AGENT_MAP_JSON", "AgentMapJson", '{"apikey_01Rj2N8SVvo6BePZj99NhmiT": "opus-main"}')):
+                                   ("ANTHROPIC_AGENT_MAP_JSON", "AgentMapJson", '{"apikey_01Rj2N8SVvo6BePZj99NhmiT": "opus-main"}'),
+                                   ("BUDGETS", "Budgets", "s3://my-bucket/config/budgets.json")):
         assert re.fullmatch(params[parameter]["AllowedPattern"], value)
         Settings.from_env(env | {name: value}, lambda_runtime=True)
+    for value in params["WeeklyDigest"]["AllowedValues"]:
+        assert Settings.from_env(env | {"WEEKLY_DIGEST": value}, lambda_runtime=True).weekly_digest == (value == "true")
+
+
+def test_one_more_email_subscription_filters_on_the_budget_attribute(template):
+    """Issue 11: BudgetAlertEmail receives only the budgets BudgetAlertFilterBudget names (SNS filter policy)."""
+    subscription = template["Resources"]["BudgetAlertEmailSubscription"]
+    assert subscription["Condition"] == "HasBudgetAlertEmail"
+    props = subscription["Properties"]
+    assert (props["TopicArn"], props["Protocol"], props["Endpoint"]) == ({"Ref": "AlertTopic"}, "email", {"Ref": "BudgetAlertEmail"})
+    assert props["FilterPolicyScope"] == "MessageAttributes"
+    assert props["FilterPolicy"] == {"budget": {"Fn::Split": [",", {"Ref": "BudgetAlertFilterBudget"}]}}
+    names = template["Parameters"]["BudgetAlertFilterBudget"]["AllowedPattern"]
+    assert re.fullmatch(names, "growth-daily,growth-monthly") and not re.fullmatch(names, "growth daily")
+    assert template["Conditions"]["HasBudgetAlertEmail"] == {"Fn::And": [
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "BudgetAlertEmail"}, ""]}]},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "BudgetAlertFilterBudget"}, ""]}]}]}
 
 
 @pytest.mark.parametrize("parameter", ["UsageLookbackDays", "CostLookbackDays"])

@@ -235,7 +235,7 @@ def test_a_day_without_usage_still_has_every_cost_row():
 def test_setting_reads_true_and_false_and_refuses_anything_else():
     assert Settings.from_env({}).focus_include_estimated_priority is False
     assert Settings.from_env({"FOCUS_INCLUDE_ESTIMATED_PRIORITY": "true"}).focus_include_estimated_priority is True
-    assert Settings.from_env({"FOCUS_INCLUDE_ESTIMATED_PRIORITY": "0"}).focus_include_estimated_priority is False
+    assert Settings.from_env({"FOCUS_INCLUDE_ESTIMATED_PRIORITY": "FALSE"}).focus_include_estimated_priority is False
     with pytest.raises(SettingsError, match="FOCUS_INCLUDE_ESTIMATED_PRIORITY must be true or false"):
         Settings.from_env({"FOCUS_INCLUDE_ESTIMATED_PRIORITY": "sometimes"})
 

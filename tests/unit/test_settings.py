@@ -111,6 +111,8 @@ def test_lambda_settings_with_both_required_variables() -> None:
         ("LAKE_BUCKET", "s3://bucket"),
         ("LAKE_BUCKET", "bucket/prefix"),
         ("LAKE_BUCKET", "My_Bucket"),
+        ("BUDGETS", "s3://bucket"),
+        ("WEEKLY_DIGEST", "yes"),
     ],
 )
 def test_bad_value_raises_settings_error_naming_the_variable(name: str, value: str) -> None:
@@ -163,3 +165,11 @@ def test_item14_an_s3_lake_uri_with_a_bad_prefix_is_refused(location: str, probl
 
     with pytest.raises(LakeError, match=problem):
         open_lake(location)
+
+
+def test_budgets_and_the_weekly_digest_are_read_and_need_a_topic_in_lambda() -> None:
+    settings = Settings.from_env({"BUDGETS": "s3://team-config/budgets.json", "WEEKLY_DIGEST": "TRUE"})
+    assert (settings.budgets, settings.weekly_digest, settings.alerts_enabled) == ("s3://team-config/budgets.json", True, True)
+    assert Settings.from_env({"WEEKLY_DIGEST": "false"}).alerts_enabled is False
+    for name, value in (("BUDGETS", "./budgets.json"), ("WEEKLY_DIGEST", "true")):
+        assert "ALERT_TOPIC_ARN is required" in settings_error({**LAMBDA_ENV, name: value}, lambda_runtime=True)

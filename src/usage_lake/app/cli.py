@@ -138,12 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
     summary.set_defaults(command=_summary)
 
-    alerts = add("alerts", help="each day's spend against the alert thresholds, and which alerts were sent or would fire",
+    alerts = add("alerts", help="every budget and threshold: figure, %% used, forecast, and which alerts were sent or would fire",
                             description="Read the lake and show billed and estimated spend per day against DAILY_SPEND_THRESHOLD_USD, "
-                            "month to date against MONTHLY_BUDGET_USD and today so far against SPIKE_RATIO x the same hours of the trailing days; for each "
-                            "alert, whether it was sent (and when) or would fire on the next incremental run. Sends nothing.")
+                            "month to date against MONTHLY_BUDGET_USD, today so far against SPIKE_RATIO x the same hours of the trailing days, "
+                            "and every budget of BUDGETS over each open period (figure, %% used, forecast); for each alert, whether it was "
+                            "sent (and when) or would fire on the next incremental run. Sends nothing.")
     _lake_option(alerts)
     alerts.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
+    alerts.add_argument("--json", action="store_true", help="print every budget's state as JSON (a list of objects)")
     alerts.set_defaults(command=_alerts)
 
     runs = add("runs", help="show the most recent runs from the run log")
@@ -362,6 +364,9 @@ def _alerts(args: argparse.Namespace) -> int:
     lake = _lake(args, settings, reading=True)
     now = datetime.now(UTC)
     alerting = Alerting(lake, settings, publisher=_NoPublisher(), run_id="status", clock=lambda: now)
+    if args.json:
+        print(json.dumps(alerting.budget_rows(now), indent=2))
+        return 0
     days = [now.date() - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
     print("\n".join(alerting.status(days, now)))
     return 0

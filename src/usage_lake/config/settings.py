@@ -48,13 +48,16 @@ class Settings:
     pricing_overrides: str | None = None  # a local path or an s3:// URI
     labels: str | None = None  # LABELS: a local path or an s3:// URI of the label map (JSON)
     agent_map: tuple[tuple[str, str], ...] = ()  # ANTHROPIC_AGENT_MAP_JSON: (API key id, agent name) pairs
+    budgets: str | None = None  # BUDGETS: a local path or an s3:// URI of the budgets file (read by the alerts layer)
+    weekly_digest: bool = False  # WEEKLY_DIGEST: Monday's first run sends last week's digest
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
 
     @property
     def alerts_enabled(self) -> bool:
-        return any(v is not None for v in (self.daily_spend_threshold_usd, self.monthly_budget_usd, self.spike_ratio))
+        return self.weekly_digest or any(v is not None for v in (self.daily_spend_threshold_usd, self.monthly_budget_usd,
+                                                                   self.spike_ratio, self.budgets))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, lambda_runtime: bool = False) -> Settings:
@@ -86,13 +89,15 @@ class Settings:
             pricing_overrides=_location(env, "PRICING_OVERRIDES"),
             labels=_location(env, "LABELS"),
             agent_map=_agent_map(env, "ANTHROPIC_AGENT_MAP_JSON"),
+            budgets=_location(env, "BUDGETS"),
+            weekly_digest=_flag(env, "WEEKLY_DIGEST"),
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
-            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD or SPIKE_RATIO is set: "
-                                "it is where the alerts go")
+            raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "
+                                "or WEEKLY_DIGEST is set: it is where the alerts go")
         return settings
 
 
@@ -164,9 +169,9 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = (_optional(env, name) or "false").lower()
-    if raw not in ("true", "false", "1", "0", "yes", "no"):
-        raise SettingsError(f"{name} must be true or false (got {env[name]!r})")
-    return raw in ("true", "1", "yes")
+    if raw not in ("true", "false"):  # as the template's AllowedValues
+        raise SettingsError(f"{name} must be true or false (got {env.get(name)!r})")
+    return raw == "true"
 
 
 def _ratio(env: Mapping[str, str], name: str) -> Decimal | None:
