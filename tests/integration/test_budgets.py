@@ -90,6 +90,15 @@ class Org:
         found = {(t, i): v for t, i, k, v in self.labels(day) if k == key}
         return found.get(("api_key", api_key_id), found.get(("workspace", workspace_id)))
 
+    def labels_file(self, folder, day: date) -> str:
+        """A LABELS file with the labels in force on `day` (a run writes its day's `labels` from it and the workspaces' tags)."""
+        path = folder / f"labels-{day}.json"
+        rows = self.labels(day)
+        path.write_text(json.dumps({
+            "api_keys": {i: {k: v} for t, i, k, v in rows if t == "api_key"},
+            "workspaces": {i: {k: v} for t, i, k, v in rows if t == "workspace" and k != "team"}}))  # team: a tag
+        return str(path)
+
     def write_snapshots(self, lake) -> None:
         """The tables issue 9 adds, with the columns budgets read: workspaces, api_keys and labels (two label days)."""
         workspaces = pa.table({"id": [self.growth, self.platform], "name": ["Growth", "Platform"],
@@ -366,10 +375,11 @@ def sequence(scenario, tmp_path_factory):
     after_r4 = tmp_path_factory.mktemp("after-r4") / "lake"
     org.write_snapshots(lake)
     publisher = Recorder()
-    settings = Settings(budgets=str(path), weekly_digest=True, usage_lookback_days=USAGE_LOOKBACK, cost_lookback_days=COST_LOOKBACK)
+    settings = Settings(budgets=str(path), weekly_digest=True, usage_lookback_days=USAGE_LOOKBACK, cost_lookback_days=COST_LOOKBACK,
+                        labels=org.labels_file(path.parent, RUNS[0].date()))  # the runs are all on or after Nov 26
     sent_per_run = []
     with Simulator(org.sim, now=RUNS[0], cost_lag_hours=LAG_HOURS) as sim:
-        ingest(RunRequest(mode="backfill", start=BACKFILL[0], end=BACKFILL[1], now=RUNS[0]), sim=sim, lake=lake)
+        ingest(RunRequest(mode="backfill", start=BACKFILL[0], end=BACKFILL[1], now=RUNS[0], reports=("usage", "cost")), sim=sim, lake=lake)
         for n, now in enumerate(RUNS):
             sim.now = now
             if n == 5:
@@ -477,7 +487,8 @@ def test_every_measure_and_scope_equals_the_simulators_totals(tmp_path):
     org.write_snapshots(lake)
     oracle = Oracle(org)
     with Simulator(sim_org, now=now, cost_lag_hours=LAG_HOURS) as sim:
-        ingest(backfill(date(2026, 11, 20), date(2026, 11, 24)), sim=sim, lake=lake)
+        ingest(backfill(date(2026, 11, 20), date(2026, 11, 24)), sim=sim, lake=lake,
+               settings=Settings(base_url=sim.base_url, labels=org.labels_file(tmp_path, now.date())))
     oracle.backfill(date(2026, 11, 20), date(2026, 11, 24), now)
     assert set(oracle.billed) == {date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)}  # the 22nd billed at 06:00
 
@@ -552,7 +563,8 @@ def test_a_filter_policy_on_budget_receives_only_those_budgets(aws, tmp_path):
     lake = LocalLake(tmp_path / "lake")
     org.write_snapshots(lake)
     with Simulator(sim_org, now=now) as sim:
-        ingest(backfill(date(2026, 11, 20), date(2026, 11, 24)), sim=sim, lake=lake)
+        ingest(backfill(date(2026, 11, 20), date(2026, 11, 24)), sim=sim, lake=lake,
+               settings=Settings(base_url=sim.base_url, labels=org.labels_file(tmp_path, now.date())))
     path = tmp_path / "budgets.json"
     path.write_text(json.dumps({"budgets": [
         {"name": "growth-daily", "period": "daily", "amount": "1", "scope": {"workspace": ["Growth"]}},
@@ -651,7 +663,8 @@ def test_the_weekly_digest_compares_the_weeks_and_is_sent_once(tmp_path):
     lake = LocalLake(tmp_path / "lake")
     org.write_snapshots(lake)
     with Simulator(sim_org, now=monday) as sim:
-        ingest(RunRequest(mode="backfill", start=date(2026, 11, 16), end=date(2026, 11, 30), now=monday), sim=sim, lake=lake)
+        ingest(RunRequest(mode="backfill", start=date(2026, 11, 16), end=date(2026, 11, 30), now=monday, reports=("usage", "cost")),
+               sim=sim, lake=lake, settings=Settings(base_url=sim.base_url, labels=org.labels_file(tmp_path, monday.date())))
     oracle = Oracle(org)
     oracle.backfill(date(2026, 11, 16), date(2026, 11, 30), monday)
     code = pa.table({"date": [date(2026, 11, 24)] * 2, "actor_type": ["user_actor", "api_actor"],
