@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-cold-start package lock template build-IngestFunction clean
+.PHONY: demo test lint bench bench-cold-start package lock template focus-check build-IngestFunction clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -25,9 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src
 	$(BIN)/mypy
 
-# Benchmarks (figures, not tests): the transform on one core and on two, a 31-day backfill, then the cold start.
+# Benchmarks (figures, not tests): the transform on one core and on two, a 31-day backfill, budgets, the cold start.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py
+	$(BIN)/python bench/bench_budgets.py
 	$(BIN)/python bench/bench_cold_start.py
 
 # The Lambda's cold start: dist/lambda.zip (built if stale) under Python 3.13, against a bare `import pyarrow`.
@@ -46,6 +47,25 @@ lock:
 # Regenerate infra/template.yaml's Glue columns (from usage_lake.lake.schema) and named queries (from infra/queries/).
 template: $(STAMP)
 	$(BIN)/python infra/sync_template.py
+
+# The FinOps Foundation's focus-validator on a week of the simulator's `focus` table (Parquet and the CSV export);
+# infra/focus_check.py fails on any failed rule the README does not document. focus-validator 2.x needs Python >= 3.12
+# and pins numpy < 2, so it gets its own venv (3.12 has numpy 1.26 wheels; on 3.13 pip builds numpy from source) and a
+# pyarrow that still runs on numpy 1.x. Only PyPI is needed; the validator runs offline (--block-download).
+FOCUS_VENV   := build/focus-venv
+FOCUS_PINS   := focus-validator==2.2.1 pyarrow==22.0.0
+FOCUS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null) \
+                  $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+
+$(FOCUS_VENV)/.installed: Makefile
+	@test -n "$(FOCUS_PYTHON)" || { echo "focus-check needs Python 3.12 or 3.13 (focus-validator 2.x requires >= 3.12); set FOCUS_PYTHON=/path/to/python3.12" >&2; exit 1; }
+	rm -rf $(FOCUS_VENV)
+	$(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(FOCUS_PINS)
+	@touch $@
+
+focus-check: $(STAMP) $(FOCUS_VENV)/.installed
+	$(BIN)/python infra/focus_check.py --validator $(FOCUS_VENV)/bin/focus-validator --work build/focus-check
 
 # `sam build` (BuildMethod: makefile, CodeUri: the repository root) calls this with ARTIFACTS_DIR set:
 # the very zip `make package` builds, unpacked for SAM to deploy.

@@ -3,8 +3,14 @@
     python infra/sync_template.py           # rewrite them (also: make template)
     python infra/sync_template.py --check   # exit 1 if the template is out of date (tests/test_template.py runs it)
 
-Two parts are generated, each between `# BEGIN ...` and `# END ...` marker comments:
+Three parts are generated, each between `# BEGIN ...` and `# END ...` marker comments:
 - the Glue columns of each table, from `usage_lake.lake.schema.athena_columns(table)` (the Parquet writer's schema);
+- the Athena views, from infra/views/<view name>.sql (a `-- description: ...` line, then one Trino SELECT). Each
+  becomes a Glue table of type VIRTUAL_VIEW holding the view as Athena stores one it created itself: the SQL and
+  its output columns in a "Presto View" definition (base64 JSON; the database name is filled in at deploy time).
+  The columns are derived from the SQL with sqlglot against the tables' Glue columns, so a column added to a
+  table shows up in a view that selects `t.*` on the next `make template`; every computed column must be a
+  CAST(... AS type), so its type is certain (Athena refuses a view whose stored types differ from the query's);
 - the Athena named queries, from infra/queries/*.sql. Each file starts with `-- name: ...` and
   `-- description: ...` lines; the whole file, comments included, becomes the query's QueryString. A file that
   mentions a template parameter as `${Name}` (only `${MonthlyBudgetUsd}` today) is wrapped in `!Sub`, so
@@ -22,6 +28,9 @@ INFRA = Path(__file__).resolve().parent
 ROOT = INFRA.parent
 TEMPLATE = INFRA / "template.yaml"
 QUERIES = INFRA / "queries"
+VIEWS = INFRA / "views"
+VIEWS_BEGIN = "  # BEGIN views: generated from infra/views/*.sql by `python infra/sync_template.py`; edit the .sql files\n"
+VIEWS_END = "  # END views\n"
 QUERIES_BEGIN = "  # BEGIN named queries: generated from infra/queries/*.sql by `python infra/sync_template.py`; edit the .sql files\n"
 QUERIES_END = "  # END named queries\n"
 COLUMNS_INDENT = " " * 12
@@ -48,6 +57,99 @@ def render_columns(table: str) -> str:
         lines.append(f"{COLUMNS_INDENT}- {{Name: {name}, Type: {shown}}}\n")
     lines.append(columns_end(table))
     return "".join(lines)
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+def view_files() -> list[Path]:
+    return sorted(VIEWS.glob("*.sql"))
+
+
+def view_parts(path: Path) -> tuple[str, str]:
+    """(description, SQL) of a view file: its first line is `-- description: ...`, the rest the SELECT."""
+    first, _, sql = path.read_text().partition("\n")
+    match = re.fullmatch(r"-- description: (.+)", first.strip())
+    if not match:
+        raise SystemExit(f"{path.name} must start with a '-- description: ...' line")
+    if "${" in sql or "\t" in sql:
+        raise SystemExit(f"{path.name}: no ${{...}} (CloudFormation would substitute it) and no tabs")
+    return match.group(1).strip(), sql.strip() + "\n"
+
+
+def glue_schema() -> dict[str, dict[str, str]]:
+    """Every table's columns as Athena (Trino) sees them, the dt partition included."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from sqlglot import exp
+
+    from usage_lake.lake.schema import TABLES, athena_columns
+
+    return {table: {**{name: exp.DataType.build(kind, dialect="hive").sql("trino") for name, kind in athena_columns(table)},
+                    "dt": "VARCHAR"} for table in TABLES}
+
+
+def view_columns(name: str, sql: str) -> list[tuple[str, str, str]]:
+    """(column, Trino type as the view definition stores it, Hive type as Glue lists it) for each output column."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    schema = glue_schema()
+    tree = annotate_types(qualify(sqlglot.parse_one(sql, read="trino"), schema=schema, dialect="trino",
+                                  validate_qualify_columns=True), schema=schema, dialect="trino")
+    columns = []
+    for select in tree.selects:
+        kind = select.type
+        if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+            raise SystemExit(f"view {name}: the type of column {select.alias_or_name!r} is not certain; write it as CAST(... AS type)")
+        trino = kind.sql("trino").lower().replace(" ", "")
+        trino = "timestamp(3)" if trino == "timestamp" else trino  # what Athena's Hive connector reads Parquet timestamps as
+        columns.append((select.alias_or_name, trino, kind.sql("hive").lower().replace(" ", "")))
+    names = [c[0] for c in columns]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"view {name}: two output columns share a name")
+    return columns
+
+
+def view_definition(name: str, sql: str) -> dict:
+    """The "Presto View" document Athena keeps for a view it created (`schema` is filled in at deploy time)."""
+    return {"originalSql": sql, "catalog": "awsdatacatalog", "schema": "${GlueDatabase}",
+            "columns": [{"name": column, "type": trino} for column, trino, _ in view_columns(name, sql)]}
+
+
+def render_views() -> str:
+    blocks = [VIEWS_BEGIN]
+    for path in view_files():
+        description, sql = view_parts(path)
+        definition = json.dumps(json.dumps(view_definition(path.stem, sql), separators=(",", ":")))
+        columns = "".join(f"            - {{Name: {column}, Type: {json.dumps(hive) if not re.fullmatch(r'[a-z]+', hive) else hive}}}\n"
+                          for column, _, hive in view_columns(path.stem, sql))
+        blocks.append(
+            f"  {logical_id(path).removesuffix('Query')}View:\n"
+            f"    Type: AWS::Glue::Table\n"
+            f"    Properties:\n"
+            f"      CatalogId: !Ref AWS::AccountId\n"
+            f"      DatabaseName: !Ref GlueDatabase\n"
+            f"      TableInput:\n"
+            f"        Name: {path.stem}\n"
+            f"        Description: {json.dumps(description[:2048])}\n"
+            f"        TableType: VIRTUAL_VIEW\n"
+            f"        Parameters: {{presto_view: \"true\", comment: Presto View}}\n"
+            f"        ViewExpandedText: /* Presto View */\n"
+            f"        ViewOriginalText: !Join\n"
+            f"          - \"\"\n"
+            f"          - - \"/* Presto View: \"\n"
+            f"            - !Base64\n"
+            f"                Fn::Sub: {definition}\n"
+            f"            - \" */\"\n"
+            f"        StorageDescriptor:\n"
+            f"          SerdeInfo: {{}}\n"
+            f"          Columns:\n"
+            f"{columns}"
+            "\n"
+        )
+    blocks.append(VIEWS_END)
+    return "".join(blocks)
 
 
 # -- named queries ----------------------------------------------------------------------------------
@@ -113,6 +215,7 @@ def synced(template: str) -> str:
 
     for table in TABLES:
         template = _replace(template, columns_begin(table), columns_end(table), render_columns(table))
+    template = _replace(template, VIEWS_BEGIN, VIEWS_END, render_views())
     return _replace(template, QUERIES_BEGIN, QUERIES_END, render_queries())
 
 
@@ -121,7 +224,7 @@ def main(argv: list[str]) -> int:
     wanted = synced(current)
     if "--check" in argv:
         if current != wanted:
-            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.lake.schema or infra/queries/*.sql: "
+            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.lake.schema, infra/views/*.sql or infra/queries/*.sql: "
                   "run `python infra/sync_template.py`", file=sys.stderr)
             return 1
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -45,3 +47,24 @@ def s3_lake(aws) -> S3Lake:
 @pytest.fixture
 def local_lake(tmp_path) -> LocalLake:
     return LocalLake(tmp_path / "lake")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_found():
+    """Logging is process-wide: importing the Lambda handler hands the `usage_lake` loggers to Powertools (and
+    stops them propagating), and `usage-lake` installs its own handler on the root logger. Each test gets the
+    logging it found, whatever ran before it in the same worker."""
+    root = logging.getLogger()
+    level = root.level
+    ours = {name: (list(logger.handlers), logger.propagate, logger.level) for name, logger in logging.root.manager.loggerDict.items()
+            if name.startswith("usage_lake") and isinstance(logger, logging.Logger)}
+    for name in ours:
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate, logger.level = [], True, logging.NOTSET
+    yield
+    for handler in [h for h in root.handlers if type(h).__module__.startswith("usage_lake.")]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("usage_lake") and isinstance(logger, logging.Logger):
+            logger.handlers, logger.propagate, logger.level = ours.get(name, ([], True, logging.NOTSET))

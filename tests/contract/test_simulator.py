@@ -507,3 +507,23 @@ def test_fault_spec_is_seeded_and_deterministic() -> None:
     assert FaultPlan.from_spec("429=none").pick(USAGE) == Fault.rate_limit(None)
     with pytest.raises(ValueError, match="unknown kind"):
         FaultPlan.from_spec("explode:0.1")
+
+
+def test_page_edits_for_the_data_guards(sim: Simulator, client: httpx.Client) -> None:
+    """The faults behind issue 8's guard tests: a changed value, a repeated row, a query that stops early."""
+    normal = client.get(USAGE, params=Q).json()
+    sim.faults.add(Fault.set_field("server_tool_use.web_search_requests", -3))
+    changed = client.get(USAGE, params=Q).json()
+    first = next(b for b in changed["data"] if b["results"])
+    assert first["results"][0]["server_tool_use"]["web_search_requests"] == -3
+    sim.faults.add(Fault.duplicate_row())
+    repeated = client.get(USAGE, params=Q).json()
+    first_normal = next(b for b in normal["data"] if b["results"])
+    first = next(b for b in repeated["data"] if b["results"])
+    assert first["results"][0] == first["results"][1] and len(first["results"]) == len(first_normal["results"]) + 1
+    sim.faults.add(Fault.short_page(2))
+    short = client.get(USAGE, params=Q).json()
+    assert short["data"] == normal["data"][:2] and short["has_more"] is False and short["next_page"] is None
+    assert FaultPlan.from_spec("set_field=output_tokens=-1").pick(USAGE) == Fault.set_field("output_tokens", -1)
+    assert FaultPlan.from_spec("short_page=3").pick(USAGE) == Fault.short_page(3)
+    assert FaultPlan.from_spec("duplicate_row").pick(USAGE) == Fault.duplicate_row()

@@ -1,5 +1,5 @@
-"""The Athena named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to DuckDB - the right figures
-over a lake the simulator filled through the real pipeline.
+"""The Athena views (infra/views/*.sql) and named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to
+DuckDB - the right figures over a lake the simulator filled through the real pipeline.
 
 DuckDB stands in for Athena: one view per Glue table over the lake's Parquet files, with the `dt` partition as a
 string and timestamps as UTC wall-clock `timestamp`, as Athena shows them. `current_date` is pinned to the
@@ -10,6 +10,8 @@ not from reading the lake back.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,14 +22,25 @@ import pytest
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
-from support import NOW, TODAY, backfill, incremental, ingest, midnight
 
+from support import NOW, TODAY, backfill, incremental, ingest, midnight
+from usage_lake.config.settings import Settings
 from usage_lake.lake import LocalLake
-from usage_lake.lake.schema import TABLES, athena_columns
+from usage_lake.lake.curated import read_table
+from usage_lake.lake.schema import SNAPSHOT_TABLES, TABLES, athena_columns
 from usage_lake.simulator import SimulatedOrg, Simulator
+from usage_lake.sources import registry
 from usage_lake.sources.admin.usage import counters_by_column
 
-QUERIES = Path(__file__).resolve().parents[2] / "infra" / "queries"
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+QUERIES = INFRA / "queries"
+VIEWS = INFRA / "views"
+_spec = importlib.util.spec_from_file_location("sync_template", INFRA / "sync_template.py")
+assert _spec and _spec.loader
+SYNC = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(SYNC)
+EARLIER = datetime(2026, 11, 10, 12, tzinfo=UTC)  # an earlier snapshot, taken while a key and a workspace had other names
+SNAPSHOTS = tuple(name for name in registry.names() if name in SNAPSHOT_TABLES)
 BUDGET = Decimal("500")
 FIRST_DAY = date(2026, 10, 20)  # before the 30-day window (which starts 2026-10-25), so the cut-off is tested
 WINDOW_30 = TODAY - timedelta(days=29)
@@ -56,20 +69,41 @@ def to_duckdb(sql: str, today: date = TODAY) -> str:
     return tree.transform(pin).sql(dialect="duckdb")
 
 
+def label_file(org: SimulatedOrg) -> dict:
+    """The LABELS file of the filled lake: projects on keys (an archived one too) and a workspace, a cost center that
+    overrides the workspace's own tag."""
+    keys, spaces = org.directory.api_keys, org.directory.workspaces
+    return {"api_keys": {keys[0]["id"]: {"project": "search", "team": "growth"}, keys[2]["id"]: {"project": "research"}},
+            "workspaces": {spaces[0]["id"]: {"project": "platform", "cost_center": "Engineering"}}}
+
+
+def agent_key(org: SimulatedOrg) -> str:
+    return org.directory.api_keys[5]["id"]  # the organization-scoped key
+
+
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory):
-    """Oct 20 - Nov 22 back-filled, then an incremental run at NOW (today's usage so far)."""
+    """A snapshot of Nov 10 (with two old names); Oct 20 - Nov 22 back-filled with every endpoint; then an
+    incremental run at NOW (today's usage so far) with a LABELS file and ANTHROPIC_AGENT_MAP_JSON."""
     org = SimulatedOrg.small()
-    lake = LocalLake(tmp_path_factory.mktemp("athena") / "lake")
-    with Simulator(org, now=NOW) as sim:
-        assert ingest(backfill(FIRST_DAY, TODAY), sim=sim, lake=lake).outcome == "succeeded"
-        assert ingest(incremental(), sim=sim, lake=lake).outcome == "succeeded"
+    root = tmp_path_factory.mktemp("athena")
+    lake = LocalLake(root / "lake")
+    (root / "labels.json").write_text(json.dumps(label_file(org)))
+    with Simulator(org, now=NOW, page_record_cap=3) as sim:
+        settings = Settings(base_url=sim.base_url, labels=str(root / "labels.json"), agent_map=((agent_key(org), "ci-bot"),))
+        key, space = org.directory.api_keys[0], org.directory.workspaces[0]
+        current = key["name"], space["name"]
+        key["name"], space["name"] = "backend-v1", "Prod (old)"
+        assert ingest(incremental(EARLIER, reports=SNAPSHOTS), sim=sim, lake=lake).outcome == "succeeded"
+        key["name"], space["name"] = current
+        assert ingest(backfill(FIRST_DAY, TODAY, reports=registry.names()), sim=sim, lake=lake, settings=settings).outcome == "succeeded"
+        assert ingest(incremental(reports=registry.names()), sim=sim, lake=lake, settings=settings).outcome == "succeeded"
     return org, lake
 
 
 @pytest.fixture(scope="module")
-def athena(filled):
-    """Run a named query the way Athena would, returning rows as dicts."""
+def duck(filled):
+    """DuckDB with one view per Glue table (as Athena shows it) and per Athena view (infra/views, transpiled)."""
     _, lake = filled
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -81,14 +115,26 @@ def athena(filled):
                                           hive_types = {{'dt': VARCHAR}})""")
         described = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
         assert described == [name for name, _ in athena_columns(table)] + ["dt"]  # the Glue table's columns
+    for path in sorted(VIEWS.glob("*.sql")):
+        con.execute(f"CREATE VIEW {path.stem} AS {to_duckdb(SYNC.view_parts(path)[1])}")
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def athena(duck):
+    """Run a named query the way Athena would, returning rows as dicts."""
 
     def run(name: str) -> list[dict]:
-        cursor = con.execute(to_duckdb(sql_text(name)))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return rows(duck, to_duckdb(sql_text(name)))
 
-    yield run
-    con.close()
+    return run
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # -- what the simulated org says, independently of the lake ----------------------------------------
@@ -120,12 +166,15 @@ def billed_usd(org: SimulatedOrg, start: date, dims: tuple[str, ...]) -> dict[tu
 
 # -- every query ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", sorted(QUERIES.glob("*.sql")), ids=lambda p: p.stem)
+# the FOCUS queries read the AWS export beside our tables: tests/infra/test_focus_union.py runs them
+@pytest.mark.parametrize("path", sorted(p for p in QUERIES.glob("*.sql") if not p.stem.startswith("focus_")), ids=lambda p: p.stem)
 def test_every_query_is_trino_sql_and_runs(path, athena):
     sql = sql_text(path.stem)
     tree = sqlglot.parse_one(sql, read="trino", error_level=sqlglot.ErrorLevel.RAISE)
     # every column resolves, unambiguously, against the Glue tables' columns (Trino's name resolution)
     glue = {table: {**dict(athena_columns(table)), "dt": "varchar"} for table in TABLES}
+    glue |= {path.stem: {name: trino for name, trino, _ in SYNC.view_columns(path.stem, SYNC.view_parts(path)[1])}
+             for path in VIEWS.glob("*.sql")}
     qualify(tree, schema=glue, dialect="trino", validate_qualify_columns=True)
     assert "${" not in sql
     assert "dt >=" in sql  # every query prunes partitions: Athena scans (and bills) only the days it needs
@@ -260,3 +309,140 @@ def test_month_to_date_without_a_budget_leaves_it_null(athena, filled):
     row = dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
     assert row["budget_usd"] is None and row["percent_of_budget"] is None
     assert row["month_to_date_usd"] > 0
+
+
+# -- the views: names and labels beside every row -----------------------------------------------------
+
+CONSOLE = "Console / Workbench (no API key)"
+
+
+@pytest.mark.parametrize("path", sorted(VIEWS.glob("*.sql")), ids=lambda p: p.stem)
+def test_each_view_stores_the_columns_its_query_returns(path, duck):
+    """Athena refuses a view whose stored column types differ from its query's: the template's are the query's."""
+    description, sql = SYNC.view_parts(path)
+    stored = SYNC.view_columns(path.stem, sql)
+    described = duck.execute(f"DESCRIBE {path.stem}").fetchall()
+    assert [row[0] for row in described] == [name for name, _, _ in stored]
+    for (name, duck_type, *_), (_, trino, hive) in zip(described, stored, strict=True):
+        shown = duck_type.lower().replace(" ", "")
+        assert {"timestamp": "timestamp(3)"}.get(shown, shown) == trino, name
+        assert hive == {"varchar": "string", "timestamp(3)": "timestamp", "map(varchar,varchar)": "map<string,string>"}.get(trino, trino)
+    base = path.stem.removesuffix("_named")
+    assert [name for name, _, _ in stored][:len(athena_columns(base)) + 1] == [n for n, _ in athena_columns(base)] + ["dt"]
+    assert "dt" in description
+
+
+@pytest.mark.parametrize("view", ["usage_messages_named", "cost_report_named"])
+def test_the_named_views_keep_every_row_once(view, duck):
+    base = view.removesuffix("_named")
+    money = "estimated_cost_usd" if base == "usage_messages" else "amount_cents"
+    figures = f"SELECT count(*) AS n, sum({money}) AS money FROM {{}}"
+    assert rows(duck, figures.format(view)) == rows(duck, figures.format(base))
+    assert rows(duck, figures.format(view))[0]["n"] > 1000
+
+
+def test_every_key_and_workspace_in_usage_has_its_name_archived_ones_included(filled, duck):
+    org, _ = filled
+    keys = {r["api_key_id"]: r["api_key_name"] for r in rows(duck, "SELECT DISTINCT api_key_id, api_key_name FROM usage_messages_named")}
+    spaces = {r["workspace_id"]: r["workspace_name"] for r in rows(duck, "SELECT DISTINCT workspace_id, workspace_name FROM usage_messages_named")}
+    names, places = org.directory.key_names(), org.directory.workspace_names()
+    assert keys == {key: names[key] if key else CONSOLE for key in keys}
+    assert spaces == {space: places[space] for space in spaces}
+    assert None in keys and None in spaces  # Console usage, the default workspace
+    archived = {k["name"] for k in org.directory.api_keys if k["status"] == "archived"} & set(keys.values())
+    assert archived == {"research-notebooks", "evals"}
+    assert "Research" in spaces.values()  # an archived workspace, listed only with include_archived=true
+    assert sorted(keys.values()).count("batch-worker") == 2  # two keys, one name: the id tells them apart
+    billed = {r["workspace_id"]: r["workspace_name"] for r in rows(duck, "SELECT DISTINCT workspace_id, workspace_name FROM cost_report_named")}
+    assert billed == {space: places[space] for space in billed} and None in billed
+
+
+def test_names_at_the_time_come_from_that_days_snapshot(filled, duck):
+    org, _ = filled
+    key, space = org.directory.api_keys[0], org.directory.workspaces[0]
+    seen = rows(duck, """SELECT dt, min(api_key_name) AS now_name, min(api_key_name_at_time) AS then_name,
+                                min(workspace_name) AS now_space, min(workspace_name_at_time) AS then_space
+                         FROM usage_messages_named WHERE api_key_id = ? GROUP BY dt ORDER BY dt""", [key["id"]])
+    by_day = {r["dt"]: r for r in seen}
+    assert len(by_day) == (TODAY - FIRST_DAY).days + 1
+    assert {r["now_name"] for r in seen} == {"prod-backend"} and {r["now_space"] for r in seen} == {"Production"}
+    assert (by_day["2026-11-10"]["then_name"], by_day["2026-11-10"]["then_space"]) == ("backend-v1", "Prod (old)")
+    assert (by_day[TODAY.isoformat()]["then_name"], by_day[TODAY.isoformat()]["then_space"]) == (key["name"], space["name"])
+    assert {r["then_name"] for d, r in by_day.items() if d not in ("2026-11-10", TODAY.isoformat())} == {None}
+
+
+def test_labels_from_the_file_the_agent_map_and_workspace_tags(filled, duck):
+    org, lake = filled
+    keys, spaces = org.directory.api_keys, org.directory.workspaces
+    stored = read_table(lake, "labels", [TODAY])
+    found = {(r["entity_type"], r["entity_id"], r["key"]): (r["value"], r["source"]) for r in stored.to_pylist()}
+    assert found == {
+        ("api_key", keys[0]["id"], "project"): ("search", "file"),
+        ("api_key", keys[0]["id"], "team"): ("growth", "file"),
+        ("api_key", keys[2]["id"], "project"): ("research", "file"),
+        ("api_key", agent_key(org), "agent"): ("ci-bot", "agent_map"),
+        ("workspace", spaces[0]["id"], "project"): ("platform", "file"),
+        ("workspace", spaces[0]["id"], "cost_center"): ("Engineering", "file"),  # the file wins over the tag "R&D"
+        ("workspace", spaces[0]["id"], "env"): ("prod", "workspace_tags"),
+        ("workspace", spaces[1]["id"], "cost_center"): ("Research", "workspace_tags"),
+        ("workspace", spaces[3]["id"], "cost_center"): ("R&D", "workspace_tags"),  # an archived workspace without usage
+    }
+    labels = {r["api_key_id"]: dict(r["labels"]) for r in rows(duck, "SELECT DISTINCT api_key_id, labels FROM usage_messages_named")}
+    assert labels[keys[0]["id"]] == {"project": "search", "team": "growth", "cost_center": "Engineering", "env": "prod"}
+    assert labels[keys[1]["id"]] == {"project": "platform", "cost_center": "Engineering", "env": "prod"}  # its workspace's
+    assert labels[keys[2]["id"]] == {"project": "research", "cost_center": "Research"}
+    assert labels[agent_key(org)] == {"agent": "ci-bot"}  # an organization-scoped key: no workspace labels
+    assert labels[None] == {}
+
+
+def project_of(org: SimulatedOrg, key: str | None, space: str | None) -> str:
+    file = label_file(org)
+    return (file["api_keys"].get(key, {}).get("project") or file["workspaces"].get(space, {}).get("project") or "(no project)")
+
+
+def test_spend_by_project(filled, athena):
+    org, _ = filled
+    by_key = estimate(org, midnight(WINDOW_30), ("api_key_id", "workspace_id"))
+    tokens = usage_by(org, midnight(WINDOW_30), ("api_key_id", "workspace_id"))
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    output: dict[str, int] = defaultdict(int)
+    for (key, space), usd in by_key.items():
+        expected[project_of(org, key, space)] += usd
+        output[project_of(org, key, space)] += tokens[(key, space)]["output_tokens"]
+    found = {r["project"]: r for r in athena("spend_by_project")}
+    assert set(found) == {"search", "research", "platform", "(no project)"}
+    assert {p: r["estimated_usd"] for p, r in found.items()} == expected  # exact decimals
+    assert {p: r["output_tokens"] for p, r in found.items()} == output
+    assert found["platform"]["api_keys"] == 1 and found["search"]["workspaces"] == 1
+    assert sum(r["estimated_usd"] for r in found.values()) == sum(estimate(org, midnight(WINDOW_30), ()).values())
+
+
+def test_claude_code_by_user(filled, athena):
+    org, _ = filled
+    expected: dict[tuple[str, str], dict] = {}
+    for offset in range(30):
+        day = WINDOW_30 + timedelta(days=offset)
+        for record in org.claude_code.records(day):
+            actor = record["actor"]
+            row = expected.setdefault((actor["type"], actor.get("email_address") or actor.get("api_key_name")), defaultdict(Decimal, days=set()))
+            row["days"].add(day)
+            core = record["core_metrics"]
+            row["sessions"] += core["num_sessions"]
+            row["lines_added"] += core["lines_of_code"]["added"]
+            row["commits"] += core["commits_by_claude_code"]
+            row["edits_accepted"] += sum(t["accepted"] for name, t in record["tool_actions"].items() if name != "web_fetch_tool")
+            for model in record["model_breakdown"]:
+                row["output_tokens"] += model["tokens"]["output"]
+                row["estimated_usd"] += model["estimated_cost"]["amount"] / 100
+    found = {(r["actor_type"], r["actor"]): r for r in athena("claude_code_by_user")}
+    assert set(found) == set(expected)
+    assert {"api_actor", "user_actor"} == {kind for kind, _ in found}
+    for actor, row in found.items():
+        want = expected[actor]
+        assert row["days_active"] == len(want["days"]), actor
+        assert (row["sessions"], row["lines_added"], row["commits"], row["edits_accepted"], row["output_tokens"]) == \
+            (want["sessions"], want["lines_added"], want["commits"], want["edits_accepted"], want["output_tokens"]), actor
+        assert row["estimated_usd"] == want["estimated_usd"], actor  # to the hundredth of a cent, no float
+    totals = org.claude_code.totals(WINDOW_30 + timedelta(days=i) for i in range(30))
+    assert sum(r["estimated_usd"] for r in found.values()) == totals["estimated_cost_cents"] / 100
+    assert sum(r["lines_added"] for r in found.values()) == totals["lines_added"]

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import boto3
@@ -181,8 +182,8 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
     queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     # a backfill, then the hourly incremental run with a threshold every day passes: the alert path runs too
-    events = [{"mode": "backfill", "start": "2026-11-18", "end": "2026-11-21", "now": "2026-11-23T14:30:00Z"},
-              {"mode": "incremental", "now": "2026-11-23T14:30:00Z"}]
+    events = [{"mode": "backfill", "start": "2026-11-18", "end": "2026-11-21", "now": "2026-11-23T14:30:00Z", "reports": ["usage", "cost"]},
+              {"mode": "incremental", "now": "2026-11-23T14:30:00Z"}]  # every endpoint: Claude Code and the snapshots run in the zip too
     with Simulator(org, now=NOW) as sim:
         client("secretsmanager").create_secret(Name=SECRET, SecretString=json.dumps({"admin_api_key": sim.admin_key}))
         env = {
@@ -233,8 +234,14 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
     # usage 11-18..11-23 (the backfill's three days, the incremental's 11-20..today), cost 11-18..11-22
     assert len([k for k in keys if k.startswith("anthropic/usage_messages/dt=")]) == 6
     assert len([k for k in keys if k.startswith("anthropic/cost_report/dt=")]) == 5
+    assert len([k for k in keys if k.startswith("anthropic/focus/dt=")]) == 5  # each cost day's FOCUS day, built in the zip
     assert [k for k in keys if k.startswith("anthropic/raw/") and k.endswith(".json.gz")]
     assert len([k for k in keys if k.startswith("anthropic/runs/")]) == 2
+    # the incremental run asked for every endpoint: the organization snapshots (today) and Claude Code (its lookback)
+    for table in ("organization", "workspaces", "api_keys", "users", "invites", "workspace_members", "labels"):
+        assert [k for k in keys if k.startswith(f"anthropic/{table}/dt=")] == [f"anthropic/{table}/dt=2026-11-23/{table}-2026-11-23.parquet"]
+    assert len([k for k in keys if k.startswith("anthropic/claude_code_usage/dt=")]) == \
+        len([d for d in range(20, 24) if not org.claude_code.is_empty(date(2026, 11, d))])
     assert len([k for k in keys if k.startswith("anthropic/alerts/sent/")]) == 4
     # the metrics the alarms watch, as EMF lines on stdout
     emf = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{") and '"_aws"' in line]

@@ -27,7 +27,7 @@ STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSa
 EXPECTED_ENV = {
     "LAKE_BUCKET", "LAKE_PREFIX", "ADMIN_KEY_SECRET_ID", "USAGE_BUCKET_WIDTH", "USAGE_LOOKBACK_DAYS",
     "COST_LOOKBACK_DAYS", "ALERT_TOPIC_ARN", "DAILY_SPEND_THRESHOLD_USD", "MONTHLY_BUDGET_USD", "SPIKE_RATIO",
-    "PRICING_OVERRIDES", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
+    "PRICING_OVERRIDES", "LABELS", "ANTHROPIC_AGENT_MAP_JSON", "BUDGETS", "WEEKLY_DIGEST", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL",
 }
 
 
@@ -84,7 +84,7 @@ def test_cfn_lint_is_clean():
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_glue_columns_are_the_parquet_schema(template, table):
     glue = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
-            for r in resources(template, "AWS::Glue::Table").values()}
+            for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE"}
     assert set(glue) == set(TABLES)
     table_input = glue[table]
     columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
@@ -216,10 +216,13 @@ def test_the_function_role_reaches_only_its_bucket_secret_topic_and_itself(templ
     invoke = [r["Fn::Sub"] for r in by_action["lambda:InvokeFunction"]]
     assert invoke == ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest",
                       "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-ingest:*"]
-    # the pricing overrides object, only when it is an s3:// URI
-    (overrides,) = [s for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s]
-    assert overrides["Fn::If"][0] == "PricingOverridesInS3"
-    assert overrides["Fn::If"][1]["Action"] == "s3:GetObject"
+    # the pricing overrides, the label map and the budgets file, each only when it is an s3:// URI (issue 11 added the budgets)
+    objects = {s["Fn::If"][0]: s["Fn::If"][1] for s in document["Statement"] if isinstance(s, dict) and "Fn::If" in s}
+    assert set(objects) == {"PricingOverridesInS3", "LabelsInS3", "BudgetsInS3"}
+    assert all(statement["Action"] == "s3:GetObject" for statement in objects.values())
+    assert objects["BudgetsInS3"]["Resource"]["Fn::Sub"][1]["Location"] == {
+        "Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::Sub": "${Budgets}s3://"}]}]}
+    assert objects["LabelsInS3"]["Action"] == "s3:GetObject"
 
 
 def test_pricing_overrides_condition_and_arn_expressions():
@@ -237,6 +240,8 @@ def test_pricing_overrides_condition_and_arn_expressions():
     template = TEMPLATE.read_text()
     assert '!Split ["s3://", !Sub "${PricingOverrides}#"]' in template
     assert '!Split ["s3://", !Sub "${PricingOverrides}s3://"]' in template
+    assert '!Split ["s3://", !Sub "${Labels}#"]' in template and '!Split ["s3://", !Sub "${Labels}s3://"]' in template
+    assert '!Split ["s3://", !Sub "${Budgets}#"]' in template and '!Split ["s3://", !Sub "${Budgets}s3://"]' in template
 
 
 # -- the function -----------------------------------------------------------------------------------
@@ -268,9 +273,10 @@ def test_environment_is_the_settings_contract(template):
     assert unread == []
     # optional settings default to empty, which the code treats as unset ("off")
     for name, parameter in (("DAILY_SPEND_THRESHOLD_USD", "DailySpendThresholdUsd"), ("MONTHLY_BUDGET_USD", "MonthlyBudgetUsd"),
-                            ("SPIKE_RATIO", "SpikeRatio"), ("PRICING_OVERRIDES", "PricingOverrides")):
+                            ("SPIKE_RATIO", "SpikeRatio"), ("PRICING_OVERRIDES", "PricingOverrides"), ("BUDGETS", "Budgets")):
         assert env[name] == {"Ref": parameter}
         assert template["Parameters"][parameter]["Default"] == ""
+    assert env["WEEKLY_DIGEST"] == {"Ref": "WeeklyDigest"} and template["Parameters"]["WeeklyDigest"]["Default"] == "false"
 
 
 def test_parameter_defaults_are_valid_settings(template, monkeypatch):
@@ -285,6 +291,7 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
         "COST_LOOKBACK_DAYS": params["CostLookbackDays"]["Default"],
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:anthropic-usage-lake-AlertTopic-1",
         "DAILY_SPEND_THRESHOLD_USD": "", "MONTHLY_BUDGET_USD": "", "SPIKE_RATIO": "", "PRICING_OVERRIDES": "",
+        "BUDGETS": "", "WEEKLY_DIGEST": params["WeeklyDigest"]["Default"],
     }
     settings = Settings.from_env(env, lambda_runtime=True)
     assert (settings.lake_prefix, settings.usage_bucket_width, settings.usage_lookback_days) == ("anthropic/", "1h", 3)
@@ -293,9 +300,51 @@ def test_parameter_defaults_are_valid_settings(template, monkeypatch):
     for name, parameter, value in (("DAILY_SPEND_THRESHOLD_USD", "DailySpendThresholdUsd", "250.50"),
                                    ("MONTHLY_BUDGET_USD", "MonthlyBudgetUsd", "5000"),
                                    ("SPIKE_RATIO", "SpikeRatio", "3.5"),
-                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json")):
+                                   ("PRICING_OVERRIDES", "PricingOverrides", "s3://my-bucket/prices.json"),
+                                   ("LABELS", "Labels", "s3://my-bucket/labels.json"),
+                                   ("ANTHROPIC_AGENT_MAP_JSON", "AgentMapJson", '{"apikey_01Rj2N8SVvo6BePZj99NhmiT": "opus-main"}'),
+                                   ("BUDGETS", "Budgets", "s3://my-bucket/config/budgets.json")):
         assert re.fullmatch(params[parameter]["AllowedPattern"], value)
         Settings.from_env(env | {name: value}, lambda_runtime=True)
+    for value in params["WeeklyDigest"]["AllowedValues"]:
+        assert Settings.from_env(env | {"WEEKLY_DIGEST": value}, lambda_runtime=True).weekly_digest == (value == "true")
+
+
+def test_one_more_email_subscription_filters_on_the_budget_attribute(template):
+    """Issue 11: BudgetAlertEmail receives only the budgets BudgetAlertFilterBudget names (SNS filter policy)."""
+    subscription = template["Resources"]["BudgetAlertEmailSubscription"]
+    assert subscription["Condition"] == "HasBudgetAlertEmail"
+    props = subscription["Properties"]
+    assert (props["TopicArn"], props["Protocol"], props["Endpoint"]) == ({"Ref": "AlertTopic"}, "email", {"Ref": "BudgetAlertEmail"})
+    assert props["FilterPolicyScope"] == "MessageAttributes"
+    assert props["FilterPolicy"] == {"budget": {"Fn::Split": [",", {"Ref": "BudgetAlertFilterBudget"}]}}
+    names = template["Parameters"]["BudgetAlertFilterBudget"]["AllowedPattern"]
+    assert re.fullmatch(names, "growth-daily,growth-monthly") and not re.fullmatch(names, "growth daily")
+    assert template["Conditions"]["HasBudgetAlertEmail"] == {"Fn::And": [
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "BudgetAlertEmail"}, ""]}]},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "BudgetAlertFilterBudget"}, ""]}]}]}
+
+
+@pytest.mark.parametrize("parameter", ["UsageLookbackDays", "CostLookbackDays"])
+def test_item08_lookback_parameters_admit_1_to_31_days(template, parameter):
+    pattern = template["Parameters"][parameter]["AllowedPattern"]
+    assert [str(n) for n in range(0, 40) if re.fullmatch(pattern, str(n))] == [str(n) for n in range(1, 32)]
+    assert not re.fullmatch(pattern, "00") and not re.fullmatch(pattern, "")
+    assert "(1-31)" in template["Parameters"][parameter]["Description"]
+
+
+def test_item14_the_lake_prefix_parameter_refuses_what_the_code_refuses(template):
+    from usage_lake.config.settings import Settings, SettingsError
+
+    pattern = template["Parameters"]["LakePrefix"]["AllowedPattern"]
+    for good in ("anthropic", "team/anthropic", "a.b/c-d_e", "..a/b..", "x/.hidden"):
+        assert re.fullmatch(pattern, good), good
+        Settings.from_env({"LAKE_PREFIX": good})
+    for bad in ("../../etc", "..", ".", "a/../b", "a/./b", "a/..", "a//b", "/a", "a/", "a\tb"):
+        assert not re.fullmatch(pattern, bad), bad
+    for bad in ("../../etc", "a/../b", "a/./b", "a//b", "a\tb"):
+        with pytest.raises(SettingsError, match="LAKE_PREFIX"):
+            Settings.from_env({"LAKE_PREFIX": bad})
 
 
 def test_hourly_schedule_sends_an_incremental_run(template):
@@ -420,3 +469,24 @@ def test_sam_build_target_unpacks_the_package():
     assert dry.returncode == 0, dry.stderr
     assert "infra/package.py build" in dry.stdout
     assert "dist/lambda.zip" in dry.stdout and "/tmp/artifacts" in dry.stdout
+
+
+def test_the_views_are_glue_views_holding_their_sql_and_columns(template):
+    """Each infra/views/*.sql is a VIRTUAL_VIEW Glue table carrying the view as Athena stores one (a "Presto View")."""
+    views = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+             for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "VIRTUAL_VIEW"}
+    files = {path.stem: path for path in (ROOT / "infra" / "views").glob("*.sql")}
+    assert set(views) == set(files) == {"usage_messages_named", "cost_report_named"}
+    for name, view in views.items():
+        assert view["Parameters"] == {"presto_view": "true", "comment": "Presto View"}
+        assert view["ViewExpandedText"] == "/* Presto View */"
+        head, encoded, tail = view["ViewOriginalText"]["Fn::Join"][1]
+        assert (head, tail) == ("/* Presto View: ", " */")
+        definition = json.loads(encoded["Fn::Base64"]["Fn::Sub"])
+        assert definition["schema"] == "${GlueDatabase}" and definition["catalog"] == "awsdatacatalog"
+        assert definition["originalSql"] == files[name].read_text().partition("\n")[2].strip() + "\n"
+        stored = [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]]
+        assert [c["name"] for c in definition["columns"]] == [n for n, _ in stored]
+        base = name.removesuffix("_named")
+        assert stored[:len(athena_columns(base))] == athena_columns(base)  # the table's columns, then dt and the names
+        assert [n for n, _ in stored[len(athena_columns(base)):]][0] == "dt" and ("labels", "map<string,string>") in stored

@@ -111,7 +111,7 @@ def test_the_exact_daily_alerts_reach_sns_once(deployed, org):
         assert message["Subject"] == f"Anthropic spend {usd(figure)}{label} on {day} passed your $70 daily threshold"
         assert {name: value["Value"] for name, value in message["MessageAttributes"].items()} == {
             "severity": "critical" if figure >= 2 * THRESHOLD else "warning",
-            "basis": key.split("/")[2], "day": day, "kind": "daily"}
+            "basis": key.split("/")[2], "day": day, "kind": "daily", "budget": "daily-threshold", "scope": "all"}
         text = document["text"]
         assert text.startswith(f"Anthropic API spend on {day} (UTC) was {usd(figure)}")
         assert f"above your daily threshold of {usd(THRESHOLD)}" in text
@@ -458,7 +458,7 @@ def test_monthly_steps_use_the_cost_basis_and_never_go_down(local_lake):
 
     sent = alert_run(local_lake, publisher, budget, at(date(2026, 11, 4), 23, 30))
 
-    assert [a.key for a in sent] == ["monthly/2026-11/actual-80/b500", "monthly/2026-11/forecast-100/b500"]
+    assert [a.key for a in sent] == ["monthly/2026-11/actual-80/b500"]  # no forecast before 5 whole days of the month (issue 11)
     actual = sent[0]
     assert actual.subject == "Anthropic spend $400.00 this month reached 80% of your $500 monthly budget"
     assert actual.basis == "cost" and Decimal(actual.document["month_to_date_usd"]) == 400
@@ -474,7 +474,9 @@ def test_monthly_steps_use_the_cost_basis_and_never_go_down(local_lake):
     for day in range(5, 8):
         put_billed(local_lake, date(2026, 11, day), "70")
     put_usage(local_lake, date(2026, 11, 8), flat("5"))
-    (full,) = alert_run(local_lake, publisher, budget, at(date(2026, 11, 8), 20, 0))  # 7 x $70 + $100 = $590
+    full, forecast = alert_run(local_lake, publisher, budget, at(date(2026, 11, 8), 20, 0))  # 7 x $70 + $100 = $590
+    assert forecast.key == "monthly/2026-11/forecast-100/b500"  # 7 whole days now: the forecast's first chance
+    assert Decimal(forecast.document["figure_usd"]) == Decimal(590) / (7 + Decimal(20 * 60) / 1440) * 30
     assert full.subject == "Anthropic spend $590.00 this month reached 100% of your $500 monthly budget"
     assert full.key == "monthly/2026-11/actual-100/b500" and full.document["billed_days"] == 7
 
@@ -537,7 +539,7 @@ def test_a_raised_threshold_or_budget_is_a_new_rule_with_its_own_alerts(local_la
     for n in range(1, 5):
         put_billed(local_lake, date(2026, 11, n), "105")  # $420: 84% of $500
     first = alert_run(local_lake, publisher, Settings(monthly_budget_usd=Decimal("500")), at(date(2026, 11, 5), 1, 0))
-    assert [a.key for a in first] == ["monthly/2026-11/actual-80/b500", "monthly/2026-11/forecast-100/b500"]
+    assert [a.key for a in first] == ["monthly/2026-11/actual-80/b500"]  # 4 whole days: too early for a forecast (issue 11)
     put_billed(local_lake, date(2026, 11, 5), "220")  # $640 after the budget went up to $800: 80% of it
     raised = alert_run(local_lake, publisher, Settings(monthly_budget_usd=Decimal("800")), at(date(2026, 11, 6), 1, 0))
     assert [a.key for a in raised] == ["monthly/2026-11/actual-80/b800", "monthly/2026-11/forecast-100/b800"]

@@ -57,21 +57,21 @@ def test_backfill_into_s3_equals_the_simulator_exactly(sim, org, s3_lake):
     by_model = org.usage_totals_by(midnight(NOV(1)), midnight(NOV(15)), ("model",))
     lake_by_model = {r["model"]: r["uncached_input_tokens_sum"] for r in usage.group_by("model").aggregate([("uncached_input_tokens", "sum")]).to_pylist()}
     assert lake_by_model == {model: t["uncached_input_tokens"] for (model,), t in by_model.items()}
-    # 14 days, a fresh lake (no previous run to size pages by): usage asks for one day, then the other 6 days of the
-    # first 7-day slice in one page, then the second slice in one page; cost (one query: up to 28 days) one day,
-    # then the other 13 days
+    # 14 days, a fresh lake (no previous run to size pages by): in the first 7-day slice each report asks for its
+    # first day alone, then the other 6 days in one page; the second slice is one page each
     assert queries(sim) == [
-        ("usage", "2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z", "24"),
+        ("usage", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "24"),
         ("usage", "2026-11-02T00:00:00Z", "2026-11-08T00:00:00Z", "168"),
-        ("cost", "2026-11-01T00:00:00Z", "2026-11-15T00:00:00Z", "1"),
-        ("cost", "2026-11-02T00:00:00Z", "2026-11-15T00:00:00Z", "31"),
+        ("cost", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "1"),
+        ("cost", "2026-11-02T00:00:00Z", "2026-11-08T00:00:00Z", "31"),
         ("usage", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "168"),
+        ("cost", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "31"),
     ]
-    assert (record.requests, record.pages, record.retries) == (5, 5, 0)
+    assert (record.requests, record.pages, record.retries) == (6, 6, 0)
     keys = s3_lake.list("")
     assert len([k for k in keys if k.startswith("usage_messages/")]) == 14
     assert len([k for k in keys if k.startswith("cost_report/")]) == 14
-    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 5
+    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 6
     assert len([k for k in keys if k.endswith("manifest.json")]) == 28
     assert len([k for k in keys if k.startswith("runs/")]) == 1
     assert record.rows("usage") == usage.num_rows
@@ -126,11 +126,11 @@ def test_incremental_refreshes_the_trailing_window(sim, org, local_lake):
     assert today_usage.num_rows > 0
     assert max(today_usage.column("bucket_end").to_pylist()) == midnight(TODAY) + timedelta(hours=14)
     assert not local_lake.exists(partition_key("cost_report", TODAY))
-    # a fresh lake: one day of each report first, then, knowing a bucket's size, the rest in one page each
+    # a fresh lake: the first day of each report alone, then, knowing a bucket's size, the rest in one page each
     assert queries(sim) == [
-        ("usage", "2026-11-20T00:00:00Z", "2026-11-23T14:30:00Z", "24"),
+        ("usage", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "24"),
         ("usage", "2026-11-21T00:00:00Z", "2026-11-23T14:30:00Z", "168"),
-        ("cost", "2026-11-20T00:00:00Z", "2026-11-23T00:00:00Z", "1"),
+        ("cost", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "1"),
         ("cost", "2026-11-21T00:00:00Z", "2026-11-23T00:00:00Z", "31"),
     ]
     assert (record.requests, record.pages) == (4, 4)
@@ -156,14 +156,14 @@ def test_the_hourly_run_of_a_small_org_is_two_requests(sim, org, local_lake):
     assert [(r["usage_bucket_width"], r["usage_bytes_per_bucket"] > 0, r["cost_bytes_per_bucket"] > 0) for r in runs] == [("1h", True, True)] * 2
 
 
-def test_a_31_day_backfill_of_a_small_org_is_nine_requests_then_seven(sim, org, local_lake):
+def test_a_31_day_backfill_of_a_small_org_is_twelve_requests_then_ten(sim, org, local_lake):
     record = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
-    # usage: 1 day + 6 days, then 3 slices of 7 days and one of 3, a page each (6); cost: 1 day + 27 days, then 3 days (3)
-    assert (record.requests, record.pages) == (9, 9)
+    # each report: its first day alone, the other 6 days of the first slice, then 3 slices of 7 days and one of 3
+    assert (record.requests, record.pages) == (12, 12)
     assert [q[0] for q in queries(sim)].count("usage") == 6
     sim.clear_requests()
     again = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
-    assert (again.requests, [q[3] for q in queries(sim)]) == (7, ["168", "31", "168", "168", "168", "168", "31"])
+    assert (again.requests, [q[3] for q in queries(sim)]) == (10, ["168", "31"] * 5)  # a page per report and slice
     assert lake_tokens(local_lake, date(2026, 10, 1), NOV(1)) == sim_tokens(org, midnight(date(2026, 10, 1)), midnight(NOV(1)))
     assert lake_cents(local_lake, date(2026, 10, 1), NOV(1)) == org.cost_total_cents(midnight(date(2026, 10, 1)), midnight(NOV(1)))
 
@@ -176,8 +176,8 @@ def test_pages_of_a_big_org_stay_one_day(local_lake):
         job.ingestion.page_budget = 3_000_000  # a day of this org is ~2 MB of JSON: one day per page, not two
         record = job.run(backfill(NOV(16), NOV(21), reports=("usage",)))
         sent = [dict(r.query) for r in sim.requests]
-    # one query for the 5 days (one slice), one day a page: the first page and 4 more by cursor, all at limit 24
-    assert [(q["limit"], "page" in q) for q in sent] == [("24", False)] + [("24", True)] * 4 and record.pages == 5
+    # the first day alone, then one query for the other 4 days: one day a page (its first, then 3 by cursor), at 24
+    assert [(q["limit"], "page" in q) for q in sent] == [("24", False), ("24", False)] + [("24", True)] * 3 and record.pages == 5
     assert 60_000 < record.bytes_per_bucket[("usage", "1h")] < 125_000  # 3 MB / 125 KB = 24 buckets: still one day
     assert lake_tokens(local_lake, NOV(16), NOV(21)) == sim_tokens(org, midnight(NOV(16)), midnight(NOV(21)))
 
@@ -329,14 +329,10 @@ def test_a_long_backfill_stops_at_a_slice_and_its_continuation_finishes_without_
     second = ingest(parse_event(first.next_event), sim=sim, lake=local_lake)
 
     assert second.outcome == "succeeded" and second.continues == first.run_id
-    usage_first = [d.day for d in first.days if d.report == "usage"]
-    usage_second = [d.day for d in second.days if d.report == "usage"]
-    assert usage_first == days(NOV(1), NOV(15)) and usage_second == days(NOV(15), NOV(22))
-    # cost asked for all 21 days in the first slice's query (up to 28 days a query); the continuation fetches
-    # the days from resume_from again, one more request, and replaces them with the same rows
-    cost_first = [d.day for d in first.days if d.report == "cost"]
-    cost_second = [d.day for d in second.days if d.report == "cost"]
-    assert cost_first == days(NOV(1), NOV(22)) and cost_second == days(NOV(15), NOV(22))
+    for report in ("usage", "cost"):
+        done_first = [d.day for d in first.days if d.report == report]
+        done_second = [d.day for d in second.days if d.report == report]
+        assert done_first == days(NOV(1), NOV(15)) and done_second == days(NOV(15), NOV(22))
     assert lake_tokens(local_lake, NOV(1), NOV(22)) == sim_tokens(org, midnight(NOV(1)), midnight(NOV(22)))
     assert lake_cents(local_lake, NOV(1), NOV(22)) == org.cost_total_cents(midnight(NOV(1)), midnight(NOV(22)))
 
@@ -353,7 +349,8 @@ def test_curated_days_rebuild_from_raw_without_the_api(org, local_lake):
 
     assert [(r.report, r.day, r.action) for r in results] == (
         [("usage", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("usage", NOV(13), "no_raw")]
-        + [("cost", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("cost", NOV(13), "no_raw")])
+        + [("cost", NOV(d), WRITTEN) for d in (10, 11, 12)] + [("cost", NOV(13), "no_raw")]
+        + [("focus", NOV(d), WRITTEN) for d in (10, 11, 12)])
     assert read_table(local_lake, "usage_messages").equals(usage_before)
     assert read_table(local_lake, "cost_report").equals(cost_before)
     manifest = json.loads(local_lake.get(next(k for k in local_lake.list(raw_day_prefix("usage", NOV(11))) if k.endswith("manifest.json"))))
@@ -361,10 +358,10 @@ def test_curated_days_rebuild_from_raw_without_the_api(org, local_lake):
 
 
 @pytest.mark.parametrize(("width", "start", "end", "requests"), [
-    # one 31-day slice: 1 daily bucket, then the other 13 in one usage page; cost alike. Next time: a page each
+    # one 31-day slice: the first daily bucket alone, then the other 13 in one usage page; cost alike. Next time: a page each
     ("1d", NOV(1), NOV(15), (4, 2)),
-    # one-day slices: a 1,440-minute page per day; cost in one query for both days (1 day, then 1; next time 1 page)
-    ("1m", NOV(20), NOV(22), (4, 3)),
+    # one-day slices: a 1,440-minute page and a cost page per day (cost's first asks for one bucket, the next 31)
+    ("1m", NOV(20), NOV(22), (4, 4)),
 ])
 def test_other_bucket_widths_give_the_same_totals(sim, org, local_lake, width, start, end, requests):
     settings = Settings(base_url=sim.base_url, usage_bucket_width=width)

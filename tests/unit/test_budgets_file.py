@@ -7,7 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from usage_lake.config.budgets import LEGACY_DAILY, LEGACY_MONTHLY, Budget, Measure, Period, legacy_budgets, parse_budgets
+from usage_lake.config.budgets import (
+    LEGACY_DAILY,
+    LEGACY_MONTHLY,
+    Budget,
+    Measure,
+    Period,
+    join_budgets,
+    legacy_budgets,
+    parse_budgets,
+)
 from usage_lake.errors import SettingsError
 
 EXAMPLE = {"budgets": [
@@ -52,6 +61,10 @@ def test_a_json_number_amount_is_exact_not_a_float() -> None:
     ({"name": "b", "period": "daily", "amount": "1", "scope": {"team": ["x"]}}, "`scope` has unknown key 'team'"),
     ({"name": "b", "period": "daily", "amount": "1", "scope": {"model": []}}, "`scope.model` must be a non-empty list"),
     ({"name": "b", "period": "daily", "amount": "1", "owner": "me"}, "budget 'b': unknown field(s) owner"),
+    ({"name": "b", "period": "daily", "amount": "1", "measure": "billed_cost", "scope": {"api_key": ["prod"]}},
+     "budget 'b': `measure` billed_cost cannot be scoped by `api_key`: the cost report has no per-key cost"),
+    ({"name": "b", "period": "daily", "amount": "1", "scope": {"service_tier": ["priority"]}},
+     "budget 'b': `measure` cost leaves Priority Tier out"),
 ])
 def test_each_mistake_names_the_budget_and_the_field(entry: dict, message: str) -> None:
     with pytest.raises(SettingsError) as failure:
@@ -75,3 +88,20 @@ def test_the_legacy_settings_become_named_budgets() -> None:
     assert (monthly.name, monthly.period, monthly.amount, monthly.forecast) == (LEGACY_MONTHLY, Period.MONTHLY, Decimal(1000), True)
     assert monthly.thresholds == (Decimal(50), Decimal(80), Decimal(100))
     assert legacy_budgets(None, None) == []
+
+
+def test_a_file_budget_may_not_take_a_legacy_settings_name() -> None:
+    legacy = legacy_budgets(None, Decimal(1000))
+    mine = parse_budgets(json.dumps({"budgets": [{"name": "monthly-budget", "period": "monthly", "amount": "5"}]}))
+    with pytest.raises(SettingsError, match="budget 'monthly-budget': that name is MONTHLY_BUDGET_USD's budget"):
+        join_budgets(legacy, mine)
+    assert [b.name for b in join_budgets(legacy_budgets(Decimal(70), None), mine)] == ["daily-threshold", "monthly-budget"]
+
+
+def test_estimated_cost_may_scope_priority_and_keys() -> None:
+    text = json.dumps({"budgets": [{"name": "p", "period": "weekly", "amount": "9", "measure": "estimated_cost",
+                                    "scope": {"service_tier": "priority", "api_key_id": ["apikey_01x"]}}]})
+    (budget,) = parse_budgets(text)
+    assert budget.scope == {"service_tier": ("priority",), "api_key_id": ("apikey_01x",)} and budget.measure.unit == "USD"
+    assert budget.scope_text == "api_key_id=apikey_01x; service_tier=priority"
+    assert Measure.WEB_SEARCH_REQUESTS.unit == "requests" and Measure.TOTAL_TOKENS.unit == "tokens"

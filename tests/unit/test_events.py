@@ -10,6 +10,7 @@ import pytest
 
 from usage_lake.app.jobs import parse_event
 from usage_lake.config.events import EventError, RunRequest
+from usage_lake.sources import registry
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 PINNED_NOW = "2026-11-23T12:00:00Z"
@@ -44,7 +45,9 @@ def rejection(event: object) -> str:
 @pytest.mark.parametrize("event", [SCHEDULED_ENVELOPE, {}, None], ids=["eventbridge-envelope", "empty-object", "none"])
 def test_schedule_events_mean_an_incremental_run_of_both_reports(event: object) -> None:
     request = parse_event(event)
-    assert request == RunRequest(mode="incremental", reports=("usage", "cost"), now=None)
+    # every endpoint runs by default: the two reports first, then Claude Code and the organization snapshots
+    assert request == RunRequest(mode="incremental", reports=registry.names(), now=None)
+    assert request.reports[:2] == ("usage", "cost")
     assert request.start is None and request.end is None and request.continues is None
 
 
@@ -63,7 +66,7 @@ def test_reports_come_back_in_canonical_order_whatever_order_was_sent() -> None:
 # --- backfill -------------------------------------------------------------------------------------------------
 
 def test_backfill_with_start_and_end_days() -> None:
-    request = parse_event({"mode": "backfill", "start": "2026-01-01", "end": "2026-03-01", "now": PINNED_NOW})
+    request = parse_event({"mode": "backfill", "start": "2026-01-01", "end": "2026-03-01", "now": PINNED_NOW, "reports": ["usage", "cost"]})
     assert request == RunRequest(
         mode="backfill", reports=("usage", "cost"), now=datetime(2026, 11, 23, 12, tzinfo=UTC),
         start=date(2026, 1, 1), end=date(2026, 3, 1),

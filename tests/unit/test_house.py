@@ -1,6 +1,6 @@
 """The house rules, checked on the source: imports go downward only, and boto3 stays at the edges.
 
-    handlers -> app -> ingest / alerts / reporting (/ simulator) -> sources -> money -> lake -> config -> times / errors
+    handlers -> app -> ingest / alerts / reporting (/ simulator) -> sources / focus -> money -> lake -> config -> times / errors
 
 A module may import its own subpackage and any lower layer; the three feature packages of one layer never
 import each other. Only the lake store, the alert publishers, the secret reader and the handler touch boto3.
@@ -19,7 +19,7 @@ LAYERS = {
     "usage_lake.config": 1,
     "usage_lake.lake": 2,
     "usage_lake.money": 3,
-    "usage_lake.sources": 4,
+    "usage_lake.sources": 4, "usage_lake.focus": 4,
     "usage_lake.ingest": 5, "usage_lake.alerts": 5, "usage_lake.reporting": 5, "usage_lake.simulator": 5,
     "usage_lake.app": 6,
     "handlers": 7,

@@ -39,7 +39,7 @@ def test_every_setting_is_read() -> None:
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:8080/",
         "USAGE_BUCKET_WIDTH": "1d",
         "USAGE_LOOKBACK_DAYS": "7",
-        "COST_LOOKBACK_DAYS": "0",
+        "COST_LOOKBACK_DAYS": "1",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:usage-alerts",
         "DAILY_SPEND_THRESHOLD_USD": "250",
     }, lambda_runtime=True)
@@ -50,7 +50,7 @@ def test_every_setting_is_read() -> None:
         base_url="http://127.0.0.1:8080",
         usage_bucket_width="1d",
         usage_lookback_days=7,
-        cost_lookback_days=0,
+        cost_lookback_days=1,
         alert_topic_arn="arn:aws:sns:us-east-1:123456789012:usage-alerts",
         daily_spend_threshold_usd=Decimal("250"),
     )
@@ -62,8 +62,15 @@ def test_each_documented_bucket_width_is_accepted(width: str) -> None:
 
 
 def test_lookback_bounds_are_accepted() -> None:
-    assert Settings.from_env({"USAGE_LOOKBACK_DAYS": "0", "COST_LOOKBACK_DAYS": "31"}).usage_lookback_days == 0
-    assert Settings.from_env({"USAGE_LOOKBACK_DAYS": "0", "COST_LOOKBACK_DAYS": "31"}).cost_lookback_days == 31
+    assert Settings.from_env({"USAGE_LOOKBACK_DAYS": "1", "COST_LOOKBACK_DAYS": "31"}).usage_lookback_days == 1
+    assert Settings.from_env({"USAGE_LOOKBACK_DAYS": "1", "COST_LOOKBACK_DAYS": "31"}).cost_lookback_days == 31
+
+
+@pytest.mark.parametrize("name", ["USAGE_LOOKBACK_DAYS", "COST_LOOKBACK_DAYS"])
+def test_item08_lookback_zero_is_refused(name: str) -> None:
+    """0 days never fetches cost and loses the 23:00 hour (or, at 1d, everything): the minimum is 1."""
+    message = settings_error({name: "0"})
+    assert name in message and "from 1 to 31" in message and "'0'" in message
 
 
 @pytest.mark.parametrize("missing", ["LAKE_BUCKET", "ADMIN_KEY_SECRET_ID"])
@@ -104,6 +111,8 @@ def test_lambda_settings_with_both_required_variables() -> None:
         ("LAKE_BUCKET", "s3://bucket"),
         ("LAKE_BUCKET", "bucket/prefix"),
         ("LAKE_BUCKET", "My_Bucket"),
+        ("BUDGETS", "s3://bucket"),
+        ("WEEKLY_DIGEST", "yes"),
     ],
 )
 def test_bad_value_raises_settings_error_naming_the_variable(name: str, value: str) -> None:
@@ -127,3 +136,40 @@ def test_threshold_keeps_every_digit() -> None:
 @pytest.mark.parametrize("raw,prefix", [("/a/b/", "a/b/"), ("a/b", "a/b/"), ("a", "a/"), ("", ""), ("/", ""), ("  x/ ", "x/")])
 def test_lake_prefix_is_normalised(raw: str, prefix: str) -> None:
     assert Settings.from_env({"LAKE_PREFIX": raw}).lake_prefix == prefix
+
+
+@pytest.mark.parametrize("raw,problem", [
+    ("../../etc", "'..'"),
+    ("anthropic/../other", "'..'"),
+    ("a/./b", "'.'"),
+    ("a//b", "empty segment"),
+    ("a/\x00b", "control character"),
+    ("anthropic\n", "control character"),
+    ("\tanthropic", "control character"),
+    ("a/\x7fb", "control character"),
+])
+def test_item14_lake_prefix_that_escapes_or_is_malformed_is_refused(raw: str, problem: str) -> None:
+    message = settings_error({"LAKE_PREFIX": raw})
+    assert "LAKE_PREFIX" in message and problem in message and repr(raw) in message
+
+
+@pytest.mark.parametrize("location,problem", [
+    ("s3://usage-lake-bucket/../../etc", "'..'"),
+    ("s3://usage-lake-bucket/a//b", "empty segment"),
+    ("s3://usage-lake-bucket/a\x01", "control character"),
+    ("s3://Not_A_Bucket/x", "not an S3 bucket name"),
+])
+def test_item14_an_s3_lake_uri_with_a_bad_prefix_is_refused(location: str, problem: str) -> None:
+    from usage_lake.errors import LakeError
+    from usage_lake.lake.store import open_lake
+
+    with pytest.raises(LakeError, match=problem):
+        open_lake(location)
+
+
+def test_budgets_and_the_weekly_digest_are_read_and_need_a_topic_in_lambda() -> None:
+    settings = Settings.from_env({"BUDGETS": "s3://team-config/budgets.json", "WEEKLY_DIGEST": "TRUE"})
+    assert (settings.budgets, settings.weekly_digest, settings.alerts_enabled) == ("s3://team-config/budgets.json", True, True)
+    assert Settings.from_env({"WEEKLY_DIGEST": "false"}).alerts_enabled is False
+    for name, value in (("BUDGETS", "./budgets.json"), ("WEEKLY_DIGEST", "true")):
+        assert "ALERT_TOPIC_ARN is required" in settings_error({**LAMBDA_ENV, name: value}, lambda_runtime=True)

@@ -237,7 +237,7 @@ def test_usage_schema_is_exactly_the_contract_schema() -> None:
 
 def test_rows_keep_their_own_bucket_across_several_buckets() -> None:
     body = page(
-        ("2026-10-01T00:00:00Z", "2026-10-01T01:00:00Z", [usage_row(output_tokens=1), usage_row(output_tokens=2)]),
+        ("2026-10-01T00:00:00Z", "2026-10-01T01:00:00Z", [usage_row(output_tokens=1), usage_row(output_tokens=2, api_key_id="apikey_2")]),
         ("2026-10-01T01:00:00Z", "2026-10-01T02:00:00Z", []),
         ("2026-10-01T02:00:00Z", "2026-10-01T03:00:00Z", [usage_row(output_tokens=3)]),
     )
@@ -292,10 +292,8 @@ def test_unknown_fields_top_level_and_nested_are_ignored() -> None:
         (("output_tokens",), "output_tokens"),
         (("uncached_input_tokens",), "uncached_input_tokens"),
         (("cache_read_input_tokens",), "cache_read_input_tokens"),
-        (("cache_creation",), "cache_creation"),
         (("cache_creation", "ephemeral_1h_input_tokens"), "cache_creation.ephemeral_1h_input_tokens"),
         (("cache_creation", "ephemeral_5m_input_tokens"), "cache_creation.ephemeral_5m_input_tokens"),
-        (("server_tool_use",), "server_tool_use"),
         (("server_tool_use", "web_search_requests"), "server_tool_use.web_search_requests"),
     ],
 )
@@ -312,6 +310,99 @@ def test_missing_required_usage_field_names_the_field(path: tuple[str, ...], nam
     assert named in message
     assert message.startswith("test page:")
     assert "result 1 of bucket 2025-08-01" in message
+
+
+# --- guards: what a page must not do (issue 8, items 9, 10, 13, 15) ------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"output_tokens": -5}, "`output_tokens` = -5"),
+    ({"cache_creation": {"ephemeral_5m_input_tokens": 1, "ephemeral_1h_input_tokens": -1}}, "`cache_creation.ephemeral_1h_input_tokens` = -1"),
+    ({"server_tool_use": {"web_search_requests": -2}}, "`server_tool_use.web_search_requests` = -2"),
+])
+def test_item09_a_negative_count_refuses_the_page_naming_field_row_and_day(overrides: dict, named: str) -> None:
+    body = page(("2026-10-01T05:00:00Z", "2026-10-01T06:00:00Z", [usage_row(), usage_row(api_key_id="apikey_2", **overrides)]))
+    with pytest.raises(ResponseShapeError) as info:
+        usage(body, width="1h")
+    message = str(info.value)
+    assert message.startswith("test page: result 1 of bucket 2026-10-01T05:00:00Z (day 2026-10-01)")
+    assert named in message and "negative" in message
+
+
+def test_item10_a_repeated_group_refuses_the_page_naming_it() -> None:
+    body = page(
+        ("2026-10-01T05:00:00Z", "2026-10-01T06:00:00Z", [usage_row(), usage_row(api_key_id="apikey_2"), usage_row(output_tokens=7)]),
+        ("2026-10-01T06:00:00Z", "2026-10-01T07:00:00Z", [usage_row()]),  # the same group in another bucket is fine
+    )
+    with pytest.raises(ResponseShapeError) as info:
+        usage(body, width="1h")
+    message = str(info.value)
+    assert "result 2 of bucket 2026-10-01T05:00:00Z (day 2026-10-01) repeats the group of result 0 of bucket 2026-10-01T05:00:00Z" in message
+    assert "api_key_id='apikey_01Rj2N8SVvo6BePZj99NhmiT'" in message and "model='claude-opus-5'" in message
+
+
+def test_item10_distinct_groups_that_differ_only_by_a_null_dimension_are_kept() -> None:
+    body = page(DAY_1 + ([usage_row(), usage_row(inference_geo=None), usage_row(account_id=None, inference_geo=None)],))
+    assert usage(body).num_rows == 3
+    with pytest.raises(ResponseShapeError, match="repeats the group"):
+        usage(page(DAY_1 + ([usage_row(inference_geo=None), usage_row(inference_geo=None)],)))
+
+
+def test_item10_repeats_are_found_however_many_distinct_keys_there_are() -> None:
+    from usage_lake.sources.rows import first_repeat
+
+    # seven columns of 1,000 distinct values: the combined codes pass 64 bits and are re-encoded on the way
+    columns = {f"k{i}": pa.array([None if n % 97 == i else f"{i}-{(n * (i + 1)) % 1000}" for n in range(1000)]) for i in range(7)}
+    table = pa.table(columns)
+    assert first_repeat(table, list(columns)) is None
+    repeated = pa.concat_tables([table, table.slice(500, 1)])
+    assert first_repeat(repeated, list(columns)) == (500, 1000)
+
+
+def test_item10_a_repeated_cost_row_refuses_the_page() -> None:
+    body = page(DAY_1 + ([cost_row(), cost_row(amount="1.5")],))
+    with pytest.raises(ResponseShapeError, match="result 1 of bucket 2025-08-01T00:00:00Z .* repeats the group of result 0"):
+        cost(body)
+    assert cost(page(DAY_1 + ([cost_row(), cost_row(workspace_id=None)],))).num_rows == 2
+
+
+def test_item13_an_absurd_count_is_a_shape_error_naming_field_row_and_day() -> None:
+    priced = {"model": "claude-sonnet-4-20250514", "inference_geo": "not_available"}
+    body = page(("2026-10-01T05:00:00Z", "2026-10-01T06:00:00Z",
+                 [usage_row(**priced), usage_row(**priced, api_key_id="apikey_2", output_tokens=2**63 - 1)]))
+    with pytest.raises(ResponseShapeError) as info:
+        usage(body, width="1h")
+    message = str(info.value)
+    assert message.startswith("test page: result 1 of bucket 2026-10-01T05:00:00Z (day 2026-10-01) has `output_tokens` = 9,223,372,036,854,775,807")
+    assert "too large" in message and "overflow" not in message.split("has")[0]
+
+
+def test_item13_a_large_but_possible_count_is_priced_exactly() -> None:
+    priced = {"model": "claude-sonnet-4-20250514", "inference_geo": "not_available", "cache_read_input_tokens": 0,
+              "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}, "output_tokens": 0,
+              "server_tool_use": {"web_search_requests": 0}}
+    table = usage(page(DAY_1 + ([usage_row(**priced, uncached_input_tokens=10_000_000_000)],)))
+    assert table.column("estimated_cost_usd").to_pylist() == [Decimal("30000")]  # 10 billion tokens at $3/MTok
+
+
+@pytest.mark.parametrize(("missing", "zeroed"), [
+    ("server_tool_use", ["web_search_requests"]),
+    ("cache_creation", ["cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens"]),
+])
+def test_item15_a_missing_optional_object_counts_as_zero_and_is_recorded(missing: str, zeroed: list[str]) -> None:
+    from usage_lake.sources.rows import take_defaulted
+
+    old = usage_row(api_key_id="apikey_2")
+    del old[missing]
+    table = usage(page(DAY_1 + ([usage_row(), old, usage_row(api_key_id="apikey_3", **{missing: None})],)))
+    assert table.num_rows == 3
+    for column in zeroed:
+        present = table.column(column)[0].as_py()
+        assert present > 0 and table.column(column).to_pylist() == [present, 0, 0]
+    assert table.column("output_tokens").to_pylist() == [500, 500, 500]  # the rest of the row is kept
+    plain, defaulted = take_defaulted(table)
+    assert defaulted == {missing: 2}
+    assert plain.schema.equals(USAGE_MESSAGES, check_metadata=True)
+    assert take_defaulted(usage(page(DAY_1 + ([usage_row()],)))) [1] == {}
 
 
 def test_null_counter_is_refused_like_a_missing_one() -> None:
@@ -360,6 +451,7 @@ def test_column_sums_equal_the_page_counters() -> None:
                 output_tokens=counters["output_tokens"],
                 server_tool_use={"web_search_requests": counters["web_search_requests"]},
                 model=f"model-{i % 5}",
+                api_key_id=f"apikey_{i}",  # one row per group, as the API sends them
             ))
         buckets.append((f"2026-10-01T0{hour}:00:00Z", f"2026-10-01T0{hour + 1}:00:00Z", rows))
     table = usage(page(*buckets), width="1h")

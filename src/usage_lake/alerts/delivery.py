@@ -116,8 +116,8 @@ class Sender:
         figure = alert.document.get("figure_usd") or alert.document.get("estimated_usd")
         self.lake.put(alert_sent_key(alert.key), json.dumps({
             "key": alert.key, "message_id": message_id, "run_id": self.run_id, "sent_at": format_timestamp(self.clock()),
-            "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure, "family": alert.family,
-            "level": str(alert.level),
+            "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure, "figure": alert.document.get("figure", figure),
+            "family": alert.family, "level": str(alert.level), "budget": alert.budget, "scope": alert.scope,
         }).encode())
         logger.info("alert %s sent: %s", alert.key, alert.subject)
         return Outcome.SENT

@@ -31,11 +31,7 @@ class SnsPublisher:
             MessageStructure="json",
             Message=json.dumps({"default": alert.text, "email": alert.text, "email-json": machine, "sqs": machine,
                                 "lambda": machine, "http": machine, "https": machine}),
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in (("severity", alert.severity), ("basis", alert.basis), ("day", alert.day.isoformat()),
-                                    ("kind", alert.kind))
-            },
+            MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes(alert).items()},
         )
         return response["MessageId"]
 
@@ -48,10 +44,17 @@ class OutboxPublisher:
 
     def publish(self, alert: Alert) -> str:
         key = alert_outbox_key(alert.key)
-        self.lake.put(key, json.dumps({"subject": alert.subject, "text": alert.text, "attributes": {
-            "severity": alert.severity, "basis": alert.basis, "day": alert.day.isoformat(), "kind": alert.kind},
-            "document": alert.document}, indent=1).encode())
+        self.lake.put(key, json.dumps({"subject": alert.subject, "text": alert.text, "attributes": attributes(alert),
+                                       "document": alert.document}, indent=1).encode())
         return key
+
+
+def attributes(alert: Alert) -> dict[str, str]:
+    """What subscriptions filter on: severity, basis, day, kind, and the budget and its scope (a team subscribes to its own
+    budgets with a filter policy on `budget`). SNS refuses an empty attribute value, so none is."""
+    values = {"severity": alert.severity, "basis": alert.basis, "day": alert.day.isoformat(), "kind": alert.kind,
+              "budget": alert.budget, "scope": alert.scope}
+    return {name: value or "-" for name, value in values.items()}
 
 
 def _sns_client():

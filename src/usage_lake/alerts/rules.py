@@ -1,12 +1,13 @@
 """The rules: which alerts fire, from the figures alone (no messages, no delivery, no I/O beyond the figures).
 
 Rules (each off unless set); a figure fires when it is at or above its line (`>=`, as AWS Budgets):
-- daily threshold (`DAILY_SPEND_THRESHOLD_USD`): a complete day on its billed cost (cost report; the
-  estimate until the cost report has the day), today on its estimated cost. One alert per (day, basis).
-- monthly budget (`MONTHLY_BUDGET_USD`): month to date on the `cost` basis (billed days billed, the others at
-  their comparable estimate) at 50%, 80% and 100% (the highest step crossed), and once a month when the linear
-  forecast reaches 100%, like AWS Budgets' ACTUAL and FORECASTED. A month that has just ended is evaluated for
-  MONTH_END_GRACE_DAYS more days, so its last hours and late-billed days still count.
+- budgets (`BUDGETS`, and `MONTHLY_BUDGET_USD` as the budget `monthly-budget`): each budget's figure over each of
+  its open periods (`periods.py`: the current one, and the one before for GRACE_DAYS after its end) against its
+  thresholds (the highest step crossed), and, with `forecast`, the straight-line forecast against the amount,
+  like AWS Budgets' ACTUAL and FORECASTED notifications.
+- daily threshold (`DAILY_SPEND_THRESHOLD_USD`, the budget `daily-threshold`): a complete day on its billed cost
+  (cost report; the estimate until the cost report has the day), today on its estimated cost. One alert per
+  (day, basis), for every day of the run's window.
 - spike (`SPIKE_RATIO`): today's estimate so far at or above that multiple of the average of the same hours of
   the trailing 7 days (estimate against estimate), once at least SPIKE_MIN_DAYS of them have data.
 
@@ -18,20 +19,22 @@ sent only above the highest level already sent (`delivery.py`), so steps never g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from usage_lake.alerts.figures import ESTIMATED, DaySpend, Figures, MonthSpend
+from usage_lake.alerts.figures import ESTIMATED, BudgetFigure, DaySpend, Figures
+from usage_lake.alerts.periods import FORECAST_AFTER_DAYS, GRACE_DAYS, open_spans
+from usage_lake.config.budgets import Budget, Period, legacy_budgets
 from usage_lake.config.settings import Settings
+from usage_lake.errors import SettingsError
 
 __all__ = [
     "BUDGET_STEPS", "FORECAST_AFTER_DAYS", "MONTH_END_GRACE_DAYS", "SPIKE_MIN_DAYS", "BudgetReached", "DailyOver", "Finding",
-    "ForecastOver", "Spike", "evaluate", "months_open",
+    "ForecastOver", "Spike", "budget_findings", "evaluate", "months_open", "tag",
 ]
 
-BUDGET_STEPS = (50, 80, 100)
-FORECAST_AFTER_DAYS = 3  # a forecast from fewer whole days of the month is mostly noise
-MONTH_END_GRACE_DAYS = 3  # a month is evaluated this many days after its end: the cost report lags a day or two
+BUDGET_STEPS = (50, 80, 100)  # MONTHLY_BUDGET_USD's thresholds
+MONTH_END_GRACE_DAYS = GRACE_DAYS  # a period is evaluated this many days after its end: the cost report lags a day or two
 SPIKE_MIN_DAYS = 3  # trailing days with data a spike average needs
 
 
@@ -53,7 +56,7 @@ class DailyOver:
 
     @property
     def key(self) -> str:
-        return f"{self.family}/t{_tag(self.threshold)}"
+        return f"{self.family}/t{tag(self.threshold)}"
 
     @property
     def level(self) -> Decimal:
@@ -62,45 +65,60 @@ class DailyOver:
 
 @dataclass(frozen=True)
 class BudgetReached:
-    """A month's spend reached a step of the monthly budget."""
+    """A budget's figure over a period reached one of its thresholds."""
 
-    spend: MonthSpend
-    budget: Decimal
-    step: int  # percent
+    spend: BudgetFigure
+    step: Decimal  # percent of the amount
+
+    @property
+    def budget(self) -> Budget:
+        return self.spend.budget
 
     @property
     def family(self) -> str:
-        return f"monthly/{self.spend.month:%Y-%m}/actual"
+        if self.budget.legacy:
+            return f"monthly/{self.spend.span.id}/actual"
+        return f"{_budget_prefix(self.spend)}/actual"
 
     @property
     def key(self) -> str:
-        return f"{self.family}-{self.step}/b{_tag(self.budget)}"
+        return f"{self.family}-{tag(self.step)}/{'b' if self.budget.legacy else 'a'}{tag(self.budget.amount)}"
 
     @property
     def level(self) -> Decimal:
-        """The dollar line reached: a later step of the month is sent only above it."""
-        return self.budget * self.step / 100
+        """The line reached (in the measure's unit): a later step of the period is sent only above it."""
+        return self.budget.amount * self.step / 100
 
 
 @dataclass(frozen=True)
 class ForecastOver:
-    """The month's linear forecast reaches the monthly budget."""
+    """A budget's straight-line forecast for the period reaches its amount."""
 
-    spend: MonthSpend
+    spend: BudgetFigure
     forecast: Decimal
-    budget: Decimal
+
+    @property
+    def budget(self) -> Budget:
+        return self.spend.budget
 
     @property
     def family(self) -> str:
-        return f"monthly/{self.spend.month:%Y-%m}/forecast"
+        if self.budget.legacy:
+            return f"monthly/{self.spend.span.id}/forecast"
+        return f"{_budget_prefix(self.spend)}/forecast"
 
     @property
     def key(self) -> str:
-        return f"{self.family}-100/b{_tag(self.budget)}"
+        return f"{self.family}-100/{'b' if self.budget.legacy else 'a'}{tag(self.budget.amount)}"
 
     @property
     def level(self) -> Decimal:
-        return self.budget
+        return self.budget.amount
+
+
+def _budget_prefix(spend: BudgetFigure) -> str:
+    """budget/<name>/<period>/<measure>: a budget's alerts of one period (the measure in it: levels compare like units)."""
+    return f"budget/{spend.budget.name}/{spend.span.id}/{spend.budget.measure.value}"
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,7 @@ class Spike:
 
     @property
     def key(self) -> str:
-        return f"{self.family}/r{_tag(self.ratio)}"
+        return f"{self.family}/r{tag(self.ratio)}"
 
     @property
     def level(self) -> Decimal:
@@ -130,13 +148,22 @@ class Spike:
 Finding = DailyOver | BudgetReached | ForecastOver | Spike
 
 
-def evaluate(figures: Figures, settings: Settings, days: list[date], now: datetime) -> list[Finding]:
-    """What the rules raise for these days at `now` (before de-duplication)."""
+def evaluate(figures: Figures, settings: Settings, days: list[date], now: datetime, budgets: list[Budget] | None = None,
+             problems: list[str] | None = None) -> list[Finding]:
+    """What the rules raise for these days at `now` (before de-duplication). `budgets` defaults to the legacy settings';
+    a budget that cannot be evaluated (a name the snapshots do not know) is skipped and told in `problems`."""
     findings: list[Finding] = []
-    if settings.daily_spend_threshold_usd is not None:
-        findings += daily(figures, days, now, settings.daily_spend_threshold_usd)
-    if settings.monthly_budget_usd is not None:
-        findings += monthly(figures, now, settings.monthly_budget_usd)
+    budgets = budgets if budgets is not None else legacy_budgets(settings.daily_spend_threshold_usd, settings.monthly_budget_usd)
+    for budget in budgets:
+        try:
+            if budget.legacy and budget.period == Period.DAILY:
+                findings += daily(figures, days, now, budget.amount)
+            else:
+                findings += budget_findings(figures, budget, now)
+        except SettingsError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
     if settings.spike_ratio is not None:
         findings += spike(figures, now, settings.spike_ratio)
     return findings
@@ -157,24 +184,25 @@ def daily(figures: Figures, days: list[date], now: datetime, threshold: Decimal)
 
 def months_open(now: datetime) -> list[date]:
     """The months still evaluated at `now`: the one just ended (for MONTH_END_GRACE_DAYS days), then this one."""
-    this = now.date().replace(day=1)
-    if now.date().day <= MONTH_END_GRACE_DAYS:
-        return [(this - timedelta(days=1)).replace(day=1), this]
-    return [this]
+    return [span.start for span in open_spans(Period.MONTHLY, now)]
 
 
-def monthly(figures: Figures, now: datetime, budget: Decimal) -> list[Finding]:
+def budget_findings(figures: Figures, budget: Budget, now: datetime) -> list[Finding]:
+    """A budget over each of its open periods: the highest threshold its figure reached, and its forecast."""
     found: list[Finding] = []
-    for month in months_open(now):
-        spend = figures.month(month, now)
-        crossed = [step for step in BUDGET_STEPS if spend.cost_usd >= budget * step / 100]
-        if crossed:
-            found.append(BudgetReached(spend, budget, crossed[-1]))
-        if not spend.ended and spend.through.day - 1 >= FORECAST_AFTER_DAYS:
-            elapsed = Decimal(spend.through.day - 1) + Decimal(max(now.hour * 60 + now.minute, 60)) / (24 * 60)  # days
-            forecast = spend.cost_usd / elapsed * spend.days_in_month
-            if forecast >= budget:
-                found.append(ForecastOver(spend, forecast, budget))
+    for span in open_spans(budget.period, now):
+        found += period_findings(figures.budget(budget, span, now))
+    return found
+
+
+def period_findings(spend: BudgetFigure) -> list[Finding]:
+    budget = spend.budget
+    found: list[Finding] = []
+    crossed = [step for step in budget.thresholds if spend.value >= budget.amount * step / 100]
+    if crossed:
+        found.append(BudgetReached(spend, crossed[-1]))
+    if budget.forecast and spend.forecast is not None and spend.forecast >= budget.amount:
+        found.append(ForecastOver(spend, spend.forecast))
     return found
 
 
@@ -187,6 +215,6 @@ def spike(figures: Figures, now: datetime, ratio: Decimal) -> list[Finding]:
     return [Spike(spend, now, estimate, average, days, ratio)]
 
 
-def _tag(amount: Decimal) -> str:
+def tag(amount: Decimal) -> str:
     """An amount as it appears in a key: 70, 1250.5, 2.5 (no exponent, no trailing zeros)."""
     return format(amount.normalize(), "f")

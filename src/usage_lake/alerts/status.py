@@ -1,26 +1,123 @@
-"""Where do we stand? What `usage-lake alerts` prints: each day against the thresholds, the months against the
-budget, today against the spike ratio, and for each alert whether it was sent or would fire on the next run."""
+"""Where do we stand? What `usage-lake alerts` prints: each day against the daily threshold, today against the spike
+ratio, and every budget over each of its open periods - its figure, % used, forecast, and what was sent or would
+fire on the next run.
+
+`budget_rows` is the structured form (a list of dicts, JSON-ready: decimals as strings), `render_budgets` its
+text; `status` is the whole terminal view. Nothing here sends anything.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from usage_lake.alerts.delivery import covering, family_records
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
-from usage_lake.alerts.messages import plain_usd
-from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, evaluate, months_open
+from usage_lake.alerts.messages import amount_text, percent_text, plain_usd
+from usage_lake.alerts.periods import open_spans
+from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, Finding, evaluate, period_findings, tag
+from usage_lake.config.budgets import Budget, Measure, Period
 from usage_lake.config.settings import Settings
+from usage_lake.errors import SettingsError
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
 
-__all__ = ["status"]
+__all__ = ["budget_rows", "render_budgets", "status"]
 
 
-def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], now: datetime) -> list[str]:
-    """Each day's figures against the thresholds, and which alerts were sent or would fire now."""
+def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: datetime) -> list[dict[str, Any]]:
+    """Every budget over each of its open periods (oldest first): figure, % used, forecast, what was sent, what would fire."""
+    rows = []
+    for budget in budgets:
+        for span in open_spans(budget.period, now):
+            row: dict[str, Any] = {
+                "budget": budget.name, "period": budget.period.value, "period_id": span.id, "start": span.start.isoformat(),
+                "end": span.last.isoformat(), "through": span.through(now).isoformat(), "ended": span.ended(now),
+                "measure": budget.measure.value, "unit": budget.measure.unit, "scope": budget.scope_text, "amount": str(budget.amount),
+                "thresholds": [str(t) for t in budget.thresholds], "forecast_alert": budget.forecast, "error": None,
+            }
+            try:
+                if budget.legacy and budget.period == Period.DAILY:
+                    row |= _daily_threshold(lake, figures, budget, span.start, now)
+                else:
+                    row |= _budget(lake, figures, budget, span, now)
+            except SettingsError as exc:  # a name the snapshots do not know: the row says so, the others stand
+                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "sent": [], "would_fire": []}
+            rows.append(row)
+    return rows
+
+
+def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: datetime) -> dict[str, Any]:
+    spend = figures.budget(budget, span, now)
+    findings: list[Finding] = period_findings(spend)
+    families = [f"monthly/{span.id}/actual", f"monthly/{span.id}/forecast"] if budget.legacy else [
+        f"budget/{budget.name}/{span.id}/{budget.measure.value}/actual", f"budget/{budget.name}/{span.id}/{budget.measure.value}/forecast"]
+    return {
+        "basis": spend.basis, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
+        "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
+        "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
+        "priority_tier_estimated_usd": str(spend.priority_estimated_usd),
+        "sent": _sent(lake, families), "would_fire": [f.key for f in findings if covering(lake, f.family, f.level) is None],
+    }
+
+
+def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, now: datetime) -> dict[str, Any]:
+    """DAILY_SPEND_THRESHOLD_USD's figure for a day as its rule reads it: today estimated, a complete day billed once billed."""
+    spend = figures.day(day)
+    basis = ESTIMATED if day >= now.date() else spend.best_basis
+    figure = spend.figure(basis) if basis else None
+    sent = _sent(lake, [f"daily/{day}/{BILLED}", f"daily/{day}/{ESTIMATED}"])
+    would = [] if basis is None or figure is None or figure < budget.amount else [
+        f"daily/{day}/{basis}/t{tag(budget.amount)}"]
+    return {"basis": basis, "figure": None if figure is None else str(figure),
+            "percent": None if figure is None else str((figure * 100 / budget.amount).quantize(Decimal("0.01"))), "forecast": None,
+            "billed_days": int(spend.billed_usd is not None), "estimated_days": int(spend.billed_usd is None and figure is not None),
+            "unbilled_days": 0, "priority_tier_estimated_usd": str(spend.priority_estimated_usd), "sent": sent,
+            "would_fire": [key for key in would if covering(lake, key.rsplit("/", 1)[0], budget.amount) is None]}
+
+
+def _sent(lake: Lake, families: list[str]) -> list[dict[str, Any]]:
+    return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject")} for family in families
+            for r in family_records(lake, family)]
+
+
+def render_budgets(rows: list[dict[str, Any]]) -> list[str]:
+    """The rows as a terminal table, one line per budget and period, then what was sent and what would fire."""
+    if not rows:
+        return ["No budgets (set BUDGETS, MONTHLY_BUDGET_USD or DAILY_SPEND_THRESHOLD_USD)."]
+    header = f"{'budget':<24}{'period':<12}{'scope':<28}{'measure':<14}{'figure':>20}{'amount':>16}{'used':>8}{'forecast':>20}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        measure = Measure(row["measure"])
+        if row["error"]:
+            lines.append(f"{row['budget']:<24}{row['period_id']:<12}{_cut(row['scope'], 27):<28}{row['measure']:<14}  {row['error']}")
+            continue
+        figure = "-" if row["figure"] is None else _short(measure, Decimal(row["figure"]))
+        forecast = "-" if row["forecast"] is None else _short(measure, Decimal(row["forecast"]))
+        used = "-" if row["percent"] is None else percent_text(Decimal(row["percent"]))
+        period = row["period_id"] + (" (ended)" if row["ended"] else "")
+        lines.append(f"{row['budget']:<24}{period:<12}{_cut(row['scope'], 27):<28}{row['measure']:<14}{figure:>20}"
+                     f"{_short(measure, Decimal(row['amount']), plain=True):>16}{used:>8}{forecast:>20}")
+        lines += [f"    sent {sent['sent_at']}: {sent['key']}" for sent in row["sent"]]
+        lines += [f"    WOULD FIRE on the next run: {key}" for key in row["would_fire"]]
+    return lines
+
+
+def _short(measure: Measure, value: Decimal, *, plain: bool = False) -> str:
+    text = amount_text(measure, value, plain=plain)
+    return text if measure.is_money else f"{int(value):,}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], now: datetime,
+           budgets: list[Budget] | None = None) -> list[str]:
+    """Each day's figures against the daily threshold, the spike ratio, and every budget: sent, or would fire now."""
     threshold = settings.daily_spend_threshold_usd
-    findings = evaluate(figures, settings, days, now)
+    findings = evaluate(figures, settings, days, now, budgets, problems=[])
     daily = {(f.spend.day, f.basis): f for f in findings if isinstance(f, DailyOver)}
     window_start = now.date() - timedelta(days=settings.usage_lookback_days)
     shown = usd(threshold) if threshold is not None else "off"
@@ -41,9 +138,9 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
                      f"{usd(spend.priority_estimated_usd):>15}  {', '.join(notes) or '-'}")
     budget = settings.monthly_budget_usd
     lines.append("")
-    for month in months_open(now):
-        spent = figures.month(month, now)
-        lines.append(f"{'Month' if spent.ended else 'Month to date'} ({month:%B %Y}{', ended' if spent.ended else ''}): "
+    for span in open_spans(Period.MONTHLY, now):
+        spent = figures.month(span.start, now)
+        lines.append(f"{'Month' if spent.ended else 'Month to date'} ({span.start:%B %Y}{', ended' if spent.ended else ''}): "
                      f"{usd(spent.cost_usd)} on the cost basis ({spent.billed_days} day(s) billed, {spent.estimated_days} "
                      f"estimated without Priority Tier); Priority Tier estimated {usd(spent.priority_estimated_usd)} beside it; "
                      f"monthly budget {usd(budget) if budget is not None else 'off'}")
@@ -53,11 +150,12 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
                  f"averaged {usd(average)} over {average_days} earlier day(s) (a spike needs {SPIKE_MIN_DAYS}); spike ratio "
                  f"{ratio if ratio is not None else 'off'}")
     for finding in findings:
-        if isinstance(finding, DailyOver):
+        if isinstance(finding, DailyOver) or not finding.key.startswith(("monthly/", "spike/")):
             continue
         record = covering(lake, finding.family, finding.level)
         state = "WOULD FIRE" if record is None else "sent " + record["sent_at"] + (
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")
+    if budgets:
+        lines += ["", "Budgets (each open period):", *render_budgets(budget_rows(lake, figures, budgets, now))]
     return lines
-

@@ -1,6 +1,6 @@
 """The jobs, wired once: the handler, the CLI, the demo and the tests all build a run through here.
 
-- `IngestJob`: client + prices + ingestion, then (incremental runs) the alert rules, then the run log.
+- `IngestJob`: client + prices + labels + budgets + ingestion, then (incremental runs) the alert rules, then the run log.
   The hourly schedule and a backfill are the same job with a different `RunRequest`.
 - `rebuild`: curated days again from raw, with the same settings (price overrides included) a run uses.
 - `parse_event`: the event parser, told which endpoints the registry has.
@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
-from usage_lake.alerts import Alerting, Publisher
+from usage_lake.alerts import Alerting, Publisher, load_budgets
 from usage_lake.config import events
+from usage_lake.config.budgets import Budget
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey
 from usage_lake.config.settings import Settings
@@ -25,6 +26,7 @@ from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient, RetryPolicy
+from usage_lake.sources.labels import LabelMap, load_labels
 
 __all__ = ["IngestJob", "parse_event", "rebuild"]
 
@@ -43,15 +45,17 @@ class IngestJob:
                  prices: PriceTable | None = None, run_id: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_day: Callable[[DayResult], None] | None = None, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, labels: LabelMap | None = None) -> None:
         self.settings = settings
         self.lake = lake
         self.publisher = publisher  # alerts are evaluated after incremental runs when this and a rule are set
         self.clock = clock
-        prices = prices or load_prices(settings.pricing_overrides)
+        self.prices = prices = prices or load_prices(settings.pricing_overrides)
+        self.budgets: list[Budget] = load_budgets(settings, lake, clock().date())  # a bad BUDGETS file fails here, before any fetch
+        labels = labels if labels is not None else load_labels(settings)  # a bad LABELS file fails here, before any fetch
         self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
         self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
-                                   on_day=on_day, prices=prices)
+                                   on_day=on_day, prices=prices, labels=labels)
 
     @property
     def record(self) -> RunRecord:
@@ -70,13 +74,15 @@ class IngestJob:
         finally:
             self.client.close()
             self.ingestion.finish()
-            write_record(self.lake, record)
+            if self.ingestion.lake_writable:
+                write_record(self.lake, record)
         return record
 
     def _send_alerts(self) -> None:
         record = self.record
         assert self.publisher is not None and self.ingestion.now is not None
-        alerting = Alerting(self.lake, self.settings, self.publisher, run_id=record.run_id, clock=self.clock)
+        alerting = Alerting(self.lake, self.settings, self.publisher, run_id=record.run_id, clock=self.clock, budgets=self.budgets,
+                            prices=self.prices)
         try:
             delivery = alerting.deliver(alerting.evaluate(self.ingestion.days(), self.ingestion.now))
         except Exception as exc:  # alerts must not undo an ingest that worked: record it, and the next run tries again
@@ -85,10 +91,11 @@ class IngestJob:
             record.outcome = Outcome.ALERTS_FAILED
             record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
             return
-        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed)
+        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed) + len(alerting.problems)
         record.notes += [f"alert sent: {key}" for key in delivery.sent]
         record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
-        if delivery.failed:
+        record.notes += [f"alerts: budget not evaluated: {problem}" for problem in alerting.problems]
+        if delivery.failed or alerting.problems:
             record.outcome = Outcome.ALERTS_FAILED
 
 

@@ -1,9 +1,19 @@
-"""Running a job to the end from a terminal: continue a long backfill in-process, and show progress."""
+"""Running a job to the end from a terminal: continue a long backfill in-process, and show progress.
+
+The progress bar counts UTC days (a day is done when every report has finished it) and is drawn with rich,
+which fits it to the terminal's width and prints log lines (retries, kept days) above it instead of onto it.
+rich is a CLI-only dependency (the `cli` extra), imported only here and only when a terminal shows the bar;
+without a terminal (CI logs, files) nothing is drawn, and `-v` logs one line per day instead.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TextIO
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from types import TracebackType
+from typing import Any, TextIO
 
 from usage_lake.alerts import Publisher
 from usage_lake.app.jobs import IngestJob, parse_event
@@ -13,59 +23,161 @@ from usage_lake.config.settings import Settings
 from usage_lake.ingest import DayResult, RunRecord
 from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import load_prices
+from usage_lake.sources.http import RetryPolicy
 
-__all__ = ["Progress", "run_to_completion"]
+__all__ = ["LOG_FORMAT", "Progress", "configure_logging", "run_to_completion"]
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+_EPSILON = timedelta(microseconds=1)
 
 
-def run_to_completion(request: RunRequest, *, settings: Settings, key: AdminKey, lake: Lake, out: TextIO,
-                      publisher: Publisher | None = None) -> list[RunRecord]:
-    """Run, and keep going while a run hands back the rest of its range (locally there is no time limit)."""
+def run_to_completion(request: RunRequest, *, settings: Settings, key: AdminKey, lake: Lake, progress: Progress | None = None,
+                      publisher: Publisher | None = None, on_start: Callable[[RunRecord], None] | None = None,
+                      retry: RetryPolicy | None = None) -> list[RunRecord]:
+    """Run, and keep going while a run hands back the rest of its range (locally there is no time limit).
+    `on_start` sees each run's record as it starts (so a caller still has it if the run is interrupted)."""
     records = []
     prices = load_prices(settings.pricing_overrides)
+    origin = request.origin or request.start
     while True:
-        progress = Progress(out)
-        job = IngestJob(settings=settings, key=key, lake=lake, publisher=publisher, prices=prices, on_day=progress.day)
-        progress.record = job.record
-        try:
-            record = job.run(request)
-        finally:
-            progress.close()
+        job = IngestJob(settings=settings, key=key, lake=lake, publisher=publisher, prices=prices,
+                        on_day=progress.day if progress else None, retry=retry)
+        if progress:
+            progress.follow(job.record)
+        if on_start:
+            on_start(job.record)
+        record = job.run(request)
         records.append(record)
         if not record.next_event:
             return records
-        request = parse_event(record.next_event)
+        request = replace(parse_event(record.next_event), origin=origin)
+
+
+class _CliLog(logging.StreamHandler):
+    """The command line's own log handler (so it can be replaced, and routed through the progress bar)."""
+
+
+def configure_logging(*, verbose: bool, stream: TextIO) -> None:
+    """The CLI's logging: warnings (with `verbose`: every day, page and retry too) to `stream`, one line each."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _CliLog)]:
+        root.removeHandler(handler)
+    handler = _CliLog(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class Progress:
-    """A one-line progress bar in a terminal; plain lines otherwise (CI logs, files)."""
+    """A progress bar of days on a terminal (`out`, usually stderr); nothing elsewhere.
 
-    WIDTH = 30
+    Use as a context manager around the run: while it is open, log records go through the bar's console, so a
+    retry warning is printed on its own line above the bar.
+    """
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.tty = out.isatty()
-        self.record: RunRecord | None = None
-        self.done = 0
-        self.drawn = False
+    def __init__(self, out: TextIO, *, console: Any = None) -> None:
+        self.records: list[RunRecord] = []
+        self.processed: dict[tuple[str, date], str] = {}  # (report, day) -> what happened to it
+        self.console = console if console is not None else _terminal_console(out)
+        self._bar: Any = None
+        self._task: Any = None
+        self._handler: logging.Handler | None = None
+        self._replaced: list[logging.Handler] = []
 
-    def _total(self) -> int:
-        if not self.record:
-            return 0
-        return sum(((end - timedelta(microseconds=1)).date() - start.date()).days + 1 for start, end in self.record.windows.values())
+    @property
+    def drawn(self) -> bool:
+        return self.console is not None
+
+    def follow(self, record: RunRecord) -> None:
+        """Count this run's days too (a backfill that continues is one bar)."""
+        self.records.append(record)
+
+    def expected(self) -> dict[date, set[str]]:
+        """Each day of the runs' windows, and the reports that cover it."""
+        days: dict[date, set[str]] = {}
+        for record in self.records:
+            for report, (start, end) in record.windows.items():
+                day = start.date()
+                while day <= (end - _EPSILON).date():
+                    days.setdefault(day, set()).add(report)
+                    day = date.fromordinal(day.toordinal() + 1)
+        return days
+
+    def days_done(self) -> tuple[int, int]:
+        """(days every report is done with, days in all)."""
+        expected = self.expected()
+        done = sum(1 for day, reports in expected.items() if all((r, day) in self.processed for r in reports))
+        return done, len(expected)
 
     def day(self, result: DayResult) -> None:
-        self.done += 1
-        line = f"{result.report} {result.day}: {result.action} {result.rows:,} rows"
-        if not self.tty:
-            print(line, file=self.out, flush=True)
-            return
-        total = max(self._total(), self.done)
-        filled = round(self.WIDTH * self.done / total)
-        print(f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{total} days  {line:<50}", end="", file=self.out, flush=True)
-        self.drawn = True
+        self.processed[(result.report, result.day)] = result.action
+        if self._bar is not None:
+            done, total = self.days_done()
+            self._bar.update(self._task, completed=done, total=max(total, 1),
+                             latest=f"{result.report} {result.day} {result.action}")
+            self._bar.refresh()
 
-    def close(self) -> None:
-        if self.drawn:
-            print(file=self.out)
+    def __enter__(self) -> Progress:
+        if self.console is None:
+            return self
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
+
+        self._bar = Bar(TextColumn("{task.description}"), BarColumn(bar_width=None), MofNCompleteColumn(), TextColumn("days"),
+                        TimeElapsedColumn(), TextColumn("{task.fields[latest]}", style="dim"),
+                        console=self.console, auto_refresh=False, transient=False, expand=True)
+        self._task = self._bar.add_task("fetching", total=None, latest="")
+        self._bar.start()
+        self._route_logging()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.refresh()
+            self._bar.stop()
+            self._bar = None
+        self._restore_logging()
+
+    def _route_logging(self) -> None:
+        """Print log lines through the bar's console (above the bar, never glued to it) while the bar is up."""
+        root = logging.getLogger()
+        self._replaced = [h for h in root.handlers if isinstance(h, _CliLog)]
+        self._handler = _ConsoleHandler(self.console)
+        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        for handler in self._replaced:
+            root.removeHandler(handler)
+        root.addHandler(self._handler)
+
+    def _restore_logging(self) -> None:
+        root = logging.getLogger()
+        if self._handler is not None:
+            root.removeHandler(self._handler)
+            self._handler = None
+        for handler in self._replaced:
+            root.addHandler(handler)
+        self._replaced = []
 
 
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _terminal_console(out: TextIO) -> Any:
+    """A rich console on `out` when it is a terminal and rich is installed (the `cli` extra); else None."""
+    if not out.isatty():
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:  # installed without the cli extra: no bar
+        return None
+    return Console(file=out, stderr=True)

@@ -28,12 +28,14 @@ from typing import Any
 from usage_lake.errors import SettingsError
 
 __all__ = [
-    "LEGACY_DAILY", "LEGACY_MONTHLY", "SCOPE_FIELDS", "Budget", "Measure", "Period", "legacy_budgets", "parse_budgets",
+    "KEY_SCOPES", "LEGACY_DAILY", "LEGACY_MONTHLY", "SCOPE_FIELDS", "Budget", "Measure", "Period", "join_budgets", "legacy_budgets",
+    "parse_budgets",
 ]
 
 LEGACY_DAILY = "daily-threshold"  # DAILY_SPEND_THRESHOLD_USD as a budget
 LEGACY_MONTHLY = "monthly-budget"  # MONTHLY_BUDGET_USD as a budget
 SCOPE_FIELDS = ("workspace_id", "api_key_id", "model", "service_tier", "inference_geo", "workspace", "api_key")
+KEY_SCOPES = ("api_key_id", "api_key")  # the cost report has no API key: a scope on keys is measured on the estimate
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _LABEL_KEY = re.compile(r"label:[A-Za-z0-9_.-]{1,64}")
 _FIELDS = {"name", "period", "measure", "amount", "thresholds", "forecast", "scope"}
@@ -59,6 +61,13 @@ class Measure(StrEnum):
     def is_money(self) -> bool:
         return self in (Measure.COST, Measure.BILLED_COST, Measure.ESTIMATED_COST)
 
+    @property
+    def unit(self) -> str:
+        """What the amount counts: USD, tokens or requests."""
+        if self.is_money:
+            return "USD"
+        return "requests" if self == Measure.WEB_SEARCH_REQUESTS else "tokens"
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -69,6 +78,7 @@ class Budget:
     thresholds: tuple[Decimal, ...] = (Decimal(100),)
     forecast: bool = False
     scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # empty: the whole organization
+    legacy: bool = False  # DAILY_SPEND_THRESHOLD_USD / MONTHLY_BUDGET_USD: their own keys and messages, as before budgets
 
     @property
     def scope_text(self) -> str:
@@ -95,14 +105,23 @@ def parse_budgets(text: str | bytes, *, source: str = "BUDGETS") -> list[Budget]
     return budgets
 
 
+def join_budgets(legacy: list[Budget], budgets: list[Budget], *, source: str = "BUDGETS") -> list[Budget]:
+    """The legacy settings' budgets, then the file's; a file budget may not take a name a legacy setting uses."""
+    for budget in budgets:
+        if budget.name in {b.name for b in legacy}:
+            setting = "DAILY_SPEND_THRESHOLD_USD" if budget.name == LEGACY_DAILY else "MONTHLY_BUDGET_USD"
+            raise SettingsError(f"{source}: budget {budget.name!r}: that name is {setting}'s budget; rename it, or unset {setting}")
+    return [*legacy, *budgets]
+
+
 def legacy_budgets(daily_threshold_usd: Decimal | None, monthly_budget_usd: Decimal | None) -> list[Budget]:
     """`DAILY_SPEND_THRESHOLD_USD` and `MONTHLY_BUDGET_USD` as the budgets `daily-threshold` and `monthly-budget`."""
     budgets = []
     if daily_threshold_usd is not None:
-        budgets.append(Budget(LEGACY_DAILY, Period.DAILY, daily_threshold_usd))
+        budgets.append(Budget(LEGACY_DAILY, Period.DAILY, daily_threshold_usd, legacy=True))
     if monthly_budget_usd is not None:
         budgets.append(Budget(LEGACY_MONTHLY, Period.MONTHLY, monthly_budget_usd,
-                              thresholds=(Decimal(50), Decimal(80), Decimal(100)), forecast=True))
+                              thresholds=(Decimal(50), Decimal(80), Decimal(100)), forecast=True, legacy=True))
     return budgets
 
 
@@ -130,7 +149,16 @@ def _budget(entry: Any, index: int, source: str) -> Budget:
         raise SettingsError(f"{where}: `forecast` must be true or false (got {forecast!r})")
     if forecast and period == Period.DAILY:
         raise SettingsError(f"{where}: `forecast` is for weekly and monthly budgets (a daily budget has no forecast)")
-    return Budget(name, period, amount, measure, thresholds, forecast, _scope(entry.get("scope", {}), where))
+    scope = _scope(entry.get("scope", {}), where)
+    keys = [key for key in KEY_SCOPES if key in scope]
+    if measure == Measure.BILLED_COST and keys:
+        raise SettingsError(f"{where}: `measure` billed_cost cannot be scoped by `{keys[0]}`: the cost report has no per-key cost "
+                            "(use cost, which measures key scopes on the estimate, or estimated_cost)")
+    tiers = scope.get("service_tier", ())
+    if measure in (Measure.COST, Measure.BILLED_COST) and tiers and set(tiers) <= {"priority"}:
+        raise SettingsError(f"{where}: `measure` {measure.value} leaves Priority Tier out (the cost report bills it separately), so "
+                            "a priority `scope.service_tier` would always measure 0; use estimated_cost")
+    return Budget(name, period, amount, measure, thresholds, forecast, scope)
 
 
 def _choice(entry: dict[str, Any], key: str, kind: type[StrEnum], where: str, default: StrEnum | None) -> StrEnum:

@@ -48,6 +48,9 @@ class RunRequest:
     start: date | None = None  # backfill only
     end: date | None = None  # backfill only, exclusive
     continues: str | None = None  # run id this backfill continues
+    # backfill: the first day of the range as first asked, when this request resumes or continues it (not part of
+    # the event: the run log's `range_start`, which lets a re-run of that range find where it stopped)
+    origin: date | None = None
 
     def to_event(self) -> dict[str, Any]:
         """The event that asks for this request again (used to continue a backfill)."""

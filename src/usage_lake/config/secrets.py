@@ -78,10 +78,16 @@ def admin_key_from_text(text: str, *, source: str) -> AdminKey:
 def admin_key_from_secret(secret_id: str) -> AdminKey:
     """Read the key from Secrets Manager through Powertools parameters (cached for warm invocations)."""
     from aws_lambda_powertools.utilities import parameters
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     try:
         value = parameters.get_secret(secret_id, max_age=SECRET_CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as exc:
+        raise SecretError(f"could not read secret {secret_id!r} from Secrets Manager: {exc}") from None
+    except NoRegionError:
+        raise SecretError(f"could not read secret {secret_id!r}: no AWS region; set AWS_REGION (or AWS_DEFAULT_REGION) "
+                          "to the secret's region") from None
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no endpoint, ...
         raise SecretError(f"could not read secret {secret_id!r} from Secrets Manager: {exc}") from None
     if isinstance(value, bytes):
         value = value.decode("utf-8")

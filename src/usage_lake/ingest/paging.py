@@ -1,15 +1,15 @@
 """How many buckets each page asks for: as many as the memory budget allows at the size buckets turn out to be.
 
-A query's first page asks for what the previous run saw (the run log's `<report>_bytes_per_bucket`), or one
-day when nothing is known. Every page then tells how big a bucket is here; when that changes the page limit
-(say a small organization's first page, one day of 3.8 KB buckets: the rest fits pages of 168), the query is
-sent again from the end of the last bucket received with the new `limit` (the API documents re-sending a
-query only with the same `limit` and a `page` cursor, so the cursor is not reused with a different one).
-Pages are whole days and windows start at midnight, so a restart falls on midnight (unless the API itself
-cut a page short).
+A query's `limit` comes from the size of a bucket: what the previous run saw (the run log's
+`<report>_bytes_per_bucket`), or, when nothing is known, what the window's first day shows: that day is asked
+alone (every page of it), and the rest of the window follows as a second query with the limit it implies. So
+a small organization's first run asks for one day, then the other days in a page; a large one keeps one day a
+page. A query, once sent, is followed to its end with the same `limit`: the API documents re-sending a query
+only with the same `limit` and a `page` cursor, and a page may end inside a bucket (`ingest.days`), so a query
+is never cut short to change its limit. Later queries of the run (the next slices) use the sizes seen so far.
 
-The size a page is planned by is the largest page average known: this run's pages and the previous run's
-figure, so a quiet night or weekend does not talk the next page into a busy week's worth of buckets. A run
+The size a query is planned by is the largest page average known: this run's pages and the previous run's
+figure, so a quiet night or weekend does not talk the next query into a busy week's worth of buckets. A run
 records only what it measured itself, so an organization that shrinks gets bigger pages from the next run on.
 """
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import datetime
 
 from usage_lake.ingest.plan import Window
 from usage_lake.sources.base import PAGE_BUDGET_BYTES, BucketedReport, Endpoint
 from usage_lake.sources.http import AdminClient, Page
+from usage_lake.times import DAY, midnight
 
 __all__ = ["PageSizes", "pages"]
 
@@ -49,30 +49,17 @@ class PageSizes:
 
 
 def pages(client: AdminClient, window: Window, sizes: PageSizes) -> Iterator[Page]:
-    """Every page of `window`, in order, each asking for as many buckets as `sizes` allows."""
+    """Every page of `window`, in order: one query (two when the size of a bucket is not known yet)."""
     endpoint = window.endpoint
-    if not isinstance(endpoint, BucketedReport):
-        for page in client.iter_pages(endpoint.path, endpoint.params(window.start, window.end)):
-            sizes.observe(endpoint, page)
-            yield page
-            del page
-        return
     start = window.start
     while start < window.end:
-        limit = endpoint.page_limit(sizes.bytes_per_bucket(endpoint), sizes.budget)
-        restart_at: datetime | None = None
-        query = client.iter_pages(endpoint.path, endpoint.params(start, window.end, limit))
-        try:
-            for page in query:
-                sizes.observe(endpoint, page)
-                if page.has_more and page.buckets and endpoint.page_limit(sizes.bytes_per_bucket(endpoint), sizes.budget) != limit:
-                    restart_at = page.buckets[-1].ending_at
-                yield page
-                del page  # no reference of ours may keep a page's body alive while the next one downloads
-                if restart_at:
-                    break
-        finally:
-            query.close()
-        if restart_at is None:
-            return
-        start = restart_at
+        known = sizes.bytes_per_bucket(endpoint)
+        # nothing known: the first day alone, then the rest sized by it
+        end = window.end if known or not isinstance(endpoint, BucketedReport) else min(window.end, midnight(start.date()) + DAY)
+        params = endpoint.params(start, end, endpoint.page_limit(known, sizes.budget)) if isinstance(endpoint, BucketedReport) \
+            else endpoint.params(start, end)
+        for page in client.iter_pages(endpoint.path, params, endpoint.paging):
+            sizes.observe(endpoint, page)
+            yield page
+            del page  # no reference of ours may keep a page's body alive while the next one downloads
+        start = end

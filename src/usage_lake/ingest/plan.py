@@ -4,14 +4,15 @@ Incremental: whole UTC days from today - the endpoint's lookback through the end
 usage; today 00:00 for cost, which has no bucket for a day that has not ended). Backfill: the requested days,
 with the same clamps.
 
-The plan is cut into slices of whole days: the shortest span among the endpoints' fullest pages (7 days for
-hourly usage, 31 for daily usage and cost, 1 for minute usage). A run checks its time between slices, so a
-backfill that must stop early stops at a slice boundary with every endpoint done up to it.
+The plan is cut into slices of whole days no longer than any endpoint's maximum query span (7 days for
+hourly usage, 31 for daily usage and cost, 1 for minute usage). A slice holds one query per endpoint over the
+same days, so a backfill that must stop early stops at a slice boundary with every endpoint done up to it.
+Within its query, how many buckets each page asks for follows the size of a bucket (`paging`): a small
+organization's query is one page.
 
-Each endpoint queries as many whole slices at once as its own fullest page spans: hourly usage one 7-day
-slice per query, cost four (28 days) in the query of the first of them. So a 31-day hourly backfill is 5
-usage queries and 2 cost queries, not 5 and 5; a small organization's query is one page (see `paging`). The
-price: a backfill that stops inside a 28-day cost query fetches the rest of it again after the hand-over.
+Cost stays in the slice's query although the API would take 31 days at once: each cost day's `focus` day is
+built as it is written, from the usage day the same slice has written before it, so a cost query must not run
+ahead of usage.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Window:
 class Slice:
     start: date
     end: date  # exclusive
-    windows: tuple[Window, ...]  # the queries that begin in this slice (some reach into later slices)
+    windows: tuple[Window, ...]
 
 
 def run_windows(request: RunRequest, endpoints: Iterable[Endpoint], now: datetime, settings: Settings) -> list[Window]:
@@ -64,20 +65,18 @@ def run_windows(request: RunRequest, endpoints: Iterable[Endpoint], now: datetim
 
 
 def slices(windows: list[Window]) -> list[Slice]:
-    """Cut the run's windows into slices of whole days; each endpoint's queries span whole slices."""
+    """Cut the run's windows into slices of whole days that every endpoint can fetch in one query."""
     if not windows:
         return []
     step = max(DAY, min(w.endpoint.max_span for w in windows) // DAY * DAY)
-    first, end = min(w.start for w in windows), max(w.end for w in windows)
-    spans = [max(step, w.endpoint.max_span // step * step) for w in windows]  # whole slices per query
+    cursor, end = min(w.start for w in windows), max(w.end for w in windows)
     plan = []
-    cursor = first
     while cursor < end:
         upper = cursor + step
         parts = tuple(
-            Window(w.endpoint, max(w.start, cursor), min(w.end, cursor + span))
-            for w, span in zip(windows, spans, strict=True)
-            if not (cursor - first) % span and max(w.start, cursor) < min(w.end, cursor + span)
+            Window(w.endpoint, max(w.start, cursor), min(w.end, upper))
+            for w in windows
+            if max(w.start, cursor) < min(w.end, upper)
         )
         plan.append(Slice(cursor.date(), (min(upper, end) - timedelta(microseconds=1)).date() + DAY, parts))
         cursor = upper

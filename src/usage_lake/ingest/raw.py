@@ -14,12 +14,16 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
 from usage_lake.lake.layout import raw_day_prefix, raw_manifest_key, raw_page_key
 from usage_lake.lake.store import Lake
-from usage_lake.sources.http import Bucket, Page, decode_page
+from usage_lake.sources.http import REPORT_PAGES, Bucket, Page, Paging
 from usage_lake.times import format_timestamp
 
-__all__ = ["RAW_GZIP_LEVEL", "Manifest", "PageRef", "latest_manifest", "read_page", "store_page"]
+__all__ = ["RAW_GZIP_LEVEL", "SNAPSHOT_WIDTH", "Manifest", "PageRef", "latest_manifest", "read_page", "read_records", "store_page"]
+
+SNAPSHOT_WIDTH = "snapshot"  # a snapshot's manifest has no bucket width; its window is the moment it was taken
 
 RAW_GZIP_LEVEL = 3  # ~15x smaller than the JSON at a quarter of level 6's time
 
@@ -75,9 +79,14 @@ def store_page(lake: Lake, endpoint: str, day: date, body: bytes | bytearray) ->
     return key, not lake.put_if_absent(key, gzip.compress(body, compresslevel=RAW_GZIP_LEVEL, mtime=0))
 
 
-def read_page(lake: Lake, ref: PageRef) -> list[Bucket]:
-    """The buckets of a stored page."""
-    return decode_page(gzip.decompress(lake.get(ref.key)))
+def read_page(lake: Lake, ref: PageRef, paging: Paging = REPORT_PAGES) -> list[Bucket]:
+    """The buckets of a stored report page, decoded as the endpoint decodes its pages."""
+    return paging.decode(gzip.decompress(lake.get(ref.key))).buckets
+
+
+def read_records(lake: Lake, ref: PageRef, paging: Paging) -> list[msgspec.Raw]:
+    """The records of a stored list page."""
+    return paging.decode(gzip.decompress(lake.get(ref.key))).records
 
 
 def latest_manifest(lake: Lake, endpoint: str, day: date) -> Manifest | None:

@@ -2,49 +2,75 @@
 
 For every page: the body goes to `raw/` as received (gzip), its rows become an Arrow table, and the rows
 are held per UTC day (`days`). A day is written (one Parquet object, replacing the previous one) only once
-every page covering it has arrived: when a later bucket shows up or the query ends. A day that comes back
-empty while the lake already holds rows for it is kept, not erased, and reported.
+every page covering it has arrived: when a bucket starting after it shows up or the query ends. A day whose
+buckets stop short of its end is not written (the stored day stays; the run log says why), and a day that
+comes back empty while the lake already holds rows for it is kept, not erased, and reported.
+
+An endpoint kind decides the loop (`sources.base.Kind`): bucketed reports go through the day assembly above;
+a daily report (Claude Code) is one query per UTC day, the day written when its query ends; snapshot endpoints
+(the organization's lists) are taken first, once a UTC day (`snapshot.py`), then the labels in force.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
-does the rest; a run that fails keeps every day it completed, records itself, and re-raises. The record is
-stored by the caller (`app.jobs`) once everything the run does, alerts included, is done.
+does the rest; a run that fails keeps every day it completed, records itself, and re-raises. An endpoint that
+is not `required` (all but usage and cost) fails alone: the error is recorded (`errors`, outcome `partial`)
+and the rest of the run goes on; a refused key (401) still fails the run. A run stopped by Ctrl-C or SIGTERM
+(`Interrupted`) records itself `interrupted` with the first day it did not finish, and re-raises. The
+record is written when the run starts (before anything is fetched: a lake that cannot be written stops the
+run there), rewritten as days are written, and stored for the last time by the caller (`app.jobs`) once everything the run does, alerts included, is done.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError
+from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
+from usage_lake.focus import write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.paging import PageSizes, pages
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
-from usage_lake.ingest.raw import Manifest, store_page
-from usage_lake.ingest.runlog import DayResult, Outcome, RunRecord, new_run_id, previous_page_sizes
-from usage_lake.lake.curated import DayAction, store_day
+from usage_lake.ingest.raw import Manifest, PageRef, store_page
+from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
+from usage_lake.ingest.snapshot import SnapshotTaker
+from usage_lake.lake.curated import DayAction, store_tables
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
-from usage_lake.sources.base import PAGE_BUDGET_BYTES
+from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Kind, Snapshot, by_kind
 from usage_lake.sources.http import AdminClient
-from usage_lake.times import format_timestamp
+from usage_lake.sources.labels import LabelMap
+from usage_lake.sources.rows import take_defaulted
+from usage_lake.times import DAY, format_timestamp, midnight
 
-__all__ = ["RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion"]
+__all__ = ["CHECKPOINT_SECONDS", "FINISHED", "RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion", "Interrupted"]
 
 logger = logging.getLogger(__name__)
 
 RESERVE_SECONDS = 30.0  # kept free at the end of a Lambda run to write the run log and return
 SAFETY_FACTOR = 1.5  # another slice starts only if the slowest one so far, times this, still fits
+CHECKPOINT_SECONDS = 10.0  # a running record is rewritten after each slice, and at most this often as days are written
+# what a day may end as and count as done (an incomplete day is fetched again by a resumed run)
+FINISHED = frozenset({DayAction.WRITTEN, DayAction.KEPT, DayAction.EMPTY, DayAction.NOT_READY})
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asked the run to stop (the CLI turns SIGTERM into this; Ctrl-C is a plain KeyboardInterrupt)."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
 
 
 class Ingestion:
@@ -60,6 +86,7 @@ class Ingestion:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
+        labels: LabelMap | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -67,38 +94,74 @@ class Ingestion:
         self.clock = clock
         self.on_day = on_day
         self.prices = prices or default_prices()
+        self.labels = labels or LabelMap()
         self.unpriced_models: set[str] = set()
+        self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
         self.page_sizes = PageSizes()  # seeded from the previous run's record when the run starts
         self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
         started = clock()
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
+        self._checkpointed = 0.0  # time.monotonic() of the last running record written
+        self.lake_writable = True  # False when even the first record could not be written
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
         deadline = deadline or NoDeadline()
         record = self.record
-        endpoints = registry.endpoints(self.settings, request.reports)
-        record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in endpoints), request.continues
+        chosen = registry.endpoints(self.settings, request.reports)
+        endpoints, snapshots = by_kind(chosen)
+        record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in chosen), request.continues
+        if request.mode == Mode.BACKFILL:
+            record.range_start, record.range_end = request.origin or request.start, request.end
         now = self.now = request.now or self.clock()
         self.windows = run_windows(request, endpoints, now, self.settings)
-        if self.windows:
-            self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
         record.windows = {w.endpoint.name: (w.start, w.end) for w in self.windows}
-        for name in record.reports:
+        for name in (e.name for e in endpoints):
             if name not in record.windows:
                 record.notes.append(f"{name}: nothing to fetch yet in this range (the cost report covers whole days that have ended)")
         logger.info("run %s: %s %s", record.run_id, request.mode, ", ".join(
             f"{w.endpoint.name} {format_timestamp(w.start)}..{format_timestamp(w.end)}" for w in self.windows) or "nothing to fetch")
         try:
+            self.checkpoint(strict=True)  # before anything is fetched: a lake that cannot be written stops the run here
+        except Exception as exc:
+            self.lake_writable = False  # nothing to record it in
+            record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
+            raise
+        try:
+            if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
+                self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+            self._take_snapshots(snapshots, now)
             self._run_slices(request, slices(self.windows), deadline)
-            record.outcome = Outcome.PARTIAL if record.resume_from else Outcome.SUCCEEDED
+            record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
+            if request.mode == Mode.BACKFILL:
+                record.resume_from = self.first_unfinished_day()
             logger.error("run %s failed: %s: %s", record.run_id, type(exc).__name__, exc)
             raise
+        except KeyboardInterrupt as exc:
+            signal_name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+            record.outcome, record.error_type = Outcome.INTERRUPTED, signal_name
+            record.resume_from = self.first_unfinished_day()
+            record.error = f"interrupted by {signal_name}" + (f"; resume from {record.resume_from}" if record.resume_from else "")
+            logger.info("run %s %s", record.run_id, record.error)  # the caller says so; the run log records it
+            raise
         return record
+
+    def first_unfinished_day(self) -> date | None:
+        """The first day of the run's windows that some endpoint has not finished (where a resumed run starts)."""
+        finished = {(d.report, d.day) for d in self.record.days if d.action in FINISHED}
+        unfinished = [day for w in self.windows for day in w.days() if (w.endpoint.name, day) not in finished]
+        return min(unfinished) if unfinished else None
+
+    def checkpoint(self, *, strict: bool = False) -> None:
+        """Write the record as it stands (`running`, with where a resumed run would start)."""
+        self._checkpointed = time.monotonic()
+        record = self.record
+        record.updated_at = self.clock()
+        write_record(self.lake, replace(record, resume_from=record.resume_from or self.first_unfinished_day()), strict=strict)
 
     def days(self) -> list[date]:
         """Every UTC day this run's windows touched."""
@@ -112,7 +175,9 @@ class Ingestion:
         record.bytes_per_bucket = self.page_sizes.this_run()
         if stats.retry_reasons:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
-        record.finished_at = self.clock()
+        for (endpoint, name), rows in sorted(self.defaulted.items()):
+            record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
+        record.finished_at = record.updated_at = self.clock()
         return record
 
     def _run_slices(self, request: RunRequest, plan: list[Slice], deadline: Deadline) -> None:
@@ -124,8 +189,12 @@ class Ingestion:
                 return
             began = time.monotonic()
             for window in part.windows:
-                self._fetch(window)
+                if not self.record.failed(window.endpoint.name):
+                    with self._contained(window.endpoint):
+                        self._fetch(window)
             slowest = max(slowest, time.monotonic() - began)
+            if index + 1 < len(plan):
+                self.checkpoint()  # every endpoint is done up to here: a killed run resumes from the next slice
 
     def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
         record = self.record
@@ -143,8 +212,51 @@ class Ingestion:
         record.notes.append(message)
         logger.warning("run %s %s", record.run_id, message)
 
+    @contextmanager
+    def _contained(self, endpoint: AnyEndpoint) -> Iterator[None]:
+        """An optional endpoint's failure is recorded and the run goes on; a required one's (or a refused key) fails it."""
+        try:
+            yield
+        except (AdminApiError, LakeError) as exc:
+            if endpoint.required or (isinstance(exc, AuthenticationError) and exc.status == 401):
+                raise
+            self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
+            self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
+            logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
+
+    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
+        """The organization's lists (once a UTC day each), then the labels in force."""
+        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
+        for endpoint in snapshots:
+            with self._contained(endpoint):
+                self._note_day(taker.take(endpoint))
+        labels = taker.labels(self.labels)
+        if labels is not None:
+            self._note_day(labels)
+
+    def _fetch_days(self, window: Window) -> None:
+        """A daily report: one query per UTC day of the window, the day written when its query ends."""
+        endpoint = window.endpoint
+        for day in window.days():
+            start = midnight(day)
+            pending = PendingDay()
+            for page in self.client.iter_pages(endpoint.path, endpoint.params(start, start + DAY), endpoint.paging):
+                self.record.pages += 1
+                where = f"{endpoint.name} report page {page.number} ({page.path}, {day})"
+                if any(bucket.starting_at != start for bucket in page.buckets):
+                    stray = next(b.starting_at.date() for b in page.buckets if b.starting_at != start)
+                    raise ResponseShapeError(f"{where}: holds records dated {stray}, not {day}")
+                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body)
+                self.record.raw_pages_reused += reused
+                pending.tables.append(endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
+                                                        where=where, prices=self.prices))
+                pending.pages[raw_key] = PageRef.of(page, raw_key)
+            self._write_day(window, day, pending)
+
     def _fetch(self, window: Window) -> None:
         endpoint = window.endpoint
+        if endpoint.kind == Kind.DAILY:
+            return self._fetch_days(window)
         days = DayAssembler(window)
         try:
             # the raw copy is gzipped and stored on a second thread (zlib and boto3 release the GIL) while this
@@ -156,6 +268,8 @@ class Ingestion:
                     stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
                     table = endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
                                               where=f"{endpoint.name} report page {page.number} ({page.path})", prices=self.prices)
+                    table, defaulted = take_defaulted(table)
+                    self._note_defaulted(endpoint.name, defaulted)
                     if "estimated_cost_usd" in table.column_names:
                         self._check_prices(table)
                     raw_key, reused = stored.result()
@@ -183,6 +297,12 @@ class Ingestion:
                            self.record.run_id, type(exc).__name__, exc)
             return {}
 
+    def _note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None:
+        for name, rows in defaulted.items():
+            if (endpoint, name) not in self.defaulted:
+                logger.warning("%s: rows without the `%s` object: its counters are stored as 0 (noted in the run log)", endpoint, name)
+            self.defaulted[(endpoint, name)] = self.defaulted.get((endpoint, name), 0) + rows
+
     def _check_prices(self, usage: pa.Table) -> None:
         for model in unpriced_models(usage):
             if model not in self.unpriced_models:
@@ -192,21 +312,41 @@ class Ingestion:
 
     def _write_day(self, window: Window, day: date, pending: PendingDay) -> None:
         endpoint = window.endpoint
+        if pending.problem:
+            self.record.notes.append(f"{endpoint.name} {day}: not written, the stored day (if any) kept: {pending.problem}")
+            logger.warning("%s %s: not written: %s", endpoint.name, day, pending.problem)
+            self._note_day(DayResult(endpoint.name, day, sum(t.num_rows for t in pending.tables), DayAction.INCOMPLETE))
+            return
         table = pa.concat_tables(pending.tables) if pending.tables else TABLES[endpoint.table].empty_table()
         if table.num_rows:
             # the manifest names the raw pages that complete this day, so it can be rebuilt without the API
             Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
                              rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
                              pages=list(pending.pages.values())).write(self.lake)
-        action = store_day(self.lake, endpoint.table, day, table)
+        action = store_tables(self.lake, day, endpoint.outputs(table))
         if action == DayAction.KEPT:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)
         self._note_day(DayResult(endpoint.name, day, table.num_rows, action))
+        if action == DayAction.WRITTEN and endpoint.table == "cost_report":
+            self._write_focus(day)
+
+    def _write_focus(self, day: date) -> None:
+        """The day's `focus` rows, derived from the cost day just written (and the usage day in the lake). Derived
+        data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
+        try:
+            focus = write_focus_day(self.lake, day, prices=self.prices,
+                                    include_estimated_priority=self.settings.focus_include_estimated_priority)
+        except Exception as exc:
+            logger.exception("focus %s: not written", day)
+            self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
+            return
+        self.record.notes.extend(focus.notes)
 
     def _note_day(self, result: DayResult) -> None:
         self.record.days.append(result)
-        if result.action == DayAction.WRITTEN:
-            logger.info("%s %s: wrote %d rows", result.report, result.day, result.rows)
+        logger.info("%s %s: %s %s rows", result.report, result.day, result.action, f"{result.rows:,}")
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+            self.checkpoint()
         if self.on_day:
             self.on_day(result)

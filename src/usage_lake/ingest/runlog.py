@@ -2,12 +2,20 @@
 
 It answers what the seeds' `usage_sync_status` table answers: what was fetched, when, how many pages,
 retries and rows per table and day, how long it took, how it ended, and the error if it failed.
+
+A run writes its record when it starts (`running`), again as it goes (`updated_at`, and where it would resume),
+and when it ends. A run stopped by Ctrl-C or SIGTERM ends `interrupted` with `resume_from`; a process that died
+without a word (killed, out of memory, the Lambda timeout) leaves its `running` record behind, which
+`effective_outcome` shows as `abandoned` once the process is gone or the record has gone quiet.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -22,7 +30,10 @@ from usage_lake.lake.schema import RUNS
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["DayResult", "Outcome", "RunRecord", "new_run_id", "previous_page_sizes", "write_record"]
+__all__ = [
+    "ABANDONED_AFTER", "DayResult", "EndpointError", "Outcome", "ResumePoint", "RunRecord", "effective_outcome",
+    "find_resume_point", "new_run_id", "previous_page_sizes", "read_records", "write_record",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +43,13 @@ COST_BUCKET_WIDTH = "1d"  # the cost report has daily buckets only
 class Outcome(StrEnum):
     """How a run ended (the run log's `outcome`)."""
 
-    RUNNING = "running"  # not finished (or its process died before it could say)
+    RUNNING = "running"  # not finished (or its process died before it could say: see ABANDONED)
     SUCCEEDED = "succeeded"
-    PARTIAL = "partial"  # stopped early at a slice boundary; the rest continues (backfill) or comes next run
+    PARTIAL = "partial"  # stopped early at a slice boundary (the rest continues), or an optional endpoint failed (`errors`)
     ALERTS_FAILED = "alerts_failed"  # the data is in; an alert could not be evaluated or sent (retried next run)
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped by SIGINT (Ctrl-C) or SIGTERM; `resume_from` says where to carry on
+    ABANDONED = "abandoned"  # shown, never written: a `running` record whose process is gone (see effective_outcome)
 
     @property
     def made_progress(self) -> bool:
@@ -55,6 +68,15 @@ class DayResult:
     day: date
     rows: int
     action: DayAction
+
+
+@dataclass(frozen=True)
+class EndpointError:
+    """An endpoint that failed without failing the run (the Claude Code report, an organization list)."""
+
+    report: str
+    error_type: str
+    error: str
 
 
 @dataclass
@@ -81,6 +103,15 @@ class RunRecord:
     resume_from: date | None = None
     next_event: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    errors: list[EndpointError] = field(default_factory=list)
+
+    def failed(self, report: str) -> bool:
+        return any(e.report == report for e in self.errors)
+    range_start: date | None = None  # backfill: the range as first asked, kept by the runs that resume or continue it
+    range_end: date | None = None
+    updated_at: datetime | None = None  # when the record was last written (a running record's heartbeat)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
 
     def rows(self, report: str) -> int:
         return sum(d.rows for d in self.days if d.report == report and d.action == DayAction.WRITTEN)
@@ -108,12 +139,14 @@ class RunRecord:
             "rows": {report: self.rows(report) for report in self.reports},
             "days_written": self.count(DayAction.WRITTEN),
             "days_kept": self.count(DayAction.KEPT),
+            "days_incomplete": self.count(DayAction.INCOMPLETE),
             "alerts_sent": self.alerts_sent,
             "alerts_failed": self.alerts_failed,
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "resume_from": self.resume_from.isoformat() if self.resume_from else None,
             "next_event": self.next_event,
             "notes": self.notes,
+            "errors": [{"report": e.report, "error_type": e.error_type, "error": e.error} for e in self.errors],
             "duration_seconds": round(self.duration_seconds, 3) if self.duration_seconds is not None else None,
         }
 
@@ -149,11 +182,18 @@ class RunRecord:
             "cost_rows": self.rows("cost"),
             "days_written": self.count(DayAction.WRITTEN),
             "days_kept": self.count(DayAction.KEPT),
+            "days_incomplete": self.count(DayAction.INCOMPLETE),
             "alerts_sent": self.alerts_sent,
             "alerts_failed": self.alerts_failed,
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "notes": self.notes,
             "version": __version__,
+            "errors": [{"report": e.report, "error_type": e.error_type, "error": e.error} for e in self.errors],
+            "updated_at": self.updated_at,
+            "range_start": self.range_start.isoformat() if self.range_start else None,
+            "range_end": self.range_end.isoformat() if self.range_end else None,
+            "host": self.host,
+            "pid": self.pid,
         }
         return pa.Table.from_pylist([row], schema=RUNS)
 
@@ -184,9 +224,80 @@ def previous_page_sizes(lake: Lake, now: datetime, *, look_back: int = 8) -> dic
     return found
 
 
-def write_record(lake: Lake, record: RunRecord) -> None:
-    """Store the run's record under `runs/`; a failure to do so is logged, never raised over the run's own outcome."""
+def write_record(lake: Lake, record: RunRecord, *, strict: bool = False) -> None:
+    """Store the run's record under `runs/` (one object per run, replaced each time). A failure is logged, never
+    raised over the run's own outcome, unless `strict` (the first record, written before anything is fetched)."""
     try:
         lake.put(run_log_key(record.run_id, record.started_at), parquet_bytes(record.to_table()))
     except Exception:
+        if strict:
+            raise
         logger.exception("run %s: could not write the run log", record.run_id)
+
+
+# a running record that has not been written for this long belongs to a process that is gone: a Lambda run lasts
+# at most 15 minutes, and a local run rewrites its record at least every few minutes while days are written
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+def effective_outcome(run: dict[str, Any], now: datetime) -> str:
+    """A run log row's outcome as it stands: `abandoned` for a `running` record whose process has died (same
+    host, pid gone) or that has not been updated for `ABANDONED_AFTER`."""
+    if run["outcome"] != Outcome.RUNNING:
+        return run["outcome"]
+    if run.get("host") == socket.gethostname() and run.get("pid") and not _alive(run["pid"]):
+        return Outcome.ABANDONED
+    last = run.get("updated_at") or run["started_at"]
+    return Outcome.ABANDONED if now - last > ABANDONED_AFTER else Outcome.RUNNING
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def read_records(lake: Lake, *, limit: int) -> list[dict[str, Any]]:
+    """The latest `limit` run log rows, newest first (run ids sort by start time). Read 16 at a time: on S3 each
+    is a GET, and an hourly schedule leaves hundreds."""
+    keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1], reverse=True)[:limit]
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="runlog") as pool:
+        return list(pool.map(lambda key: read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0], keys))
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    run_id: str  # the run that stopped
+    outcome: str
+    day: date  # where to carry on
+    start: date  # the range as first asked
+    end: date
+    reports: tuple[str, ...]
+
+
+RESUMABLE = (Outcome.INTERRUPTED, Outcome.FAILED, Outcome.ABANDONED)
+RESUME_SEARCH = 500  # run log rows looked at (newest first)
+
+
+def find_resume_point(lake: Lake, now: datetime, *, start: date | None = None, end: date | None = None,
+                      reports: tuple[str, ...] | None = None) -> ResumePoint | None:
+    """Where the latest backfill of this range (any range, when none is given) stopped, if it stopped before the
+    end: interrupted, failed, or abandoned. None when its latest run finished it (or there is none)."""
+    for run in read_records(lake, limit=RESUME_SEARCH):
+        if run["mode"] != "backfill" or not run.get("range_start") or not run.get("range_end"):
+            continue
+        run_reports = tuple(r for r in run["reports"].split(",") if r)
+        same = (start is None or run["range_start"] == start.isoformat()) and (end is None or run["range_end"] == end.isoformat()) \
+            and (reports is None or run_reports == reports)
+        if not same:
+            continue
+        outcome = effective_outcome(run, now)
+        if outcome not in RESUMABLE or not run.get("resume_from"):
+            return None
+        return ResumePoint(run["run_id"], outcome, date.fromisoformat(run["resume_from"]), date.fromisoformat(run["range_start"]),
+                           date.fromisoformat(run["range_end"]), run_reports)
+    return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
 
@@ -14,7 +14,8 @@ from usage_lake.lake.layout import partition_key
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 
-__all__ = ["DayAction", "parquet_bytes", "partition_days", "read_parquet", "read_table", "store_day"]
+__all__ = ["DayAction", "latest_partition", "parquet_bytes", "partition_days", "read_parquet", "read_table", "replace_day", "store_day",
+           "store_tables"]
 
 COMPRESSION = "zstd"
 
@@ -26,7 +27,9 @@ class DayAction(StrEnum):
     KEPT = "kept"  # the API returned nothing for a day that already holds rows: the old rows were kept
     EMPTY = "empty"  # nothing returned and nothing stored: nothing to write
     NOT_READY = "not_ready"  # the endpoint has no complete data for this range yet
+    INCOMPLETE = "incomplete"  # the API's buckets stopped short of the day's end: not written, the stored day kept
     NO_RAW = "no_raw"  # rebuild: no raw pages (manifest) for the day
+    CURRENT = "current"  # a snapshot: the day's partition is already there (taken earlier today): not fetched again
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -49,10 +52,29 @@ def store_day(lake: Lake, table_name: str, day: date, table: pa.Table) -> DayAct
     return DayAction.WRITTEN
 
 
-def read_parquet(data: bytes, *, table: str | None = None, columns: list[str] | None = None) -> pa.Table:
+def store_tables(lake: Lake, day: date, tables: Mapping[str, pa.Table]) -> DayAction:
+    """One day of an endpoint that writes several tables: the first decides, as in `store_day`; the others go with
+    it, written (even empty) whenever it is written and left alone when it is not, so a day's tables agree."""
+    (first, rows), *companions = tables.items()
+    action = store_day(lake, first, day, rows)
+    if action == DayAction.WRITTEN:
+        for name, part in companions:
+            lake.put(partition_key(name, day), parquet_bytes(part))
+    return action
+
+
+def replace_day(lake: Lake, table_name: str, day: date, table: pa.Table) -> DayAction:
+    """A snapshot's day: always written, even empty (an organization with no invites has no invites that day)."""
+    lake.put(partition_key(table_name, day), parquet_bytes(table))
+    return DayAction.WRITTEN
+
+
+def read_parquet(data: bytes, *, table: str | None = None, columns: list[str] | None = None,
+                 dictionary: list[str] | None = None) -> pa.Table:
     """A Parquet object as a table. With `table`, conformed to today's schema: columns added since the
-    object was written (as Athena does) read as nulls, so old partitions stay readable."""
-    file = pq.ParquetFile(io.BytesIO(data))  # no dataset layer: the Lambda package leaves it out
+    object was written (as Athena does) read as nulls, so old partitions stay readable. `dictionary` names string
+    columns to read dictionary-encoded (faster to decode and to group by)."""
+    file = pq.ParquetFile(io.BytesIO(data), read_dictionary=dictionary)  # no dataset layer: the Lambda package leaves it out
     if table is None:
         return file.read(columns=columns)
     schema = TABLES[table]
@@ -72,6 +94,12 @@ def partition_days(lake: Lake, table: str) -> list[date]:
         if key.endswith(".parquet"):
             days.append(date.fromisoformat(key[len(f"{table}/dt="):][:10]))
     return sorted(set(days))
+
+
+def latest_partition(lake: Lake, table: str) -> date | None:
+    """The last day that holds a partition of `table` (the latest snapshot), or None."""
+    days = partition_days(lake, table)
+    return days[-1] if days else None
 
 
 def read_table(lake: Lake, table: str, days: Iterable[date] | None = None) -> pa.Table:

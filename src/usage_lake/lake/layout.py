@@ -20,12 +20,15 @@ from __future__ import annotations
 from datetime import date, datetime
 
 __all__ = [
-    "ALERT_OUTBOX", "RUNS_TABLE", "alert_claim_key", "alert_claims_prefix", "alert_failed_key", "alert_outbox_key",
-    "alert_sent_key", "alert_sent_prefix", "partition_key", "raw_day_prefix", "raw_manifest_key", "raw_page_key", "run_log_key",
-    "run_log_prefix",
+    "ALERT_OUTBOX", "LAKE_MARKERS", "RAW", "RUNS_TABLE", "alert_claim_key", "alert_claims_prefix", "alert_failed_key",
+    "alert_outbox_key", "alert_sent_key", "alert_sent_prefix", "partition_key", "raw_day_prefix", "raw_manifest_key",
+    "raw_page_key", "run_log_key", "run_log_prefix",
 ]
 
 RUNS_TABLE = "runs"
+RAW = "raw"
+# a folder (or prefix) is a lake once a run has written there: its run log or its raw pages
+LAKE_MARKERS = (f"{RUNS_TABLE}/", f"{RAW}/")
 ALERT_OUTBOX = "alerts/outbox/"
 
 
@@ -34,7 +37,7 @@ def partition_key(table: str, day: date) -> str:
 
 
 def raw_day_prefix(report: str, day: date) -> str:
-    return f"raw/{report}/dt={day.isoformat()}/"
+    return f"{RAW}/{report}/dt={day.isoformat()}/"
 
 
 def raw_page_key(report: str, day: date, digest: str) -> str:

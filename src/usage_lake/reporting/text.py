@@ -1,22 +1,27 @@
-"""Plain-text views of a lake for the terminal: totals by day and model, and the run log."""
+"""Plain-text views of a lake for the terminal: totals by day, model, workspace and API key, and the run log.
+
+Workspaces and API keys show by name (the latest organization snapshot), with the id where two share a name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from usage_lake.lake.curated import read_parquet, read_table
+from usage_lake.lake.curated import partition_days, read_parquet, read_table
 from usage_lake.lake.layout import RUNS_TABLE
+from usage_lake.lake.names import Names
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
 
-__all__ = ["recent_runs", "spend_and_tokens", "token_totals"]
+__all__ = ["DayData", "day_data", "recent_runs", "spend_and_tokens", "token_totals"]
 
 INPUT_COUNTERS = ("uncached_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens", "cache_read_input_tokens")
 
@@ -25,16 +30,70 @@ def token_totals(usage: pa.Table) -> dict[str, int]:
     return {name: pc.sum(usage.column(name)).as_py() or 0 for name in USAGE_COUNTERS}
 
 
-def spend_and_tokens(lake: Lake, days: Sequence[date]) -> str:
+class DayData(StrEnum):
+    """What the lake holds for one day of a report's range (never shown as zero when it holds nothing)."""
+
+    COMPLETE = "complete"  # usage and billed cost
+    NOT_BILLED = "not billed yet"  # usage; the cost report bills a day after it ends, about a day late: today, yesterday
+    NO_COST = "no cost data"  # usage; no cost for a day the cost report has billed by now: fetch cost for it
+    NO_USAGE = "no usage data"  # billed cost, but no usage rows
+    NO_DATA = "no data"  # nothing at all: not fetched (or nothing happened)
+
+
+def day_data(days: Sequence[date], usage_days: set[date], cost_days: set[date], *, billed_through: date | None,
+             today: date) -> dict[date, DayData]:
+    """Each day's `DayData`, given the days with usage rows, with cost rows, and the last day the lake has cost for.
+    Today is never billed yet; yesterday is not billed yet unless the lake has cost for it or a later day."""
+    status = {}
+    for day in days:
+        if day in usage_days and day in cost_days:
+            status[day] = DayData.COMPLETE
+        elif day in cost_days:
+            status[day] = DayData.NO_USAGE
+        elif day not in usage_days:
+            status[day] = DayData.NO_DATA
+        elif day >= today or (day == today - timedelta(days=1) and (billed_through is None or billed_through < day)):
+            status[day] = DayData.NOT_BILLED
+        else:
+            status[day] = DayData.NO_COST
+    return status
+
+
+def spend_and_tokens(lake: Lake, days: Sequence[date], *, today: date | None = None) -> str:
+    """Every day of `days`, each marked by what the lake holds for it; totals say how many days they cover."""
     usage = read_table(lake, "usage_messages", days)
     cost = read_table(lake, "cost_report", days)
+    billed = partition_days(lake, "cost_report")
+    status = day_data(days, _days_of(usage), _days_of(cost), billed_through=billed[-1] if billed else None,
+                      today=today or datetime.now(UTC).date())
     lines = [f"Usage and billed spend, {days[0]} .. {days[-1]} (UTC days)", ""]
-    lines += _by_day(usage, cost)
+    lines += _by_day(usage, cost, status)
     lines += [""] + _by_model(usage, cost)
+    names = Names.load(lake)
+    lines += [""] + _by_workspace(usage, cost, names)
+    lines += [""] + _by_api_key(usage, names)
     totals = token_totals(usage)
-    lines += ["", "Totals: " + ", ".join(f"{name} {value:,}" for name, value in totals.items())]
-    lines.append(f"Billed cost (cost report): {usd(_sum_usd(cost))}  (Priority Tier usage is not in the cost report)")
+    with_usage = sum(1 for s in status.values() if s not in (DayData.NO_USAGE, DayData.NO_DATA))
+    with_cost = sum(1 for s in status.values() if s in (DayData.COMPLETE, DayData.NO_USAGE))
+    lines += ["", f"Totals ({with_usage} of {len(days)} days have usage): " + ", ".join(f"{name} {value:,}" for name, value in totals.items())]
+    lines.append(f"Billed cost (cost report, {with_cost} of {len(days)} days billed): {usd(_sum_usd(cost))}  "
+                 "(Priority Tier usage is not in the cost report)")
+    missing = [f"{n} day(s) {kind}" for kind in (DayData.NOT_BILLED, DayData.NO_COST, DayData.NO_USAGE, DayData.NO_DATA)
+               if (n := sum(1 for s in status.values() if s == kind))]
+    if missing:
+        lines.append("Not in these totals: " + "; ".join(missing) + _advice(status))
     return "\n".join(lines)
+
+
+def _advice(status: dict[date, DayData]) -> str:
+    gaps = [d for d, s in status.items() if s in (DayData.NO_COST, DayData.NO_USAGE, DayData.NO_DATA)]
+    if not gaps:
+        return ""
+    return f" (to fill them: usage-lake run --start {min(gaps)} --end {max(gaps) + timedelta(days=1)})"
+
+
+def _days_of(table: pa.Table) -> set[date]:
+    return {date.fromisoformat(dt) for dt in pc.unique(table.column("dt")).to_pylist()} if table.num_rows else set()
 
 
 def _group(table: pa.Table, keys: list[str], columns: list[str]) -> dict[tuple, dict[str, Any]]:
@@ -51,15 +110,17 @@ def _with_input(usage: pa.Table) -> pa.Table:
     return usage.append_column("input_tokens", total_input)
 
 
-def _by_day(usage: pa.Table, cost: pa.Table) -> list[str]:
+def _by_day(usage: pa.Table, cost: pa.Table, status: dict[date, DayData]) -> list[str]:
     tokens = _group(_with_input(usage), ["dt"], ["input_tokens", "output_tokens", "web_search_requests"])
     spend = _group(cost, ["dt"], ["amount_usd"])
-    header = f"{'day':<12}{'input tokens':>16}{'output tokens':>16}{'web searches':>14}{'billed':>14}"
+    header = f"{'day':<12}{'input tokens':>16}{'output tokens':>16}{'web searches':>14}{'billed':>16}"
     lines = [header, "-" * len(header)]
-    for (day,) in sorted(set(tokens) | set(spend)):
-        t = tokens.get((day,), {})
-        lines.append(f"{day:<12}{t.get('input_tokens', 0):>16,}{t.get('output_tokens', 0):>16,}"
-                     f"{t.get('web_search_requests', 0):>14,}{usd(spend.get((day,), {}).get('amount_usd')):>14}")
+    for day, state in status.items():
+        t = tokens.get((day.isoformat(),))
+        counts = (f"{t['input_tokens']:>16,}{t['output_tokens']:>16,}{t['web_search_requests']:>14,}" if t is not None
+                  else f"{'-':>16}{'-':>16}{'-':>14}")
+        billed = usd(spend.get((day.isoformat(),), {}).get("amount_usd")) if state in (DayData.COMPLETE, DayData.NO_USAGE) else state
+        lines.append(f"{day.isoformat():<12}{counts}{billed:>16}" + ("  (no usage data)" if state == DayData.NO_USAGE else ""))
     return lines
 
 
@@ -77,18 +138,52 @@ def _by_model(usage: pa.Table, cost: pa.Table) -> list[str]:
     return lines
 
 
+def _by_workspace(usage: pa.Table, cost: pa.Table, names: Names) -> list[str]:
+    estimated = _group(usage, ["workspace_id"], ["output_tokens", "estimated_cost_usd"])
+    billed = _group(cost, ["workspace_id"], ["amount_usd"])
+    header = f"{'workspace':<44}{'output tokens':>16}{'estimated':>14}{'billed':>14}"
+    lines = [header, "-" * len(header)]
+    order = sorted(set(estimated) | set(billed), key=lambda k: (-(estimated.get(k, {}).get("estimated_cost_usd") or 0), names.workspace(k[0])))
+    for (workspace,) in order:
+        e = estimated.get((workspace,), {})
+        lines.append(f"{names.workspace(workspace)[:43]:<44}{e.get('output_tokens', 0):>16,}{usd(e.get('estimated_cost_usd')):>14}"
+                     f"{usd(billed.get((workspace,), {}).get('amount_usd')):>14}")
+    return lines
+
+
+def _by_api_key(usage: pa.Table, names: Names, top: int = 10) -> list[str]:
+    estimated = _group(usage, ["api_key_id", "workspace_id"], ["output_tokens", "estimated_cost_usd"])
+    header = f"{'API key (top ' + str(top) + ' by estimated spend)':<52}{'workspace':<24}{'output tokens':>16}{'estimated':>14}"
+    lines = [header, "-" * len(header)]
+    order = sorted(estimated, key=lambda k: (-(estimated[k]["estimated_cost_usd"] or 0), names.api_key(k[0])))
+    for key, workspace in order[:top]:
+        e = estimated[(key, workspace)]
+        lines.append(f"{names.api_key(key)[:51]:<52}{names.workspace(workspace)[:23]:<24}{e['output_tokens']:>16,}"
+                     f"{usd(e['estimated_cost_usd']):>14}")
+    return lines
+
+
 def _sum_usd(cost: pa.Table) -> Decimal:
     total = pc.sum(cost.column("amount_usd")).as_py() if cost.num_rows else None
     return total if total is not None else Decimal(0)
 
 
-def recent_runs(lake: Lake, *, limit: int = 10) -> str:
+def recent_runs(lake: Lake, *, limit: int = 10, outcome: Callable[[dict[str, Any]], str] | None = None) -> str:
+    """The latest runs, newest first. `outcome` gives a row's outcome as it stands (a `running` record whose
+    process is gone shows as `abandoned`); by default the stored one."""
     keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1])[-limit:]
     if not keys:
         return f"no runs recorded under {lake.uri(RUNS_TABLE + '/')}"
-    lines = [f"{'run id':<26}{'mode':<12}{'outcome':<11}{'reqs':>6}{'pages':>7}{'retries':>8}{'usage rows':>12}{'cost rows':>11}  error"]
+    lines = [f"{'run id':<26}{'mode':<12}{'outcome':<13}{'reqs':>6}{'pages':>7}{'retries':>8}{'usage rows':>12}{'cost rows':>11}  error"]
     for key in reversed(keys):
-        run = read_parquet(lake.get(key)).to_pylist()[0]
-        lines.append(f"{run['run_id']:<26}{run['mode']:<12}{run['outcome']:<11}{run['requests']:>6}{run['pages']:>7}"
-                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {run['error'] or ''}")
+        run = read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0]
+        shown = outcome(run) if outcome else run["outcome"]
+        failed = "; ".join(f"{e['report']} failed: {e['error_type']}" for e in run.get("errors") or [])
+        error = run["error"] or failed
+        if shown != run["outcome"]:
+            error = f"its process is gone (last heard of {run['updated_at'] or run['started_at']:%Y-%m-%d %H:%M:%S} UTC)"
+        if run["resume_from"] and shown not in ("succeeded", "running") and "resume from" not in error:
+            error += f"{'; ' if error else ''}resume from {run['resume_from']}"
+        lines.append(f"{run['run_id']:<26}{run['mode']:<12}{shown:<13}{run['requests']:>6}{run['pages']:>7}"
+                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {error}")
     return "\n".join(lines)

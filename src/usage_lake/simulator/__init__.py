@@ -1,8 +1,10 @@
 """Our own fake Anthropic Admin API: a deterministic synthetic org behind a real local HTTP server.
 
 Used by end-to-end tests, ``make demo`` and the benchmark. ``SimulatedOrg`` generates usage and cost
-as a pure function of a seed and knows the exact totals; ``Simulator`` serves it on 127.0.0.1 with the
-documented endpoints, pagination and errors; ``FaultPlan``/``Fault`` inject 429s, 5xx, dropped
+as a pure function of a seed and knows the exact totals; ``org.directory`` holds its workspaces, API keys,
+users, invites and members (``organization.py``) and ``org.claude_code`` its Claude Code report
+(``claude_code.py``); ``Simulator`` serves all of it on 127.0.0.1 with the documented endpoints, pagination
+and errors; ``FaultPlan``/``Fault`` inject 429s, 5xx, dropped
 connections and broken bodies. Example::
 
     from datetime import UTC, datetime

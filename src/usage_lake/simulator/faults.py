@@ -2,7 +2,7 @@
 
 A ``FaultPlan`` is consulted once per request (``sim.faults``). Rules are checked in the order they
 were added and the first one that fires decides the request; ``path`` narrows a rule to requests whose
-path contains that substring (``"usage_report"``, ``"cost_report"``)::
+path contains that substring (``"usage_report"``, ``"cost_report"``, ``"claude_code"``, ``"/api_keys"``)::
 
     sim.faults.add(Fault.rate_limit(retry_after="1"), times=2)      # next 2 requests: 429
     sim.faults.add(Fault.status(503), times=3, path="cost_report")   # next 3 cost requests: 503
@@ -13,15 +13,20 @@ path contains that substring (``"usage_report"``, ``"cost_report"``)::
 Fault kinds: ``status`` (any HTTP error with the documented ``error.type``; 429 is ``rate_limit``),
 ``drop`` (connection closed, no response), ``truncate`` (200, body cut in half, Content-Length matching:
 valid HTTP, invalid JSON), ``short_read`` (200 declaring the full Content-Length, half sent, then
-closed), ``not_json`` (200 with an HTML page), ``slow`` (sleep, then a normal answer) and
-``missing_field`` (200 JSON whose result rows lack a field).
+closed), ``not_json`` (200 with an HTML page), ``slow`` (sleep, then a normal answer),
+``missing_field`` (200 JSON whose result rows lack a field; a top-level object such as ``server_tool_use``
+drops the whole object), ``set_field`` (the page's first result row carries another value, e.g. a negative
+or absurd count), ``duplicate_row`` (the page's first result row appears twice in its bucket) and
+``short_page`` (only the first N buckets, with ``has_more`` false: a query that stops early).
 
 For the command line, ``FaultPlan.from_spec`` builds a seeded random plan from a comma-separated list
 of ``KIND[=ARG][:PROBABILITY]`` items, e.g. ``"429:0.2,503:0.1,drop:0.05,truncate:0.05,slow=2:0.1"``:
 
-* KIND is an HTTP status code or one of ``drop truncate short_read not_json slow missing_field``;
+* KIND is an HTTP status code or one of ``drop truncate short_read not_json slow missing_field set_field
+  duplicate_row short_page``;
 * ARG is the ``retry-after`` value for 429 (``none``: no header; default ``1``), the seconds for
-  ``slow`` (default 1), the field for ``missing_field`` (default ``output_tokens``);
+  ``slow`` (default 1), the field for ``missing_field`` (default ``output_tokens``), ``FIELD=VALUE`` for
+  ``set_field`` (default ``output_tokens=-5``), the buckets kept by ``short_page`` (default 12);
 * PROBABILITY (default 1) is the chance per request. Items are tried in order with independent draws
   derived from (seed, request index, item index), so a plan replays identically; the first hit applies.
 """
@@ -69,6 +74,8 @@ class Fault:
     retry_after: str | None = None
     seconds: float = 0.0
     field: str | None = None
+    value: int = 0  # ``set_field``: the value written
+    buckets: int = 0  # ``short_page``: buckets kept
 
     @property
     def name(self) -> str:
@@ -121,6 +128,23 @@ class Fault:
     def missing_field(cls, field: str) -> Fault:
         """Result rows lack ``field`` (a dotted path such as ``cache_creation.ephemeral_5m_input_tokens``)."""
         return cls("missing_field", field=field)
+
+    @classmethod
+    def set_field(cls, field: str, value: int) -> Fault:
+        """The first result row of the page has ``field`` (dotted path) set to ``value``."""
+        return cls("set_field", field=field, value=value)
+
+    @classmethod
+    def duplicate_row(cls) -> Fault:
+        """The first result row of the page is sent twice in its bucket."""
+        return cls("duplicate_row")
+
+    @classmethod
+    def short_page(cls, buckets: int) -> Fault:
+        """Only the first ``buckets`` buckets of the page, and ``has_more`` false: the query ends early."""
+        if buckets < 0:
+            raise ValueError("short_page keeps zero or more buckets")
+        return cls("short_page", buckets=buckets)
 
 
 @dataclass
@@ -235,6 +259,13 @@ def _parse_item(item: str) -> tuple[Fault, float]:
             return Fault.slow(float(arg) if has_arg else 1.0), p
         if kind == "missing_field":
             return Fault.missing_field(arg or "output_tokens"), p
+        if kind == "set_field":
+            name, _, value = (arg or "output_tokens=-5").partition("=")
+            return Fault.set_field(name, int(value)), p
+        if kind == "duplicate_row" and not has_arg:
+            return Fault.duplicate_row(), p
+        if kind == "short_page":
+            return Fault.short_page(int(arg) if has_arg else 12), p
         if kind in _BODY_FAULTS and not has_arg:
             return Fault(kind), p
     except ValueError as exc:

@@ -25,11 +25,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from usage_lake.money.pricing import PriceTable, TokenRates
+
+if TYPE_CHECKING:
+    from usage_lake.simulator.claude_code import ClaudeCodeActivity
+    from usage_lake.simulator.organization import Directory
 
 USAGE_FIELDS = (
     "uncached_input_tokens",
@@ -245,6 +250,22 @@ class SimulatedOrg:
         self._raw_hour = lru_cache(maxsize=4)(self._generate_hour)
         self._raw_day = lru_cache(maxsize=8)(self._generate_day)
         self._plan = lru_cache(maxsize=32)(self._make_plan)
+
+    # -- the organization's lists and its Claude Code activity (built on first use) ---------------
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Workspaces, API keys (every id the usage report carries), users, invites, members: ``simulator.organization``."""
+        from usage_lake.simulator.organization import Directory
+
+        return Directory.of(self)
+
+    @cached_property
+    def claude_code(self) -> ClaudeCodeActivity:
+        """The Claude Code report's records per day and their exact totals: ``simulator.claude_code``."""
+        from usage_lake.simulator.claude_code import ClaudeCodeActivity
+
+        return ClaudeCodeActivity(self, self.directory)
 
     # -- construction -------------------------------------------------------------------------
 

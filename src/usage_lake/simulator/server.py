@@ -1,9 +1,15 @@
-"""A real HTTP/1.1 fake of the Admin API usage and cost report endpoints.
+"""A real HTTP/1.1 fake of the Admin API: the usage, cost and Claude Code reports and the organization endpoints.
 
 Serves a ``SimulatedOrg`` on 127.0.0.1 with the documented parameters, pagination, errors and auth
-(reference sections 2, 3 and 6), so the client under test runs its real HTTP stack (keep-alive,
+(reference sections 2 to 6), so the client under test runs its real HTTP stack (keep-alive,
 retries, timeouts) against exact, known numbers. It never prints, and never stores the key a client
 sent - only whether one was sent.
+
+The organization lists (``/me``, ``/workspaces``, ``/api_keys``, ``/users``, ``/invites``,
+``/workspaces/{id}/members``) page by ``after_id``/``before_id`` with ``limit`` (default 20, at most 1000) and
+honour their filters (``include_archived``, ``status``, ...); the Claude Code report serves one UTC day
+(``starting_at=YYYY-MM-DD``) paged by ``page``. ``page_record_cap`` serves at most that many records per page
+whatever ``limit`` asks, so a test sees several pages. Fault rules apply to every path.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from usage_lake.simulator.claude_code import encode
 from usage_lake.simulator.faults import ERROR_TYPES, Fault, FaultPlan
 from usage_lake.simulator.org import (
     BUCKET_SECONDS,
@@ -43,6 +50,18 @@ from usage_lake.simulator.org import (
 
 USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
+CLAUDE_CODE_PATH = "/v1/organizations/usage_report/claude_code"
+ORG = "/v1/organizations"
+ME_PATH = f"{ORG}/me"
+_MEMBERS_PATH = re.compile(r"^/v1/organizations/workspaces/([A-Za-z0-9_-]+)/members$")
+_LIST_PARAMS = {"limit", "after_id", "before_id"}
+_LISTS = {  # path -> (directory attribute, extra query parameters)
+    f"{ORG}/workspaces": ("workspaces", {"include_archived"}),
+    f"{ORG}/api_keys": ("api_keys", {"status", "workspace_id", "created_by_user_id"}),
+    f"{ORG}/users": ("users", {"email"}),
+    f"{ORG}/invites": ("invites", set()),
+}
+_KEY_STATUSES = {"active", "archived", "expired", "inactive"}
 DEFAULT_ADMIN_KEY = "sk-ant-admin01-simulator-0000"
 
 _LIMITS = {"1d": (7, 31), "1h": (24, 168), "1m": (60, 1440)}  # bucket_width -> (default, max)
@@ -169,6 +188,14 @@ class _Params:
                     raise _bad(f"{name}: invalid value {value!r}; expected one of {', '.join(sorted(accepted))}")
         return values
 
+    def count(self, name: str, default: int, maximum: int) -> int:
+        value = self.one(name)
+        if value is None:
+            return default
+        if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= maximum:
+            raise _bad(f"{name}: must be an integer between 1 and {maximum}, got {value!r}")
+        return int(value)
+
     def time(self, name: str) -> datetime | None:
         value = self.one(name)
         return None if value is None else _parse_rfc3339(name, value)
@@ -232,6 +259,25 @@ def _decode_page(token: str, fingerprint: str, first: int, step: int) -> int:
     return start
 
 
+def _encode_offset(offset: int, fingerprint: str) -> str:
+    return "page_" + base64.urlsafe_b64encode(f"{offset}|{fingerprint}".encode()).decode()
+
+
+def _decode_offset(token: str, fingerprint: str, size: int) -> int:
+    """Record offset a Claude Code page token points at; 400 if it does not belong to this query."""
+    invalid = _bad("Invalid page token")
+    try:
+        payload = token.removeprefix("page_")
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        offset, _, fp = raw.partition("|")
+        value = int(offset)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid from None
+    if not token.startswith("page_") or fp != fingerprint or not 0 < value < size:
+        raise invalid
+    return value
+
+
 def _page_bounds(first: int, stop: int, step: int, limit: int, page_start: int) -> tuple[list[int], int | None]:
     """Bucket starts of this page (buckets end by ``stop``) and the next page's start, if any."""
     end = first + max(0, (stop - first) // step) * step  # exclusive end of the last whole bucket
@@ -253,22 +299,53 @@ def _report_body(buckets: list[bytes], next_page: str | None) -> list[bytes]:
 
 
 def _drop_field(body: bytes, dotted: str) -> bytes:
-    """The same report with ``dotted`` removed from every result row."""
+    """The same page with ``dotted`` removed from every result row (reports) or record (lists, Claude Code)."""
     doc = msgspec.json.decode(body)
     *parents, leaf = dotted.split(".")
-    for bucket in doc.get("data", []):
-        for row in bucket.get("results", []):
+    items = doc.get("data", []) if isinstance(doc.get("data"), list) else [doc]
+    for item in items:
+        for row in item["results"] if "results" in item else [item]:
             for part in parents:
-                row = row.get(part, {})
+                row = row.get(part) or {}
             row.pop(leaf, None)
+    return encode(doc)
+
+
+def _first_row(doc: dict) -> tuple[list, dict] | None:
+    """(its bucket's results, the row) of the page's first result row, if any."""
+    for bucket in doc.get("data", []):
+        if bucket.get("results"):
+            return bucket["results"], bucket["results"][0]
+    return None
+
+
+def _edit(body: bytes, fault: Fault) -> bytes:
+    """The report with one thing wrong that a careful client must refuse or survive (see faults.py)."""
+    doc = msgspec.json.decode(body)
+    if fault.kind == "short_page":
+        doc["data"], doc["has_more"], doc["next_page"] = doc.get("data", [])[:fault.buckets], False, None
+        return msgspec.json.encode(doc)
+    first = _first_row(doc)
+    if first is not None:
+        results, row = first
+        if fault.kind == "duplicate_row":
+            results.insert(1, dict(row))
+        else:  # set_field
+            *parents, leaf = (fault.field or "output_tokens").split(".")
+            for part in parents:
+                row = row.setdefault(part, {})
+            row[leaf] = fault.value
     return msgspec.json.encode(doc)
 
 
 def _mangle(response: _Response, fault: Fault) -> _Response:
-    """The body faults: a field removed, cut in half (valid HTTP), or a short read (then close)."""
+    """The body faults: a field removed or changed, a row repeated, buckets cut off, the body cut in half (valid
+    HTTP), or a short read (then close)."""
     body = b"".join(response.chunks)
     if fault.kind == "missing_field":
         return _Response(200, [_drop_field(body, fault.field or "")])
+    if fault.kind in ("set_field", "duplicate_row", "short_page"):
+        return _Response(200, [_edit(body, fault)])
     half = [body[: len(body) // 2]]
     if fault.kind == "truncate":
         return _Response(200, half)
@@ -337,6 +414,7 @@ class Simulator:
         cost_lag_hours: int = 0,
         faults: FaultPlan | None = None,
         page_bucket_cap: int | None = None,
+        page_record_cap: int | None = None,
     ) -> None:
         self.org = org or SimulatedOrg.small()
         self.now = now  # the setter also accepts a clock (callable) or None for real time
@@ -345,6 +423,7 @@ class Simulator:
         # Serve at most this many buckets per page whatever `limit` asks, like an API that pages by size:
         # clients must then assemble a day from several pages.
         self.page_bucket_cap = page_bucket_cap
+        self.page_record_cap = page_record_cap  # the same for records per page (lists, Claude Code)
         self.faults = faults or FaultPlan()
         self.served = ServedTotals()
         self._log: list[RequestRecord] = []
@@ -514,7 +593,8 @@ class Simulator:
         return _Response(exc.status, [msgspec.json.encode(body)], headers=exc.headers)
 
     def _route(self, method: str, path: str, pairs: Sequence[tuple[str, str]], headers: Any) -> _Response:
-        if path not in (USAGE_PATH, COST_PATH):
+        members = _MEMBERS_PATH.match(path)
+        if path not in (USAGE_PATH, COST_PATH, CLAUDE_CODE_PATH, ME_PATH) and path not in _LISTS and not members:
             raise ApiError(404, f"Not found: {path}")
         if method != "GET":
             raise ApiError(405, f"Method {method} not allowed; use GET")
@@ -524,7 +604,17 @@ class Simulator:
         fingerprint = _fingerprint(path, pairs)
         if path == USAGE_PATH:
             return self._usage(_Params(pairs, _USAGE_PARAMS), fingerprint)
-        return self._cost(_Params(pairs, _COMMON_PARAMS), fingerprint)
+        if path == COST_PATH:
+            return self._cost(_Params(pairs, _COMMON_PARAMS), fingerprint)
+        if path == CLAUDE_CODE_PATH:
+            return self._claude_code(_Params(pairs, {"starting_at", "limit", "page"}), fingerprint)
+        if path == ME_PATH:
+            _Params(pairs, set())
+            return _Response(200, [encode(self.org.directory.organization)])
+        if members:
+            return self._members(members.group(1), _Params(pairs, _LIST_PARAMS))
+        attribute, extra = _LISTS[path]
+        return self._list(attribute, _Params(pairs, _LIST_PARAMS | extra))
 
     def _authenticate(self, key: str | None) -> None:
         """401s that never echo the key back."""
@@ -570,6 +660,75 @@ class Simulator:
         rendered = self.org.render_usage(query, starts)
         next_page = None if next_start is None else _encode_page(next_start, fingerprint)
         return _Response(200, _report_body(rendered.buckets, next_page), rendered=rendered)
+
+    # -- the organization lists and the Claude Code report ---------------------------------------
+
+    def _list(self, attribute: str, params: _Params) -> _Response:
+        items: list[dict[str, Any]] = getattr(self.org.directory, attribute)
+        if attribute == "workspaces":
+            archived = params.one("include_archived") or "false"
+            if archived not in ("true", "false"):
+                raise _bad(f"include_archived: must be true or false, got {archived!r}")
+            items = [w for w in items if archived == "true" or not w["archived_at"]]
+        elif attribute == "api_keys":
+            status = params.one("status")
+            if status is not None and status not in _KEY_STATUSES:
+                raise _bad(f"status: invalid value {status!r}; expected one of {', '.join(sorted(_KEY_STATUSES))}")
+            for name, pick in (("status", lambda k: k["status"]), ("workspace_id", lambda k: k["workspace_id"]),
+                               ("created_by_user_id", lambda k: (k["created_by"] or {}).get("id"))):
+                wanted = params.one(name)
+                items = [k for k in items if wanted is None or pick(k) == wanted]
+        elif attribute == "users" and params.one("email") is not None:
+            items = [u for u in items if u["email"] == params.one("email")]
+        return self._page_of(items, "id", params)
+
+    def _members(self, workspace_id: str, params: _Params) -> _Response:
+        members = self.org.directory.members.get(workspace_id)
+        if members is None:
+            raise ApiError(404, f"Workspace {workspace_id} not found")
+        return self._page_of(members, "user_id", params)
+
+    def _page_of(self, items: list[dict[str, Any]], id_field: str, params: _Params) -> _Response:
+        """One page of a list, in ``after_id``/``before_id`` paging (``{data, first_id, last_id, has_more}``)."""
+        limit = self._record_cap(params.count("limit", 20, 1000))
+        after, before = params.one("after_id"), params.one("before_id")
+        if after is not None and before is not None:
+            raise _bad("after_id and before_id cannot be given together")
+        ids = [item[id_field] for item in items]
+        for name, value in (("after_id", after), ("before_id", before)):
+            if value is not None and value not in ids:
+                raise _bad(f"{name}: {value!r} is not in this list")
+        if before is not None:
+            end = ids.index(before)
+            page, has_more = items[max(0, end - limit):end], end - limit > 0
+        else:
+            start = ids.index(after) + 1 if after is not None else 0
+            page, has_more = items[start:start + limit], start + limit < len(items)
+        body = {"data": page, "first_id": page[0][id_field] if page else None, "last_id": page[-1][id_field] if page else None,
+                "has_more": has_more}
+        return _Response(200, [encode(body)])
+
+    def _claude_code(self, params: _Params, fingerprint: str) -> _Response:
+        value = params.one("starting_at")
+        if value is None:
+            raise _bad("starting_at: parameter is required (a UTC date, YYYY-MM-DD)")
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise _bad(f"starting_at: must be a UTC date in YYYY-MM-DD format, got {value!r}") from None
+        limit = self._record_cap(params.count("limit", 20, 1000))
+        records = self.org.claude_code.records(day) if day <= self.now.date() else []
+        token = params.one("page")
+        offset = 0 if token is None else _decode_offset(token, fingerprint, len(records))
+        page = records[offset:offset + limit]
+        following = offset + limit if offset + limit < len(records) else None
+        next_page = None if following is None else _encode_offset(following, fingerprint)
+        return _Response(200, [encode({"data": page, "has_more": next_page is not None, "next_page": next_page})])
+
+    def _record_cap(self, limit: int) -> int:
+        return min(limit, self.page_record_cap) if self.page_record_cap else limit
 
     def _capped(self, limit: int) -> int:
         return min(limit, self.page_bucket_cap) if self.page_bucket_cap else limit

@@ -1,30 +1,40 @@
-"""What every source endpoint is: the `Endpoint` protocol the ingest loop runs, and the bucketed-report base.
+"""What every source endpoint is: the protocols the ingest loop runs, and the bucketed-report base.
 
-An endpoint says what to ask (`path`, `params`), how far back (`lookback_days`, `window_end`, `max_span`),
-how its rows become a curated table (`table`, `to_table`), and which API answer means "nothing ready yet"
-(`is_not_ready`). `kind` tells the ingest loop how its data is laid out in time:
+A report endpoint (`Endpoint`) says what to ask (`path`, `params`, `paging`), how far back (`lookback_days`,
+`window_end`, `max_span`), how its rows become curated tables (`table`, `to_table`, `outputs`), and which API
+answer means "nothing ready yet" (`is_not_ready`). A snapshot endpoint (`Snapshot`) says which lists to read
+(`requests`, built from the same day's snapshots it `needs`) and how their records become its table.
+`kind` tells the ingest loop how the data is laid out in time:
 
-- `bucketed`: time buckets (`starting_at`/`ending_at`) over a window; each UTC day is written whole;
-- `snapshot`: the state of the organization now (lists of workspaces, keys, ...); one partition per day.
+- `bucketed`: time buckets (`starting_at`/`ending_at`) over a window, one query per window; each UTC day is
+  written whole once no later page can add to it (usage, cost);
+- `daily`: one query per UTC day (`starting_at=YYYY-MM-DD`), its pages holding records of that day; the day is
+  written when its query ends (the Claude Code report);
+- `snapshot`: the state of the organization now (workspaces, keys, users, ...); one partition per UTC day of
+  the snapshot, taken by the first run of the day (or when the day's partition is missing).
+
+`required` says what a failure means: a required endpoint (usage, cost) fails the run; any other is
+recorded in the run log (the run ends `partial`) while the rest of the run goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
+import msgspec
 import pyarrow as pa
 
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError
 from usage_lake.money.pricing import PriceTable
-from usage_lake.sources.http import Bucket
+from usage_lake.sources.http import REPORT_PAGES, Bucket, Paging, Params
 from usage_lake.times import format_timestamp
 
-__all__ = ["MAX_BUCKETS", "PAGE_BUDGET_BYTES", "WIDTHS", "BucketedReport", "Endpoint", "Kind"]
+__all__ = ["MAX_BUCKETS", "PAGE_BUDGET_BYTES", "WIDTHS", "AnyEndpoint", "BucketedReport", "Endpoint", "Kind", "Snapshot", "by_kind"]
 
 WIDTHS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 # documented maximum buckets per page (reference sections 2.2 and 3.1)
@@ -38,11 +48,12 @@ PAGE_BUDGET_BYTES = 128 * 1024 * 1024
 
 class Kind(StrEnum):
     BUCKETED = "bucketed"
+    DAILY = "daily"
     SNAPSHOT = "snapshot"
 
 
 class Endpoint(Protocol):
-    """One API endpoint feeding one curated table."""
+    """One report endpoint (bucketed or daily) feeding one or more curated tables."""
 
     @property
     def name(self) -> str:
@@ -50,10 +61,18 @@ class Endpoint(Protocol):
 
     @property
     def table(self) -> str:
-        """The curated table it writes."""
+        """The curated table it writes (the first of `outputs`; named in manifests)."""
 
     @property
     def path(self) -> str: ...
+
+    @property
+    def paging(self) -> Paging:
+        """How its pages decode and chain."""
+
+    @property
+    def required(self) -> bool:
+        """Whether its failure fails the run (else it is recorded and the run goes on)."""
 
     @property
     def bucket_width(self) -> str: ...
@@ -73,7 +92,52 @@ class Endpoint(Protocol):
     def to_table(self, buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime, where: str,
                  prices: PriceTable | None = None) -> pa.Table: ...
 
+    def outputs(self, table: pa.Table) -> dict[str, pa.Table]:
+        """The curated tables one day of `to_table` rows becomes, the primary `table` first."""
+
     def is_not_ready(self, error: AdminApiError) -> bool: ...
+
+
+class Snapshot(Protocol):
+    """One list (or object) of the organization, read whole once a UTC day into one partition of its table."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def table(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def paging(self) -> Paging: ...
+
+    @property
+    def required(self) -> bool: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Snapshot tables whose same-day partition its requests are built from (workspace members: workspaces)."""
+
+    def requests(self, inputs: Mapping[str, pa.Table]) -> list[tuple[str, Params]]:
+        """(path, params) of every query, given today's snapshot of each table in `needs`."""
+
+    def to_table(self, records: Sequence[msgspec.Raw], *, run_id: str, snapshot_at: datetime, where: str) -> pa.Table: ...
+
+
+AnyEndpoint = Endpoint | Snapshot
+
+
+def by_kind(endpoints: Iterable[AnyEndpoint]) -> tuple[list[Endpoint], list[Snapshot]]:
+    """The report endpoints (bucketed and daily) and the snapshot endpoints, each in run order."""
+    reports, snapshots = [], []
+    for endpoint in endpoints:
+        if endpoint.kind == Kind.SNAPSHOT:
+            snapshots.append(cast(Snapshot, endpoint))
+        else:
+            reports.append(cast(Endpoint, endpoint))
+    return reports, snapshots
 
 
 @dataclass(frozen=True)
@@ -82,8 +146,8 @@ class BucketedReport:
 
     `limit` counts buckets, and a page is read whole into memory, so how many a page asks for follows the size
     of a bucket (`page_limit`): whole days of buckets, as many as fit `PAGE_BUDGET_BYTES`, up to the API's
-    maximum. Whole days, so every page but a query's last ends at midnight and a day is complete as soon as its
-    last page arrives. Until a bucket's size is known, a page asks for one day.
+    maximum. Whole days, so a query starting at midnight has its pages end at midnight (unless the API cuts one
+    short). Until a bucket's size is known, a page asks for one day (see `ingest.paging`).
     """
 
     name: str
@@ -95,6 +159,14 @@ class BucketedReport:
     @property
     def kind(self) -> Kind:
         return Kind.BUCKETED
+
+    @property
+    def paging(self) -> Paging:
+        return REPORT_PAGES
+
+    @property
+    def required(self) -> bool:
+        return True
 
     @property
     def max_span(self) -> timedelta:
@@ -121,6 +193,9 @@ class BucketedReport:
             ("limit", str(limit or self.page_limit())),
         ]
         return params + [("group_by[]", dim) for dim in self.group_by]
+
+    def outputs(self, table: pa.Table) -> dict[str, pa.Table]:
+        return {self.table: table}
 
     def is_not_ready(self, error: AdminApiError) -> bool:
         return False

@@ -1,12 +1,21 @@
 """The source-agnostic HTTP client for the Anthropic Admin API (every endpoint under `sources/` uses it).
 
-It does three things: send a report query with the right headers, follow the `has_more`/`next_page`
-cursor (re-sending the same query), and retry what is worth retrying (429, 5xx, 529, timeouts, dropped
+It does three things: send a query with the right headers, follow the cursor (re-sending the same query with
+it), and retry what is worth retrying (429, 5xx, 529, timeouts, dropped
 connections, a truncated or non-JSON 200 body) with exponential backoff, jitter and `retry-after`, bounded in
 attempts and in total waiting time. Everything else becomes an `AdminApiError` carrying the API's own message.
 
 Each page keeps the body exactly as received (for the raw zone of the lake) next to its decoded envelope;
 result rows stay undecoded (`msgspec.Raw`) so the transform can parse them in bulk.
+
+The Admin API pages in two ways, and a `Paging` says which one a query uses and how its body decodes:
+
+- `REPORT_PAGES` (the default): the report endpoints' `{data: [bucket...], has_more, next_page}`, continued
+  with `page=<next_page>`; an endpoint whose `data` are records rather than time buckets (the Claude Code
+  report) gives its own decoder and keeps the same cursor;
+- `LIST_PAGES`: the organization lists' `{data: [record...], has_more, first_id, last_id}`, continued with
+  `after_id=<last_id>`;
+- `OBJECT`: a single object (`/v1/organizations/me`): one page, its body the one record.
 """
 
 from __future__ import annotations
@@ -30,8 +39,8 @@ from usage_lake.config.secrets import AdminKey
 from usage_lake.errors import AdminApiError, AuthenticationError, PaginationError, ResponseShapeError
 
 __all__ = [
-    "AdminApiError", "AdminClient", "AuthenticationError", "Bucket", "ClientStats", "Page", "PaginationError", "Params",
-    "ResponseShapeError", "RetryPolicy", "decode_page",
+    "LIST_PAGES", "OBJECT", "REPORT_PAGES", "AdminApiError", "AdminClient", "AuthenticationError", "Bucket", "ClientStats",
+    "Decoded", "Page", "PaginationError", "Paging", "Params", "ResponseShapeError", "RetryPolicy", "decode_page",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,14 +87,83 @@ class _Envelope(msgspec.Struct, gc=False):
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 
 
-def decode_page(body: bytes) -> list[Bucket]:
+def decode_page(body: bytes | bytearray) -> list[Bucket]:
     """The buckets of a stored raw page (used to rebuild curated days without calling the API)."""
     return _decode_envelope(body).data
 
 
 @dataclass(frozen=True)
+class Decoded:
+    """A page body, decoded: its time buckets or its records (rows still raw JSON), and where the next page starts."""
+
+    buckets: list[Bucket] = field(default_factory=list)
+    records: list[msgspec.Raw] = field(default_factory=list)
+    has_more: bool = False
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a query's pages decode and chain: `decode` raises `msgspec.ValidationError` for a body of the wrong
+    shape and `msgspec.DecodeError` for one that is not JSON (retried, like a cut connection); the next page
+    re-sends the query with `cursor_param=<cursor>`."""
+
+    cursor_param: str  # "page", "after_id"; unused when a page never has more
+    cursor_field: str  # what the body calls the cursor, for error messages
+    decode: Callable[[bytes | bytearray], Decoded]
+
+
+class _RecordEnvelope(msgspec.Struct, gc=False):
+    data: list[msgspec.Raw]
+    has_more: bool
+    next_page: str | None = None
+
+
+class _ListEnvelope(msgspec.Struct, gc=False):
+    data: list[msgspec.Raw]
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+
+class _AnObject(msgspec.Struct):
+    """Only checks the body is a JSON object; the record itself stays raw."""
+
+
+_decode_records = msgspec.json.Decoder(_RecordEnvelope).decode
+_decode_list = msgspec.json.Decoder(_ListEnvelope).decode
+_check_object = msgspec.json.Decoder(_AnObject).decode
+
+
+def _report_page(body: bytes | bytearray) -> Decoded:
+    envelope = _decode_envelope(body)
+    return Decoded(buckets=envelope.data, has_more=envelope.has_more, cursor=envelope.next_page)
+
+
+def record_page(body: bytes | bytearray) -> Decoded:
+    """`{data: [record...], has_more, next_page}`: a report whose data are records, not time buckets."""
+    envelope = _decode_records(body)
+    return Decoded(records=envelope.data, has_more=envelope.has_more, cursor=envelope.next_page)
+
+
+def _list_page(body: bytes | bytearray) -> Decoded:
+    envelope = _decode_list(body)
+    return Decoded(records=envelope.data, has_more=envelope.has_more, cursor=envelope.last_id)
+
+
+def _object_page(body: bytes | bytearray) -> Decoded:
+    _check_object(body)
+    return Decoded(records=[msgspec.Raw(bytes(body))])
+
+
+REPORT_PAGES = Paging("page", "next_page", _report_page)
+LIST_PAGES = Paging("after_id", "last_id", _list_page)
+OBJECT = Paging("", "", _object_page)
+
+
+@dataclass(frozen=True)
 class Page:
-    """One report page: the body as received, and its buckets with their result rows still undecoded."""
+    """One page: the body as received, and its buckets (reports) or records (lists), rows still undecoded."""
 
     path: str
     params: tuple[tuple[str, str], ...]
@@ -96,10 +174,11 @@ class Page:
     next_page: str | None
     fetched_at: datetime
     request_id: str | None
+    records: list[msgspec.Raw] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:
-        return sum(len(b.results) for b in self.buckets)
+        return sum(len(b.results) for b in self.buckets) + len(self.records)
 
 
 class AdminClient:
@@ -140,37 +219,40 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
-    def iter_pages(self, path: str, params: Params) -> Generator[Page, None, None]:
-        """Every page of one query, in order. The same query is re-sent with `page=<next_page>`."""
+    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES) -> Generator[Page, None, None]:
+        """Every page of one query, in order. The same query is re-sent with the cursor (`page=<next_page>` for
+        reports, `after_id=<last_id>` for lists)."""
         seen: set[str] = set()
         cursor: str | None = None
         number = 0
         while True:
-            query = tuple(params) + ((("page", cursor),) if cursor else ())
-            body, headers, envelope = self._get(path, query)
+            query = tuple(params) + (((paging.cursor_param, cursor),) if cursor else ())
+            body, headers, decoded = self._get(path, query, paging.decode)
             number += 1
             yield Page(
                 path=path,
                 params=query,
                 number=number,
                 body=body,
-                buckets=envelope.data,
-                has_more=envelope.has_more,
-                next_page=envelope.next_page,
+                buckets=decoded.buckets,
+                has_more=decoded.has_more,
+                next_page=decoded.cursor,
                 fetched_at=datetime.now(UTC),
                 request_id=headers.get("request-id"),
+                records=decoded.records,
             )
-            has_more, cursor = envelope.has_more, envelope.next_page
-            del body, envelope  # the consumer holds the page; keep no second reference while the next one downloads
+            has_more, cursor = decoded.has_more, decoded.cursor
+            del body, decoded  # the consumer holds the page; keep no second reference while the next one downloads
             if not has_more:
                 return
             if not cursor:
-                raise PaginationError(f"GET {path} page {number} says has_more but gives no next_page; stopping rather than guessing")
+                raise PaginationError(f"GET {path} page {number} says has_more but gives no {paging.cursor_field}; "
+                                      "stopping rather than guessing")
             if cursor in seen:
                 raise PaginationError(f"GET {path} page {number} repeats the cursor {cursor!r}; stopping rather than looping")
             seen.add(cursor)
 
-    def _get(self, path: str, query: Params) -> tuple[bytes | bytearray, httpx.Headers, _Envelope]:
+    def _get(self, path: str, query: Params, decode: Callable[[bytes | bytearray], Decoded]) -> tuple[bytes | bytearray, httpx.Headers, Decoded]:
         waited = 0.0
         for attempt in range(1, self._retry.max_attempts + 1):
             retry_after: float | None = None
@@ -184,10 +266,10 @@ class AdminClient:
                 self.stats.bytes_received += len(body)
                 if response.status_code == 200:
                     try:
-                        return body, response.headers, _decode_envelope(body)
+                        return body, response.headers, decode(body)
                     except msgspec.ValidationError as exc:
                         raise ResponseShapeError(
-                            f"GET {path} returned JSON that is not a report page: {exc}",
+                            f"GET {path} returned JSON that is not a {'report' if decode is _report_page else 'documented'} page: {exc}",
                             status=200, request_id=response.headers.get("request-id"),
                         ) from None
                     except msgspec.DecodeError as exc:
@@ -229,8 +311,11 @@ class AdminClient:
         details = {"status": response.status_code, "error_type": error_type,
                    "api_message": self._key.redact(message or ""), "request_id": request_id}
         if kind is AuthenticationError:
+            refused = (f"The Admin API refused the key on GET {path} ({self._describe(response)})." if response.status_code == 401 else
+                       f"The Admin API key may not read GET {path} ({self._describe(response)}); an Admin API key can also be "
+                       "refused an endpoint its organization has no access to.")
             return AuthenticationError(
-                f"The Admin API refused the key on GET {path} ({self._describe(response)}). The usage and cost reports "
+                f"{refused} The usage and cost reports "
                 "need an Admin API key (sk-ant-admin...), created by an organization admin in Claude Console > "
                 "Settings > Admin keys; standard sk-ant-api... keys and workspace-scoped keys do not work.",
                 **details,  # type: ignore[arg-type]

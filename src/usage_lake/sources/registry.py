@@ -1,6 +1,8 @@
 """Every endpoint a run can fetch: name -> factory. Adding a source is a folder under `sources/` and one line here.
 
-The order is the run order (and the order of `reports` in events and the run log).
+The order is the run order (and the order of `reports` in events and the run log). Every endpoint runs by default
+(an event without `reports`, the hourly schedule); a snapshot endpoint fetches at most once a UTC day, and one
+that `needs` another's snapshot comes after it.
 """
 
 from __future__ import annotations
@@ -8,14 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from usage_lake.config.settings import Settings
-from usage_lake.sources import admin
-from usage_lake.sources.base import Endpoint
+from usage_lake.sources import admin, claude_code, organization
+from usage_lake.sources.base import AnyEndpoint
 
 __all__ = ["ENDPOINTS", "endpoint", "endpoints", "names"]
 
-ENDPOINTS: dict[str, Callable[[Settings], Endpoint]] = {
+ENDPOINTS: dict[str, Callable[[Settings], AnyEndpoint]] = {
     "usage": admin.usage.endpoint,
     "cost": admin.cost.endpoint,
+    "claude_code": claude_code.endpoint,
+    "organization": organization.organization,
+    "workspaces": organization.workspaces,
+    "api_keys": organization.api_keys,
+    "users": organization.users,
+    "invites": organization.invites,
+    "workspace_members": organization.workspace_members,
 }
 
 
@@ -24,11 +33,11 @@ def names() -> tuple[str, ...]:
     return tuple(ENDPOINTS)
 
 
-def endpoint(name: str, settings: Settings) -> Endpoint:
+def endpoint(name: str, settings: Settings) -> AnyEndpoint:
     """The endpoint called `name`, configured by `settings`."""
     return ENDPOINTS[name](settings)
 
 
-def endpoints(settings: Settings, wanted: tuple[str, ...] = ()) -> list[Endpoint]:
+def endpoints(settings: Settings, wanted: tuple[str, ...] = ()) -> list[AnyEndpoint]:
     """The endpoints named in `wanted` (all when empty), in run order."""
     return [factory(settings) for name, factory in ENDPOINTS.items() if not wanted or name in wanted]

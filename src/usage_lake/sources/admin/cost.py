@@ -21,13 +21,13 @@ import pyarrow.compute as pc
 
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, ResponseShapeError
-from usage_lake.lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_REPORT
+from usage_lake.lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_DIMENSIONS, COST_REPORT
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.base import BucketedReport
 from usage_lake.sources.http import Bucket
-from usage_lake.sources.rows import bucket_columns, parse_rows, require, stamp_columns
+from usage_lake.sources.rows import bucket_columns, parse_rows, require, require_unique, stamp_columns
 
-__all__ = ["COST_GROUP_BY", "COST_ROW", "CostReport", "cost_table", "endpoint"]
+__all__ = ["COST_GROUP_BY", "COST_KEY", "COST_ROW", "CostReport", "cost_table", "endpoint"]
 
 PATH = "/v1/organizations/cost_report"
 COST_GROUP_BY = ("workspace_id", "description")
@@ -39,6 +39,8 @@ COST_ROW = pa.schema(
                                "token_type", "service_tier", "context_window", "inference_geo")]
 )
 COST_REQUIRED = ("amount", "currency")
+# one row per day and group: the same key twice would count its amount twice
+COST_KEY = ("bucket_start", *COST_DIMENSIONS)
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -59,7 +61,9 @@ def cost_table(buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime,
     columns["amount_cents"] = cents
     columns["amount_usd"] = pc.if_else(is_usd, dollars, pa.scalar(None, AMOUNT_USD))  # no exchange rates: other currencies stay null
     columns |= stamp_columns(n, run_id, ingested_at)
-    return pa.table(columns, schema=COST_REPORT)
+    table = pa.table(columns, schema=COST_REPORT)
+    require_unique(table, COST_KEY, buckets, bucket_index, where)
+    return table
 
 
 def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:

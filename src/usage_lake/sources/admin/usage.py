@@ -11,16 +11,31 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from usage_lake.config.settings import Settings
+from usage_lake.errors import ResponseShapeError
 from usage_lake.lake.schema import ESTIMATED_USD, USAGE_DIMENSIONS, USAGE_MESSAGES
-from usage_lake.money.estimate import default_prices, estimated_cost
+from usage_lake.money.estimate import default_prices, estimated_cost, overflowing_row
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.base import BucketedReport
 from usage_lake.sources.http import Bucket
-from usage_lake.sources.rows import bucket_columns, field_at, parse_rows, require, stamp_columns
+from usage_lake.sources.rows import (
+    bucket_columns,
+    field_at,
+    mark_defaulted,
+    parse_rows,
+    require,
+    require_non_negative,
+    require_unique,
+    row_name,
+    stamp_columns,
+)
 
-__all__ = ["USAGE_COUNTER_PATHS", "USAGE_GROUP_BY", "USAGE_ROW", "UsageReport", "counters_by_column", "endpoint", "usage_table"]
+__all__ = [
+    "OPTIONAL_OBJECTS", "USAGE_COUNTER_PATHS", "USAGE_GROUP_BY", "USAGE_KEY", "USAGE_ROW", "UsageReport", "counters_by_column",
+    "endpoint", "usage_table",
+]
 
 PATH = "/v1/organizations/usage_report/messages"
 USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
@@ -38,7 +53,8 @@ USAGE_ROW = pa.schema(
         *((name, _STR) for name in USAGE_DIMENSIONS),
     ]
 )
-# contract column <- path in the API row; every one of these is required
+# contract column <- path in the API row; every one of these is required, except that a row without one of the
+# OPTIONAL_OBJECTS at all (objects the API added over time) counts their fields as 0, noted in the run log
 USAGE_COUNTER_PATHS = {
     "uncached_input_tokens": ("uncached_input_tokens",),
     "cache_creation_5m_input_tokens": ("cache_creation", "ephemeral_5m_input_tokens"),
@@ -47,7 +63,9 @@ USAGE_COUNTER_PATHS = {
     "output_tokens": ("output_tokens",),
     "web_search_requests": ("server_tool_use", "web_search_requests"),
 }
-
+OPTIONAL_OBJECTS = ("cache_creation", "server_tool_use")
+# one row per bucket and group: the same key twice in a day would count the group twice
+USAGE_KEY = ("bucket_start", *USAGE_DIMENSIONS)
 
 
 def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, ingested_at: datetime, where: str,
@@ -60,15 +78,33 @@ def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, in
     columns["bucket_width"] = pa.repeat(bucket_width, n).cast(_STR)
     for name in USAGE_DIMENSIONS:
         columns[name] = rows.column(name)
+    absent = {name: rows.column(name).combine_chunks().is_null() for name in OPTIONAL_OBJECTS if rows.column(name).null_count}
     for name, path in USAGE_COUNTER_PATHS.items():
         column = field_at(rows, path)
+        if path[0] in absent:
+            column = pc.if_else(absent[path[0]], pa.scalar(0, _INT), column)
         require(column, ".".join(path), buckets, bucket_index, where)
+        require_non_negative(column, ".".join(path), buckets, bucket_index, where)
         columns[name] = column
     columns |= stamp_columns(n, run_id, ingested_at)
     columns["estimated_cost_usd"] = pa.nulls(n, ESTIMATED_USD)
     table = pa.table(columns, schema=USAGE_MESSAGES)
-    return table.set_column(table.schema.get_field_index("estimated_cost_usd"), USAGE_MESSAGES.field("estimated_cost_usd"),
-                            estimated_cost(table, prices or default_prices()))
+    require_unique(table, USAGE_KEY, buckets, bucket_index, where)
+    prices = prices or default_prices()
+    try:
+        estimate = estimated_cost(table, prices)
+    except pa.ArrowInvalid:
+        found = overflowing_row(table, prices)
+        if found is None:
+            raise
+        position, name = found
+        raise ResponseShapeError(
+            f"{where}: {row_name(position, buckets, bucket_index)} has `{'.'.join(USAGE_COUNTER_PATHS[name])}` = "
+            f"{table.column(name)[position].as_py():,}, too large to be a count for one bucket and group (its estimated "
+            "cost passes 64-bit pico-dollars). The page is refused and the stored day kept"
+        ) from None
+    table = table.set_column(table.schema.get_field_index("estimated_cost_usd"), USAGE_MESSAGES.field("estimated_cost_usd"), estimate)
+    return mark_defaulted(table, {name: pc.sum(missing).as_py() for name, missing in absent.items()})
 
 
 

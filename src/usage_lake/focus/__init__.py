@@ -1,0 +1,18 @@
+"""FOCUS: the cost report in the FinOps Open Cost and Usage Specification's columns (1.2, plus the 1.3 provider
+columns), derived from the lake's cost and usage days, for one Athena query beside the AWS FOCUS export.
+
+    names.py   the organization, workspace names and tags in force on a day (snapshot tables; fallbacks)
+    build.py   one day's `focus` rows from its cost and usage rows (vectorised)
+    table.py   the `focus` table: a day is written with the cost day; read a range back
+    export.py  FOCUS CSV with exact decimals, UTC date/times and JSON tags
+"""
+
+from usage_lake.focus.build import BILLED, COST_SOURCE, ESTIMATED, USAGE_SOURCE, focus_rows
+from usage_lake.focus.export import csv_columns, write_csv
+from usage_lake.focus.names import Names, names_on
+from usage_lake.focus.table import FOCUS_TABLE, FocusDay, focus_table, write_focus_day
+
+__all__ = [
+    "BILLED", "COST_SOURCE", "ESTIMATED", "FOCUS_TABLE", "USAGE_SOURCE", "FocusDay", "Names", "csv_columns",
+    "focus_rows", "focus_table", "names_on", "write_csv", "write_focus_day",
+]
