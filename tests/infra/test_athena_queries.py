@@ -24,6 +24,7 @@ from support import NOW, TODAY, backfill, incremental, ingest, midnight
 
 from usage_lake.lake import LocalLake
 from usage_lake.lake.schema import TABLES, athena_columns
+from usage_lake.reporting.query import LakeDB
 from usage_lake.simulator import SimulatedOrg, Simulator
 from usage_lake.sources.admin.usage import counters_by_column
 
@@ -69,26 +70,23 @@ def filled(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def athena(filled):
-    """Run a named query the way Athena would, returning rows as dicts."""
+    """Run a named query the way Athena would, returning rows as dicts: the CLI's DuckDB views of the lake
+    (`usage_lake.reporting.query.LakeDB`, what `usage-lake sql` runs), one per Glue table."""
     _, lake = filled
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    db = LakeDB(lake)
     for table in TABLES:
-        stamps = [name for name, kind in athena_columns(table) if kind == "timestamp"]
-        replace = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" for c in stamps)
-        con.execute(f"""CREATE VIEW {table} AS SELECT * REPLACE ({replace})
-                        FROM read_parquet('{lake.root}/{table}/*/*.parquet', hive_partitioning = true,
-                                          hive_types = {{'dt': VARCHAR}})""")
-        described = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+        described = [row[0] for row in db.con.execute(f"DESCRIBE {table}").fetchall()]
         assert described == [name for name, _ in athena_columns(table)] + ["dt"]  # the Glue table's columns
+        kinds = dict(db.con.execute(f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{table}'").fetchall())
+        assert all(kinds[name] == "TIMESTAMP" for name, kind in athena_columns(table) if kind == "timestamp")  # UTC wall clock
 
     def run(name: str) -> list[dict]:
-        cursor = con.execute(to_duckdb(sql_text(name)))
+        cursor = db.con.execute(to_duckdb(sql_text(name)))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     yield run
-    con.close()
+    db.close()
 
 
 # -- what the simulated org says, independently of the lake ----------------------------------------

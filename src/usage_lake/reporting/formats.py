@@ -45,8 +45,8 @@ def plain_decimal(value: Decimal) -> str:
 
 def _cell(value: Any) -> Any:
     """A value for CSV/JSON: decimals as exact text, timestamps as UTC ISO, nested values kept."""
-    if isinstance(value, Decimal):
-        return plain_decimal(value)
+    if isinstance(value, Decimal):  # a scale-0 decimal is a count (DuckDB sums bigints as HUGEINT): an integer
+        return int(value) if value.as_tuple().exponent == 0 else plain_decimal(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{value.microsecond // 1000:03d}" if value.microsecond else "") + "Z"
     if isinstance(value, date):

@@ -311,7 +311,7 @@ def dt_bounds(sql: str, con: Any, *, today: date | None = None) -> tuple[date | 
 def _own_tables(select: Any, exp: Any) -> list[Any]:
     """Tables in this SELECT's own FROM and JOINs (not in nested subqueries)."""
     found = []
-    for part in [select.args.get("from"), *(select.args.get("joins") or [])]:
+    for part in [select.args.get("from_") or select.args.get("from"), *(select.args.get("joins") or [])]:  # sqlglot 30: from_
         if part is not None and isinstance(part.this, exp.Table):
             found.append(part.this)
     return found
