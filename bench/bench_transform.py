@@ -148,11 +148,11 @@ def bench_transform(days: int) -> dict:
 BACKFILL_CHILD = r"""
 import json, os, resource, sys, time
 from datetime import date
-from usage_lake.cli import run_to_completion
-from usage_lake.events import RunRequest
+from usage_lake.app.runner import run_to_completion
+from usage_lake.config.events import RunRequest
+from usage_lake.config.secrets import AdminKey
+from usage_lake.config.settings import Settings
 from usage_lake.lake import LocalLake
-from usage_lake.secrets import AdminKey
-from usage_lake.settings import Settings
 def peak_rss_mb():
     # VmHWM is this process's own high-water mark; ru_maxrss would include the parent's from before exec
     for line in open("/proc/self/status"):

@@ -387,7 +387,7 @@ def test_a_view_in_the_shared_registry_is_created_in_duckdb(filled, monkeypatch)
 
 # -- an s3:// lake: only the partitions a question needs are fetched ---------------------------------------
 
-def test_reports_and_sql_over_an_s3_lake(s3_lake, org, sim, capsys):
+def test_reports_sql_and_export_over_an_s3_lake(s3_lake, org, sim, capsys, tmp_path):
     assert ingest(backfill(date(2026, 11, 10), TODAY), sim=sim, lake=s3_lake).outcome == "succeeded"
     assert ingest(incremental(), sim=sim, lake=s3_lake).outcome == "succeeded"
     uri = f"s3://{LAKE_BUCKET}/anthropic"
@@ -399,7 +399,11 @@ def test_reports_and_sql_over_an_s3_lake(s3_lake, org, sim, capsys):
     assert code == 0
     assert Decimal(captured.out.splitlines()[1]) == org.cost_total_cents(midnight(date(2026, 11, 20)), midnight(date(2026, 11, 22)))
     assert "fetched 2 partition object(s)" in captured.err  # two days of cost_report, nothing else
-    assert isinstance(S3Lake(LAKE_BUCKET, "anthropic").list("cost_report/"), list)
+    out = tmp_path / "cost.parquet"
+    assert main(["export", "cost_report", "--lake", uri, "--start", "2026-11-20", "--end", "2026-11-23", "--format", "parquet", "--out", str(out)]) == 0
+    stored = read_table(S3Lake(LAKE_BUCKET, "anthropic"), "cost_report", [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)])
+    exported = pq.read_table(out)
+    assert exported.num_rows == stored.num_rows and pc.sum(exported.column("amount_cents")).as_py() == pc.sum(stored.column("amount_cents")).as_py()
 
 
 # -- the alerts view ------------------------------------------------------------------------------------------

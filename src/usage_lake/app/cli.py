@@ -427,7 +427,7 @@ def _report(args: argparse.Namespace) -> int:
             view = views.summary(db, today, extra_days=args.days)
     else:
         window = _window(args, today, 30)
-        with views.open_for(lake, window) as db:
+        with views.open_for(lake, window, tables=views.TABLES_OF[args.view]) as db:
             view = {
                 "daily": lambda: views.daily(db, window),
                 "models": lambda: views.models(db, window),

@@ -59,7 +59,8 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     window = Window.last(days, today)
     month_start = today.replace(day=1)
     reach = Window(min(window.start, month_start), window.end, today)
-    with LakeDB(lake, default=Partitions(reach.start, reach.end)) as db:
+    needed = {table for view in ("workspaces", "keys", "projects", "claude-code") for table in views.TABLES_OF[view]}
+    with LakeDB(lake, default=Partitions(reach.start, reach.end), tables=needed) as db:
         month = views.daily(db, Window(month_start, window.end, today))
         daily = views.daily(db, window)
         by_model = views.models(db, window, prices)

@@ -176,18 +176,18 @@ class LakeDB:
             self._tmp = Path(tempfile.mkdtemp(prefix="usage-lake-"))
         tmp = self._tmp
 
-        def fetch(key: str) -> str:
+        def fetch(key: str) -> tuple[str, int]:
             data = self.lake.get(key)
             path = tmp / key
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            self.fetched_bytes += len(data)
-            return str(path)
+            return str(path), len(data)
 
         with ThreadPoolExecutor(FETCH_THREADS) as pool:
-            paths = list(pool.map(fetch, keys))
-        self.fetched_objects += len(paths)
-        return paths
+            fetched = list(pool.map(fetch, keys))
+        self.fetched_objects += len(fetched)
+        self.fetched_bytes += sum(size for _, size in fetched)
+        return [path for path, _ in fetched]
 
     def _create_view(self, table: str, paths: list[str]) -> None:
         schema = TABLES.get(table)

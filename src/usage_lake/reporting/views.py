@@ -26,7 +26,7 @@ from usage_lake.money import PriceTable, default_prices
 from usage_lake.reporting.query import LakeDB, Partitions
 
 __all__ = [
-    "DEFAULT_WORKSPACE", "NO_API_KEY", "NO_MODEL", "VIEWS", "Column", "View", "Window", "claude_code", "daily",
+    "DEFAULT_WORKSPACE", "NO_API_KEY", "NO_MODEL", "TABLES_OF", "VIEWS", "Column", "View", "Window", "claude_code", "daily",
     "keys", "models", "open_for", "projects", "summary", "workspaces",
 ]
 
@@ -364,3 +364,10 @@ def _label_column(table: pa.Table, name_col: str, id_col: str, out: str) -> pa.T
 
 
 VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts")
+_FACTS = ("usage_messages", "cost_report")
+# what each view reads (an s3:// lake fetches only these)
+TABLES_OF: dict[str, tuple[str, ...]] = {
+    "summary": _FACTS, "daily": _FACTS, "models": _FACTS, "workspaces": (*_FACTS, "workspaces"),
+    "keys": (*_FACTS, "api_keys", "workspaces"), "projects": (*_FACTS, "labels"),
+    "claude-code": ("claude_code_usage", "claude_code_models"),
+}
