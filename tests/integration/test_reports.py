@@ -404,6 +404,9 @@ def test_reports_sql_and_export_over_an_s3_lake(s3_lake, org, sim, capsys, tmp_p
     stored = read_table(S3Lake(LAKE_BUCKET, "anthropic"), "cost_report", [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)])
     exported = pq.read_table(out)
     assert exported.num_rows == stored.num_rows and pc.sum(exported.column("amount_cents")).as_py() == pc.sum(stored.column("amount_cents")).as_py()
+    page = tmp_path / "report.html"
+    assert main(["report", "html", "--lake", uri, "--days", "7", "--out", str(page), *NOW_FLAG]) == 0
+    assert page.read_text().count('<figure class="chart"') == 6 and "2026-11-17 .. 2026-11-23" in page.read_text()
 
 
 # -- the alerts view ------------------------------------------------------------------------------------------
