@@ -292,11 +292,11 @@ def _runs(args: argparse.Namespace) -> int:
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
 
 REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts", "html")
-EXPORT_TABLES = ("usage_messages", "cost_report", "runs", "claude_code_usage", "claude_code_models", "focus", "organization",
-                 "workspaces", "api_keys", "users", "invites", "workspace_members", "labels")
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    from usage_lake.reporting.export import EXPORTABLE
+
     report = sub.add_parser(
         "report", help="views of the lake as a table, CSV or JSON, or a self-contained HTML report with charts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -305,10 +305,11 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
         "  summary      all time, today, last 7 and 30 days, month to date: billed, estimated, the alert figure, tokens\n"
         "  daily        one row per UTC day: billed, estimated, Priority Tier estimate, tokens, status\n"
         "  models       tokens by kind, cache hit rate, billed and estimated per model\n"
-        "  workspaces   billed and estimated per workspace     keys   estimated and tokens per API key\n"
+        "  workspaces   billed and estimated per workspace\n"
+        "  keys         estimated and tokens per API key (the cost report has no per-key cost)\n"
         "  projects     estimated and tokens per label value (--by team; default: project)\n"
         "  claude-code  per user: sessions, lines, commits, PRs, tool accept rate, estimated cost\n"
-        "  alerts       each rule with its figure, threshold, %% used, and sent / would fire\n"
+        "  alerts       each rule with its figure, threshold, % used, and sent / would fire\n"
         "  html         one offline HTML file: charts and every view's table (--out, default report.html)")
     report.add_argument("view", choices=REPORT_VIEWS, metavar="VIEW", help=", ".join(REPORT_VIEWS))
     _report_options(report)
@@ -316,7 +317,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="one lake table over a dt range to CSV, JSON or Parquet (names and labels joined in)",
                             description="Write one table of the lake, days [--start, --end), to a file: exact decimals, UTC ISO "
                             "timestamps, workspace and API key names and label_<key> columns joined in (--ids-only to skip).")
-    export.add_argument("table", choices=EXPORT_TABLES, metavar="TABLE", help=", ".join(EXPORT_TABLES))
+    export.add_argument("table", choices=EXPORTABLE, metavar="TABLE", help=", ".join(EXPORTABLE))
     _lake_option(export)
     export.add_argument("--start", type=_day, required=True, help="first UTC day (YYYY-MM-DD)")
     export.add_argument("--end", type=_day, required=True, help="day after the last one (exclusive)")

@@ -26,7 +26,7 @@ from usage_lake.money import PriceTable, default_prices
 from usage_lake.reporting.query import LakeDB, Partitions
 
 __all__ = [
-    "DEFAULT_WORKSPACE", "NO_API_KEY", "NO_MODEL", "TABLES_OF", "VIEWS", "Column", "View", "Window", "claude_code", "daily",
+    "DEFAULT_WORKSPACE", "NO_API_KEY", "NO_MODEL", "TABLES_OF", "Column", "View", "Window", "claude_code", "daily",
     "keys", "models", "open_for", "projects", "summary", "workspaces",
 ]
 
@@ -363,7 +363,6 @@ def _label_column(table: pa.Table, name_col: str, id_col: str, out: str) -> pa.T
     return table.append_column(out, pa.array(shown, pa.string()))
 
 
-VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts")
 _FACTS = ("usage_messages", "cost_report")
 # what each view reads (an s3:// lake fetches only these)
 TABLES_OF: dict[str, tuple[str, ...]] = {
