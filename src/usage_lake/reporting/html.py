@@ -25,7 +25,7 @@ from usage_lake import __version__
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import views
 from usage_lake.reporting.formats import show, totals_row
-from usage_lake.reporting.query import LakeDB, Partitions, missing_extra
+from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, View, Window
 
 __all__ = ["Chart", "Report", "build_report", "charts_for", "render_html"]
@@ -58,17 +58,18 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     """Read the lake once per question and gather the views and charts of the report."""
     window = Window.last(days, today)
     month_start = today.replace(day=1)
-    reach = Window(min(window.start, month_start), window.end, today)
     needed = {table for view in ("workspaces", "keys", "projects", "claude-code") for table in views.TABLES_OF[view]}
-    with LakeDB(lake, default=Partitions(reach.start, reach.end), tables=needed) as db:
+    # the summary has "all time": every partition is read once, summed per day, key, workspace, model and tier,
+    # and every view of the report reads that
+    with LakeDB(lake, tables=needed) as db:
+        db.aggregate_usage()
+        summary = views.summary(db, today)
         month = views.daily(db, Window(month_start, window.end, today))
         daily = views.daily(db, window)
         by_model = views.models(db, window, prices)
         by_day_model = _daily_by_model(db, window, by_model)
         found = [daily, by_model, views.workspaces(db, window), views.keys(db, window),
                  views.projects(db, window, label), views.claude_code(db, window)]
-    with LakeDB(lake, tables=("usage_messages", "cost_report")) as db:
-        summary = views.summary(db, today)
     report_views = [summary, *found, *extra]
     charts = charts_for(report_views, by_day_model, month, today, budget)
     notes = []
@@ -78,10 +79,10 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
 
 
 def _daily_by_model(db: LakeDB, window: Window, by_model: View) -> list[dict[str, Any]]:
-    sql = """
+    sql = f"""
         SELECT dt, model, 'billed' AS basis, sum(amount_usd) AS usd FROM cost_report WHERE dt >= $start AND dt < $end GROUP BY dt, model
         UNION ALL
-        SELECT dt, model, 'estimated' AS basis, sum(estimated_cost_usd) AS usd FROM usage_messages
+        SELECT dt, model, 'estimated' AS basis, sum(estimated_cost_usd) AS usd FROM {db.usage}
         WHERE dt >= $start AND dt < $end GROUP BY dt, model"""
     rows = db.arrow(sql, {"start": window.start.isoformat(), "end": window.end.isoformat()}).to_pylist()
     names = dict(zip(by_model.table.column("model").to_pylist(), by_model.table.column("model_name").to_pylist(), strict=True))

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from usage_lake.errors import ConfigError, LakeError
-from usage_lake.lake.schema import TABLES
+from usage_lake.lake.schema import TABLES, USAGE_COUNTERS
 from usage_lake.lake.store import Lake, LocalLake
 from usage_lake.lake.views import VIEWS
 
@@ -102,6 +102,7 @@ class LakeDB:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET threads = {threads or os.cpu_count() or 1}")
         self.present: dict[str, list[str]] = {}  # table -> the dt days registered (empty: no partitions)
+        self._usage = "(SELECT *, 1 AS row_count, CAST(estimated_cost_usd IS NULL AS INTEGER) AS unpriced_rows FROM usage_messages)"
         try:
             self._register_tables()
             self._register_views()
@@ -124,6 +125,22 @@ class LakeDB:
             self._tmp = None
 
     # -- what is there ----------------------------------------------------------------------------
+
+    @property
+    def usage(self) -> str:
+        """The usage rows the report views read: `usage_messages` with a row count per row, or, after
+        `aggregate_usage`, the same figures summed per day, key, workspace, model and tier (far fewer rows)."""
+        return self._usage
+
+    def aggregate_usage(self) -> None:
+        """Sum `usage_messages` once per (dt, api_key_id, workspace_id, model, service_tier) into a temporary table,
+        so that several views of one report scan the Parquet once (a large org: 240,000 rows a day -> 10,000)."""
+        counters = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in USAGE_COUNTERS)
+        self.con.execute(f"""CREATE OR REPLACE TEMP TABLE usage_by_day AS
+            SELECT dt, api_key_id, workspace_id, model, service_tier, {counters}, sum(estimated_cost_usd) AS estimated_cost_usd,
+                   count(*) AS row_count, count_if(estimated_cost_usd IS NULL) AS unpriced_rows
+            FROM usage_messages GROUP BY ALL""")
+        self._usage = "usage_by_day"
 
     def has(self, table: str) -> bool:
         """The lake holds at least one registered partition of `table`."""

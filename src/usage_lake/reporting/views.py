@@ -107,13 +107,13 @@ _HIT = Column("cache_hit_rate", "cache hit", "rate", rate_of=("cache_read_input_
 
 # -- daily figures: the building block of daily and summary ----------------------------------------------
 
-def _per_day_sql(where: str) -> str:
+def _per_day_sql(usage: str, where: str) -> str:
     """Per `dt`: billed (cost report), estimated, Priority Tier estimate, tokens, and the alert figure."""
     return f"""
         u AS (SELECT dt, sum(estimated_cost_usd) AS estimated_usd,
                      coalesce(sum(estimated_cost_usd) FILTER (WHERE service_tier = 'priority'), 0) AS priority_estimated_usd,
-                     {_TOKENS}, count(*) AS usage_rows, count_if(estimated_cost_usd IS NULL) AS unpriced_rows
-              FROM usage_messages WHERE {where} GROUP BY dt),
+                     {_TOKENS}, CAST(sum(row_count) AS BIGINT) AS usage_rows, CAST(sum(unpriced_rows) AS BIGINT) AS unpriced_rows
+              FROM {usage} WHERE {where} GROUP BY dt),
         c AS (SELECT dt, sum(amount_cents) AS billed_cents, sum(amount_usd) AS billed_usd
               FROM cost_report WHERE {where} GROUP BY dt),
         per_day AS (
@@ -132,7 +132,7 @@ def _per_day_sql(where: str) -> str:
 def daily(db: LakeDB, window: Window) -> View:
     """One row per UTC day of the window, days without data included (status "no data")."""
     sql = f"""
-        WITH {_per_day_sql("dt >= $start AND dt < $end")},
+        WITH {_per_day_sql(db.usage, "dt >= $start AND dt < $end")},
         days AS (SELECT strftime(d, '%Y-%m-%d') AS dt
                  FROM generate_series(CAST($start AS DATE), CAST($end AS DATE) - INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d))
         SELECT days.dt AS day,
@@ -165,7 +165,7 @@ def summary(db: LakeDB, today: date, extra_days: int | None = None) -> View:
         periods.insert(4, (f"last {extra_days} days", today - timedelta(days=extra_days - 1), today))
     values = ", ".join(f"({i}, '{name}', {_day_literal(first)}, {_day_literal(last)})" for i, (name, first, last) in enumerate(periods))
     sql = f"""
-        WITH {_per_day_sql("true")},
+        WITH {_per_day_sql(db.usage, "true")},
         periods(i, period, first_day, last_day) AS (VALUES {values})
         SELECT period, min(p.dt) AS first_day, max(p.dt) AS last_day, count(p.dt) AS days_with_data,
                sum(p.billed_usd) AS billed_usd, sum(p.billed_cents) AS billed_cents, sum(p.estimated_usd) AS estimated_usd,
@@ -198,8 +198,8 @@ def _day_literal(day: date | None) -> str:
 
 def models(db: LakeDB, window: Window, prices: PriceTable | None = None) -> View:
     sql = f"""
-        WITH u AS (SELECT model, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd, count_if(estimated_cost_usd IS NULL) AS unpriced_rows
-                   FROM usage_messages WHERE dt >= $start AND dt < $end GROUP BY model),
+        WITH u AS (SELECT model, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd, CAST(sum(unpriced_rows) AS BIGINT) AS unpriced_rows
+                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY model),
              c AS (SELECT model, sum(amount_cents) AS billed_cents, sum(amount_usd) AS billed_usd
                    FROM cost_report WHERE dt >= $start AND dt < $end GROUP BY model)
         SELECT coalesce(u.model, c.model) AS model, c.billed_usd, c.billed_cents, u.estimated_usd,
@@ -234,7 +234,7 @@ def workspaces(db: LakeDB, window: Window) -> View:
     name = "w.name" if names else "CAST(NULL AS VARCHAR)"
     sql = f"""
         WITH u AS (SELECT workspace_id, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd
-                   FROM usage_messages WHERE dt >= $start AND dt < $end GROUP BY workspace_id),
+                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY workspace_id),
              c AS (SELECT workspace_id, sum(amount_cents) AS billed_cents, sum(amount_usd) AS billed_usd
                    FROM cost_report WHERE dt >= $start AND dt < $end GROUP BY workspace_id),
              t AS (SELECT coalesce(u.workspace_id, c.workspace_id) AS workspace_id, c.billed_usd, c.billed_cents, u.estimated_usd,
@@ -259,8 +259,8 @@ def keys(db: LakeDB, window: Window) -> View:
             (f"LEFT JOIN {ws_names} w ON w.id = t.workspace_id" if ws_names else "")
     sql = f"""
         WITH t AS (SELECT api_key_id, workspace_id, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd,
-                          count_if(estimated_cost_usd IS NULL) AS unpriced_rows
-                   FROM usage_messages WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id)
+                          CAST(sum(unpriced_rows) AS BIGINT) AS unpriced_rows
+                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id)
         SELECT t.api_key_id,
                CASE WHEN t.api_key_id IS NULL THEN '{NO_API_KEY}' ELSE {"k.name" if key_names else "CAST(NULL AS VARCHAR)"} END AS api_key_name,
                t.workspace_id,
@@ -294,7 +294,7 @@ def projects(db: LakeDB, window: Window, by: str = "project") -> View:
         labels, value, source, joins = "", "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", ""
     sql = f"""
         WITH u AS (SELECT api_key_id, workspace_id, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd
-                   FROM usage_messages WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id){labels}
+                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id){labels}
         SELECT {value} AS value, string_agg(DISTINCT {source}, ', ') AS labelled_by,
                count(DISTINCT u.api_key_id) AS api_keys, count(DISTINCT coalesce(u.workspace_id, '')) AS workspaces,
                sum(u.estimated_usd) AS estimated_usd, {", ".join(f"CAST(sum(u.{c}) AS BIGINT) AS {c}" for c in USAGE_COUNTERS)}
