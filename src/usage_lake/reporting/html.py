@@ -62,7 +62,7 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     # the summary has "all time": every partition is read once, summed per day, key, workspace, model and tier,
     # and every view of the report reads that
     with LakeDB(lake, tables=needed) as db:
-        db.aggregate_usage()
+        db.aggregate_usage((window.start, window.end))
         summary = views.summary(db, today)
         month = views.daily(db, Window(month_start, window.end, today))
         daily = views.daily(db, window)

@@ -132,12 +132,15 @@ class LakeDB:
         `aggregate_usage`, the same figures summed per day, key, workspace, model and tier (far fewer rows)."""
         return self._usage
 
-    def aggregate_usage(self) -> None:
-        """Sum `usage_messages` once per (dt, api_key_id, workspace_id, model, service_tier) into a temporary table,
-        so that several views of one report scan the Parquet once (a large org: 240,000 rows a day -> 10,000)."""
+    def aggregate_usage(self, detail: tuple[date, date] | None = None) -> None:
+        """Sum `usage_messages` once into a temporary table, so that several views of one report scan the Parquet once:
+        per (dt, model, service_tier), and within the `detail` days [start, end) also per API key and workspace (a large
+        org's 240,000 rows a day become 10,000 there and 30 elsewhere). Views of key or workspace then read only `detail`."""
         counters = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in USAGE_COUNTERS)
+        inside = f"dt >= '{detail[0].isoformat()}' AND dt < '{detail[1].isoformat()}'" if detail else "true"
         self.con.execute(f"""CREATE OR REPLACE TEMP TABLE usage_by_day AS
-            SELECT dt, api_key_id, workspace_id, model, service_tier, {counters}, sum(estimated_cost_usd) AS estimated_cost_usd,
+            SELECT dt, CASE WHEN {inside} THEN api_key_id END AS api_key_id, CASE WHEN {inside} THEN workspace_id END AS workspace_id,
+                   model, service_tier, {counters}, sum(estimated_cost_usd) AS estimated_cost_usd,
                    count(*) AS row_count, count_if(estimated_cost_usd IS NULL) AS unpriced_rows
             FROM usage_messages GROUP BY ALL""")
         self._usage = "usage_by_day"
