@@ -118,11 +118,12 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     by_name = {v.name: v for v in report_views}
     charts: list[Chart] = []
     days = [d for d in by_name["daily"].table.column("day").to_pylist()]
+    ticks = days[::-(-len(days) // 31)]  # at most about a month of day labels, however long the range
 
     # daily spend: billed beside estimated, stacked by model
     values = [{**r, "usd": _f(r["usd"])} for r in by_day_model]
     spend = alt.Chart(alt.Data(values=values)).mark_bar().encode(
-        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60)),
+        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
         xOffset=alt.XOffset("basis:N", sort=["billed", "estimated"]),
         y=alt.Y("sum(usd):Q", title="USD", stack="zero"),
         color=alt.Color("model:N", title="model", legend=alt.Legend(orient="bottom", columns=3)),
@@ -147,12 +148,12 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     if forecast is not None:
         lines += [{"day": today.isoformat(), "usd": _f(running), "series": "forecast"},
                   {"day": month_end, "usd": _f(forecast), "series": "forecast"}]
+    series = ["month to date", "forecast"] + (["budget"] if budget is not None else [])
     month_days = [(today.replace(day=1) + timedelta(days=i)).isoformat() for i in range(days_in_month)]
     layers = [alt.Chart(alt.Data(values=lines)).mark_line(point=True).encode(
         x=alt.X("day:O", title="UTC day", sort=month_days, scale=alt.Scale(domain=month_days), axis=alt.Axis(labelAngle=-60)),
         y=alt.Y("usd:Q", title="USD"),
-        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["month to date", "forecast", "budget"],
-                                                                 range=["#1f77b4", "#ff7f0e", "#d62728"])),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=series, range=["#1f77b4", "#ff7f0e", "#d62728"][:len(series)])),
         strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=["month to date", "forecast"], range=[[1, 0], [6, 4]]), legend=None),
     )]
     if budget is not None:
@@ -168,7 +169,7 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     hits = [{"day": d, "rate": _f(r)} for d, r in zip(days, by_name["daily"].table.column("cache_hit_rate").to_pylist(), strict=True)
             if r is not None]
     cache = alt.Chart(alt.Data(values=hits)).mark_line(point=True).encode(
-        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60)),
+        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
         y=alt.Y("rate:Q", title="cache reads / input tokens", axis=alt.Axis(format="%")),
     ).properties(width=WIDTH, height=200)
     charts.append(Chart("cache-hit-rate", "Cache hit rate by day", cache.to_dict()))
