@@ -463,3 +463,17 @@ def test_a_lake_that_is_not_there_is_an_error_not_zero(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "no usage or cost data in the lake at" in err and "$0" not in err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_an_organization_snapshot_table(named, tmp_path, fmt):
+    _, lake, workspaces, _ = named
+    out = tmp_path / f"workspaces.{fmt}"
+    assert main(["export", "workspaces", "--lake", str(lake.root), "--start", (TODAY - timedelta(days=1)).isoformat(),
+                 "--end", (TODAY + timedelta(days=1)).isoformat(), "--format", fmt, "--out", str(out)]) == 0
+    rows = json.loads(out.read_text()) if fmt == "json" else list(csv.DictReader(out.open()))
+    assert sorted((r["dt"], r["name"]) for r in rows) == sorted(
+        [((TODAY - timedelta(days=1)).isoformat(), f"Workspace {i} (old)") for i in range(len(workspaces))]
+        + [(TODAY.isoformat(), f"Workspace {i}") for i in range(len(workspaces))])
+    tags = rows[0]["tags"] if fmt == "json" else json.loads(rows[0]["tags"])
+    assert tags == {"env": "prod"}
