@@ -470,9 +470,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    from usage_lake.lake.store import LocalLake
     from usage_lake.reporting.formats import render, sql_view
-    from usage_lake.reporting.query import LakeDB, Partitions, athena_to_duckdb, dt_bounds, fill_parameters, referenced_tables
+    from usage_lake.reporting.query import run_sql
 
     if bool(args.query) == bool(args.file):
         raise CliError("give the statement either as an argument or with --file")
@@ -490,27 +489,11 @@ def _sql(args: argparse.Namespace) -> int:
         if not sep:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
-    statement = fill_parameters(text, params).strip().rstrip(";")
-    now = _clock(args)
     lake = _lake(args, settings)
-    pinned = now if args.now else None
-    duck = athena_to_duckdb(statement, today=pinned.date() if pinned else None, now=pinned)
-    tables = referenced_tables(statement)
-    default = Partitions(args.start, args.end)
-    if not (args.start or args.end) and not isinstance(lake, LocalLake):  # fetch only what the dt predicates admit
-        import duckdb
-
-        with duckdb.connect() as con:
-            start, end = dt_bounds(statement, con, today=pinned.date() if pinned else None)
-        default = Partitions(start, end)
-    with LakeDB(lake, default=default, tables=tables) as db:
-        if db.fetched_objects:
-            print(f"fetched {db.fetched_objects} partition object(s), {db.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
-        try:
-            result = db.arrow(duck)
-        except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
-            raise CliError(f"the query failed: {str(exc).splitlines()[0]}") from None
-    _write(render(sql_view(result, f"{result.num_rows:,} row(s)"), args.format), args.out)
+    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
+    if result.fetched_objects:
+        print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
+    _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)
     return 0
 
 

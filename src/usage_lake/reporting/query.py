@@ -36,7 +36,7 @@ from usage_lake.lake.views import VIEWS
 
 __all__ = [
     "FACT_TABLES", "SNAPSHOT_TABLES", "LakeDB", "Partitions", "athena_to_duckdb", "dt_bounds", "fill_parameters",
-    "missing_extra", "referenced_tables", "require_data",
+    "SqlResult", "missing_extra", "referenced_tables", "require_data", "run_sql",
 ]
 
 # Tables other issues add (organization snapshots, labels, Claude Code, FOCUS). Registered when the lake holds
@@ -241,6 +241,36 @@ class LakeDB:
 
 
 # -- Athena SQL in DuckDB ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SqlResult:
+    table: pa.Table
+    fetched_objects: int  # partition objects downloaded from an s3:// lake (0: local)
+    fetched_bytes: int
+
+
+def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
+            start: date | None = None, end: date | None = None) -> SqlResult:
+    """`usage-lake sql`: an Athena statement over the lake. `${Name}` placeholders are filled from `params`; `now` pins
+    the clock. Only the tables it names are registered; from an s3:// lake only the partitions [start, end), or when
+    not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself)."""
+    statement = fill_parameters(sql, params or {}).strip().rstrip(";")
+    today = now.date() if now else None
+    duck = athena_to_duckdb(statement, today=today, now=now)
+    default = Partitions(start, end)
+    if start is None and end is None and not isinstance(lake, LocalLake):
+        con = _duckdb().connect()
+        try:
+            default = Partitions(*dt_bounds(statement, con, today=today))
+        finally:
+            con.close()
+    with LakeDB(lake, default=default, tables=referenced_tables(statement)) as db:
+        try:
+            table = db.arrow(duck)
+        except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
+            raise ConfigError(f"the query failed: {str(exc).splitlines()[0]}") from None
+        return SqlResult(table, db.fetched_objects, db.fetched_bytes)
+
 
 def _sqlglot() -> Any:
     try:
