@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py
 	$(BIN)/python bench/bench_budgets.py
+	$(BIN)/python bench/bench_reports.py
 
 # The Lambda artifact (python3.13, x86_64, no Docker): dist/lambda.zip from infra/lambda-requirements.lock + src/.
 # Needs only python3 with pip and PyPI; reused while the lock, infra/package.py and src/ are unchanged.
