@@ -1,4 +1,4 @@
-"""The Athena views (infra/views/*.sql) and named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to
+"""The Athena views (src/usage_lake/lake/athena_views/*.sql) and named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to
 DuckDB - the right figures over a lake the simulator filled through the real pipeline.
 
 DuckDB stands in for Athena: one view per Glue table over the lake's Parquet files, with the `dt` partition as a
@@ -29,7 +29,7 @@ from usage_lake.lake import LocalLake
 from usage_lake.lake.curated import read_table
 from usage_lake.lake.schema import SNAPSHOT_TABLES, TABLES, athena_columns
 from usage_lake.lake.views import views
-from usage_lake.reporting.query import LakeDB
+from usage_lake.reporting.query import LakeDB, Partitions
 from usage_lake.simulator import SimulatedOrg, Simulator
 from usage_lake.sources import registry
 from usage_lake.sources.admin.usage import counters_by_column
@@ -108,7 +108,7 @@ def duck(filled):
     """The CLI's DuckDB over the lake (`usage_lake.reporting.query.LakeDB`, what `usage-lake sql` runs): one view per
     Glue table, as Athena shows it, and one per Athena view (`usage_lake.lake.views`, transpiled)."""
     _, lake = filled
-    db = LakeDB(lake)
+    db = LakeDB(lake, partitions={table: Partitions() for table in SNAPSHOT_TABLES})  # every day, as Athena reads them
     for table in TABLES:
         described = [row[0] for row in db.con.execute(f"DESCRIBE {table}").fetchall()]
         assert described == [name for name, _ in athena_columns(table)] + ["dt"]  # the Glue table's columns

@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
                   description="Short for `usage-lake report summary` (--days N adds a 'last N days' row). As a table it starts with "
                   "every day of the last --days days (default 7): tokens and billed spend, each day marked no data / not "
                   "billed yet / no cost data.")
-    _report_options(summary, view="summary")
+    _report_options(summary, view="summary", days_type=_positive)  # as it always was: a usage error
     summary.set_defaults(command=_summary)
 
     alerts = add("alerts", help="every budget and threshold: figure, %% used, forecast, and which alerts were sent or would fire",
@@ -450,11 +450,12 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     sql.set_defaults(command=_sql)
 
 
-def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None) -> None:
+def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None,
+                    days_type: Callable[[str], int] = int) -> None:
     _lake_option(parser)
     parser.add_argument("--start", type=_day, help="first UTC day of the range (YYYY-MM-DD)")
     parser.add_argument("--end", type=_day, help="day after the last one (exclusive, as in `run`)")
-    parser.add_argument("--days", type=int, help="the last N UTC days, today included (default: 30; alerts: 7)")
+    parser.add_argument("--days", type=days_type, help="the last N UTC days, today included (default: 30; alerts: 7)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--out", help="write to this file instead of standard output (html: default report.html)")
     parser.add_argument("--by", default="project", help="projects: the label key to group by (default: project)")

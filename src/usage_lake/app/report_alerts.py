@@ -44,7 +44,7 @@ def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) ->
         rows.append({
             "budget": row["budget"], "period": row["period_id"], "scope": row["scope"], "measure": row["measure"], "basis": row.get("basis"),
             "figure": _exact(row.get("figure")), "amount": _exact(row["amount"]),
-            "percent_used": None if row.get("percent") is None else round(float(Decimal(row["percent"]) / 100), 6),
+            "percent_used": None if row.get("figure") is None else float(Decimal(row["figure"]) / Decimal(row["amount"])),
             "forecast": _exact(row.get("forecast")), "state": state,
             "alert_key": sent[-1]["key"] if sent else would[0] if would else None, "sent_at": sent[-1]["sent_at"] if sent else None,
         })

@@ -264,7 +264,9 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
             default = Partitions(*dt_bounds(statement, con, today=today))
         finally:
             con.close()
-    with LakeDB(lake, default=default, tables=referenced_tables(statement)) as db:
+    # as in Athena, a snapshot table holds every day (the named views take the name at the time from them)
+    every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
+    with LakeDB(lake, default=default, partitions=every_day, tables=referenced_tables(statement)) as db:
         try:
             table = db.arrow(duck)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem

@@ -8,7 +8,7 @@ reads the `dt` partitions of the range and the columns a query names.
 Bases, as everywhere in the project: *billed* is the cost report (whole UTC days, about a day late, no
 Priority Tier, no per-key split); *estimated* is usage x list prices (`usage_messages.estimated_cost_usd`,
 today included, Priority Tier included); the *alert figure* of a day is what the alerts compare against a
-threshold or budget: a complete day's billed cost (its estimate until billed), today's estimate.
+budget on the `cost` basis: a day's billed cost once billed, until then its estimate without Priority Tier.
 """
 
 from __future__ import annotations
@@ -119,10 +119,11 @@ def _per_day_sql(usage: str, where: str) -> str:
         per_day AS (
             SELECT coalesce(u.dt, c.dt) AS dt, c.billed_usd, c.billed_cents, u.estimated_usd,
                    CASE WHEN u.dt IS NOT NULL THEN u.priority_estimated_usd END AS priority_estimated_usd,
-                   CASE WHEN coalesce(u.dt, c.dt) >= $today THEN u.estimated_usd
-                        ELSE coalesce(c.billed_usd, u.estimated_usd) END AS alert_usd,
-                   CASE WHEN coalesce(u.dt, c.dt) >= $today THEN 'estimated'
-                        WHEN c.billed_usd IS NOT NULL THEN 'billed'
+                   -- the budgets' `cost` basis: billed once billed, else the estimate of what the cost report bills
+                   -- (Priority Tier left out), so a sum of days does not jump when a day turns billed
+                   coalesce(c.billed_usd, u.estimated_usd - u.priority_estimated_usd) AS alert_usd,
+                   CASE WHEN c.billed_usd IS NOT NULL THEN 'billed'
+                        WHEN u.estimated_usd IS NOT NULL AND coalesce(u.dt, c.dt) >= $today THEN 'estimated, so far'
                         WHEN u.estimated_usd IS NOT NULL THEN 'estimated' END AS alert_basis,
                    {", ".join(f"u.{c}" for c in USAGE_COUNTERS)}, u.usage_rows, u.unpriced_rows,
                    u.dt IS NOT NULL AS has_usage, c.dt IS NOT NULL AS has_cost
@@ -149,7 +150,7 @@ def daily(db: LakeDB, window: Window) -> View:
                Column("priority_estimated_usd", "priority est.", "usd"), Column("alert_usd", "alert figure", "usd"),
                *_token_columns(), _HIT]
     notes = ["billed: the cost report (whole UTC days, about a day late, no Priority Tier); estimated: usage x list prices; "
-             "alert figure: billed once billed, else estimated; today always estimated."]
+             "alert figure: the budgets' `cost` basis - billed once billed, else estimated without Priority Tier."]
     unpriced = sum(v or 0 for v in table.column("unpriced_rows").to_pylist())
     if unpriced:
         notes.append(f"{unpriced:,} usage row(s) use models missing from the price table: not in the estimate.")
@@ -186,7 +187,7 @@ def summary(db: LakeDB, today: date, extra_days: int | None = None) -> View:
     tracked = table.column("days_with_data")[0].as_py()
     notes = [f"Days tracked: {tracked:,} since {first} (today is {today}, UTC)." if first else "The lake holds no usage or cost days.",
              "billed: the cost report (no Priority Tier; today is not billed yet); estimated: usage x list prices; "
-             "alert figure: what the daily threshold and monthly budget compare (billed days, else estimated; today estimated)."]
+             "alert figure: what the monthly budget compares, the `cost` basis (billed days, else estimated without Priority Tier)."]
     return View("summary", f"Summary as of {today} (UTC)", table, columns, notes, totals=False)
 
 
