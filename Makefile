@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench package lock template focus-check build-IngestFunction clean
+.PHONY: demo test lint bench bench-cold-start package lock template focus-check build-IngestFunction clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -25,10 +25,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check src
 	$(BIN)/mypy
 
+# Benchmarks (figures, not tests): the transform on one core and on two, a 31-day backfill, budgets, the cold start.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py
 	$(BIN)/python bench/bench_budgets.py
 	$(BIN)/python bench/bench_reports.py
+	$(BIN)/python bench/bench_cold_start.py
+
+# The Lambda's cold start: dist/lambda.zip (built if stale) under Python 3.13, against a bare `import pyarrow`.
+bench-cold-start: $(STAMP)
+	$(BIN)/python bench/bench_cold_start.py
 
 # The Lambda artifact (python3.13, x86_64, no Docker): dist/lambda.zip from infra/lambda-requirements.lock + src/.
 # Needs only python3 with pip and PyPI; reused while the lock, infra/package.py and src/ are unchanged.

@@ -128,7 +128,7 @@ def test_item20_the_progress_bar_counts_days_fits_80_columns_and_prints_retries_
     console = Console(file=screen, force_terminal=True, width=80, color_system=None)
     plain_log = io.StringIO()
     configure_logging(verbose=False, stream=plain_log)
-    sim.faults.every(7, Fault.status(503))  # a few retries, each logged as a warning
+    sim.faults.every(2, Fault.status(503))  # a few retries, each logged as a warning (the backfill is ~6 requests)
     before = list(logging.getLogger().handlers)
     try:
         with Progress(io.StringIO(), console=console) as progress:

@@ -26,8 +26,9 @@ from support import (
 )
 
 from usage_lake.sources.http import AdminApiError, RetryPolicy
-from usage_lake.lake.curated import read_table
-from usage_lake.app.jobs import parse_event
+from usage_lake.lake.curated import read_parquet, read_table
+from usage_lake.app.jobs import IngestJob, parse_event
+from usage_lake.config.secrets import AdminKey
 from usage_lake.lake.layout import partition_key, raw_day_prefix
 from usage_lake.ingest.rebuild import rebuild_days
 from usage_lake.lake.curated import DayAction
@@ -56,12 +57,21 @@ def test_backfill_into_s3_equals_the_simulator_exactly(sim, org, s3_lake):
     by_model = org.usage_totals_by(midnight(NOV(1)), midnight(NOV(15)), ("model",))
     lake_by_model = {r["model"]: r["uncached_input_tokens_sum"] for r in usage.group_by("model").aggregate([("uncached_input_tokens", "sum")]).to_pylist()}
     assert lake_by_model == {model: t["uncached_input_tokens"] for (model,), t in by_model.items()}
-    # 14 days: 14 usage pages (one day each), 2 slices of 7 days -> 2 cost pages
-    assert (record.requests, record.pages, record.retries) == (16, 16, 0)
+    # 14 days, a fresh lake (no previous run to size pages by): in the first 7-day slice each report asks for its
+    # first day alone, then the other 6 days in one page; the second slice is one page each
+    assert queries(sim) == [
+        ("usage", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "24"),
+        ("usage", "2026-11-02T00:00:00Z", "2026-11-08T00:00:00Z", "168"),
+        ("cost", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "1"),
+        ("cost", "2026-11-02T00:00:00Z", "2026-11-08T00:00:00Z", "31"),
+        ("usage", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "168"),
+        ("cost", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "31"),
+    ]
+    assert (record.requests, record.pages, record.retries) == (6, 6, 0)
     keys = s3_lake.list("")
     assert len([k for k in keys if k.startswith("usage_messages/")]) == 14
     assert len([k for k in keys if k.startswith("cost_report/")]) == 14
-    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 16
+    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 6
     assert len([k for k in keys if k.endswith("manifest.json")]) == 28
     assert len([k for k in keys if k.startswith("runs/")]) == 1
     assert record.rows("usage") == usage.num_rows
@@ -82,9 +92,9 @@ def test_local_folder_has_the_same_layout_and_numbers(sim, org, s3_lake, local_l
 def test_re_runs_replace_days_and_never_duplicate(sim, org, local_lake):
     first = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
     keys = curated_keys(local_lake)
-    raw_pages = [k for k in local_lake.list("raw/") if k.endswith(".json.gz")]
     rows = read_table(local_lake, "usage_messages").num_rows
     second = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
+    raw_pages = [k for k in local_lake.list("raw/") if k.endswith(".json.gz")]
     third = ingest(backfill(NOV(10), NOV(13)), sim=sim, lake=local_lake)
 
     assert curated_keys(local_lake) == keys
@@ -94,9 +104,12 @@ def test_re_runs_replace_days_and_never_duplicate(sim, org, local_lake):
     # the curated rows are the latest run's
     assert set(read_table(local_lake, "usage_messages").column("run_id").to_pylist()) == {third.run_id}
     assert second.run_id != third.run_id
-    # the same pages came back: they are not stored again, and each run's manifests still name them
+    # the first run, with no previous run to size its pages by, asked for a day, then the other two days (per
+    # report); the next ones asked for the three days at once: new pages, stored. The third got the second's
+    # pages back: not stored again, and each run's manifests still name them
+    assert (first.pages, second.pages, third.pages) == (4, 2, 2)
     assert [k for k in local_lake.list("raw/") if k.endswith(".json.gz")] == raw_pages
-    assert (first.raw_pages_reused, second.raw_pages_reused, third.raw_pages_reused) == (0, first.pages, first.pages)
+    assert (first.raw_pages_reused, second.raw_pages_reused, third.raw_pages_reused) == (0, 0, third.pages)
     assert len([k for k in local_lake.list("raw/") if k.endswith("manifest.json")]) == 3 * 2 * 3
 
 
@@ -113,9 +126,70 @@ def test_incremental_refreshes_the_trailing_window(sim, org, local_lake):
     assert today_usage.num_rows > 0
     assert max(today_usage.column("bucket_end").to_pylist()) == midnight(TODAY) + timedelta(hours=14)
     assert not local_lake.exists(partition_key("cost_report", TODAY))
-    cost_requests = [dict(r.query) for r in sim.requests if "cost_report" in r.path]
-    assert [q["ending_at"] for q in cost_requests] == ["2026-11-23T00:00:00Z"]
-    assert (record.requests, record.pages) == (5, 5)  # 4 usage days (today partial) + 1 cost page
+    # a fresh lake: the first day of each report alone, then, knowing a bucket's size, the rest in one page each
+    assert queries(sim) == [
+        ("usage", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "24"),
+        ("usage", "2026-11-21T00:00:00Z", "2026-11-23T14:30:00Z", "168"),
+        ("cost", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "1"),
+        ("cost", "2026-11-21T00:00:00Z", "2026-11-23T00:00:00Z", "31"),
+    ]
+    assert (record.requests, record.pages) == (4, 4)
+    assert record.bytes_per_bucket == {("usage", "1h"): record.bytes_per_bucket[("usage", "1h")], ("cost", "1d"): record.bytes_per_bucket[("cost", "1d")]}
+    assert 2_000 < record.bytes_per_bucket[("usage", "1h")] < 20_000 and record.bytes_per_bucket[("cost", "1d")] > 10_000
+
+
+def test_the_hourly_run_of_a_small_org_is_two_requests(sim, org, local_lake):
+    """The previous run's record says how big a bucket is: usage (3 days + today) and cost (3 days) in one page each."""
+    ingest(incremental(NOW - timedelta(hours=1)), sim=sim, lake=local_lake)
+    sim.clear_requests()
+    record = ingest(incremental(), sim=sim, lake=local_lake)
+
+    assert queries(sim) == [
+        ("usage", "2026-11-20T00:00:00Z", "2026-11-23T14:30:00Z", "168"),
+        ("cost", "2026-11-20T00:00:00Z", "2026-11-23T00:00:00Z", "31"),
+    ]
+    assert (record.requests, record.pages, record.outcome) == (2, 2, "succeeded")
+    assert lake_tokens(local_lake, TODAY - timedelta(days=3), TODAY + timedelta(days=1)) == sim_tokens(org, midnight(TODAY - timedelta(days=3)), NOW)
+    assert lake_cents(local_lake, TODAY - timedelta(days=3), TODAY) == org.cost_total_cents(midnight(TODAY - timedelta(days=3)), midnight(TODAY))
+    # the figure it sized its pages by is in the run log, for Athena and for the next run
+    runs = [read_parquet(local_lake.get(k), table="runs").to_pylist()[0] for k in local_lake.list("runs/")]
+    assert [(r["usage_bucket_width"], r["usage_bytes_per_bucket"] > 0, r["cost_bytes_per_bucket"] > 0) for r in runs] == [("1h", True, True)] * 2
+
+
+def test_a_31_day_backfill_of_a_small_org_is_twelve_requests_then_ten(sim, org, local_lake):
+    record = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
+    # each report: its first day alone, the other 6 days of the first slice, then 3 slices of 7 days and one of 3
+    assert (record.requests, record.pages) == (12, 12)
+    assert [q[0] for q in queries(sim)].count("usage") == 6
+    sim.clear_requests()
+    again = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
+    assert (again.requests, [q[3] for q in queries(sim)]) == (10, ["168", "31"] * 5)  # a page per report and slice
+    assert lake_tokens(local_lake, date(2026, 10, 1), NOV(1)) == sim_tokens(org, midnight(date(2026, 10, 1)), midnight(NOV(1)))
+    assert lake_cents(local_lake, date(2026, 10, 1), NOV(1)) == org.cost_total_cents(midnight(date(2026, 10, 1)), midnight(NOV(1)))
+
+
+def test_pages_of_a_big_org_stay_one_day(local_lake):
+    """Buckets too big for more than a day in the budget: every usage page asks for one day, as before."""
+    org = SimulatedOrg.large(api_keys=50, models=4, workspaces=5)
+    with Simulator(org, now=NOW) as sim:
+        job = IngestJob(settings=Settings(base_url=sim.base_url), key=AdminKey(sim.admin_key), lake=local_lake)
+        job.ingestion.page_budget = 3_000_000  # a day of this org is ~2 MB of JSON: one day per page, not two
+        record = job.run(backfill(NOV(16), NOV(21), reports=("usage",)))
+        sent = [dict(r.query) for r in sim.requests]
+    # the first day alone, then one query for the other 4 days: one day a page (its first, then 3 by cursor), at 24
+    assert [(q["limit"], "page" in q) for q in sent] == [("24", False), ("24", False)] + [("24", True)] * 3 and record.pages == 5
+    assert 60_000 < record.bytes_per_bucket[("usage", "1h")] < 125_000  # 3 MB / 125 KB = 24 buckets: still one day
+    assert lake_tokens(local_lake, NOV(16), NOV(21)) == sim_tokens(org, midnight(NOV(16)), midnight(NOV(21)))
+
+
+def queries(sim) -> list[tuple[str, str, str, str]]:
+    """(report, starting_at, ending_at, limit) of every query the simulator answered, in order, cursors aside."""
+    out = []
+    for r in sim.requests:
+        q = dict(r.query)
+        if "page" not in q:
+            out.append(("cost" if "cost_report" in r.path else "usage", q["starting_at"], q["ending_at"], q["limit"]))
+    return out
 
 
 def test_a_quiet_start_of_day_succeeds(org, local_lake):
@@ -150,7 +224,7 @@ def test_faults_change_nothing_in_the_lake(org, local_lake, tmp_path):
     clean = LocalLake(tmp_path / "clean")
     with Simulator(org, now=NOW) as sim:
         ingest(backfill(NOV(1), NOV(15)), sim=sim, lake=clean)
-    with Simulator(org, now=NOW) as sim:
+    with Simulator(org, now=NOW, page_bucket_cap=24) as sim:  # an API that pages by size: a day a page
         sim.faults.add(Fault.rate_limit(retry_after="0"), times=2)
         sim.faults.every(4, Fault.status(503))
         sim.faults.every(9, Fault.drop())
@@ -284,14 +358,17 @@ def test_curated_days_rebuild_from_raw_without_the_api(org, local_lake):
 
 
 @pytest.mark.parametrize(("width", "start", "end", "requests"), [
-    ("1d", NOV(1), NOV(15), 2),  # one 31-day slice: 14 daily buckets in one usage page, one cost page
-    ("1m", NOV(20), NOV(22), 4),  # one-day slices: a 1,440-minute page and a cost page per day
+    # one 31-day slice: the first daily bucket alone, then the other 13 in one usage page; cost alike. Next time: a page each
+    ("1d", NOV(1), NOV(15), (4, 2)),
+    # one-day slices: a 1,440-minute page and a cost page per day (cost's first asks for one bucket, the next 31)
+    ("1m", NOV(20), NOV(22), (4, 4)),
 ])
 def test_other_bucket_widths_give_the_same_totals(sim, org, local_lake, width, start, end, requests):
     settings = Settings(base_url=sim.base_url, usage_bucket_width=width)
     record = ingest(backfill(start, end), sim=sim, lake=local_lake, settings=settings)
+    again = ingest(backfill(start, end), sim=sim, lake=local_lake, settings=settings)
 
-    assert record.requests == requests
+    assert (record.requests, again.requests) == requests
     assert lake_tokens(local_lake, start, end) == sim_tokens(org, midnight(start), midnight(end))
     assert set(read_table(local_lake, "usage_messages").column("bucket_width").to_pylist()) == {width}
 

@@ -60,6 +60,11 @@ def metric(emf: dict, name: str) -> float:
     return value[0] if isinstance(value, list) else value
 
 
+def metric_names(emf: dict) -> list[str]:
+    """The CloudWatch metrics an EMF line defines (what is billed); every other key is a searchable property."""
+    return sorted(m["Name"] for directive in emf["_aws"]["CloudWatchMetrics"] for m in directive["Metrics"])
+
+
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
@@ -74,12 +79,29 @@ def test_scheduled_event_runs_an_incremental_and_reports_it(deployed, sim, org, 
     assert token_totals(read_table(lake(), "usage_messages")) == sim_tokens(org, start, NOW)
     assert summary["rows"]["usage"] == read_table(lake(), "usage_messages").num_rows
     out = json_lines(capsys.readouterr().out)
-    metrics = next(line for line in out if "_aws" in line)
-    assert metric(metrics, "UsageRows") == summary["rows"]["usage"] and metric(metrics, "Requests") == summary["requests"]
-    assert metric(metrics, "RunFailed") == 0
+    (metrics,) = [line for line in out if "_aws" in line]
+    # one metric billed (the alarm's); the run's counters ride along as EMF properties, not as metrics
+    assert metric_names(metrics) == ["RunSucceeded"] and metric(metrics, "RunSucceeded") == 1
+    assert metrics["usage_rows"] == summary["rows"]["usage"] and metrics["requests"] == summary["requests"] == len(sim.requests)
+    assert metrics["days_written"] == summary["days_written"] and metrics["outcome"] == "succeeded"
+    # a fresh lake: a day of usage and of cost, then the rest of each in one page (the next run knows the sizes)
+    assert report_requests(sim) == {"usage": 2, "cost": 2}
+    assert metrics["run_id"] == summary["run_id"]
     logs = log_lines()
     assert len(logs) >= 8 and all(line["run_id"] == summary["run_id"] for line in logs)
     assert any("usage 2026-11-20: written" in line["message"] for line in logs)
+
+    sim.clear_requests()
+    hour_later = deployed.handler({"mode": "incremental", "now": "2026-11-23T15:30:00Z"}, FakeContext())
+    assert hour_later["outcome"] == "succeeded"
+    assert report_requests(sim) == {"usage": 1, "cost": 1}  # 3 days + today of usage, 3 days of cost: a page each
+
+
+def report_requests(sim) -> dict[str, int]:
+    """Requests of the usage and cost reports (the run also reads Claude Code a day a query, and the snapshots)."""
+    paths = {"/v1/organizations/usage_report/messages": "usage", "/v1/organizations/cost_report": "cost"}
+    counted = [paths[r.path] for r in sim.requests if r.path in paths]
+    return {name: counted.count(name) for name in ("usage", "cost")}
 
 
 def test_the_eventbridge_envelope_is_an_incremental_run(deployed, sim):
@@ -106,11 +128,14 @@ def test_a_bad_event_is_refused_before_anything_is_written(deployed, sim, event,
     ("LAKE_BUCKET", ""),
     ("DAILY_SPEND_THRESHOLD_USD", "-3"),
 ])
-def test_a_bad_setting_is_refused_by_name_before_anything_is_written(deployed, sim, monkeypatch, variable, value):
+def test_a_bad_setting_is_refused_by_name_before_anything_is_written(deployed, sim, monkeypatch, capsys, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         deployed.handler({"mode": "incremental"}, FakeContext())
     assert lake().list("") == [] and sim.requests == []
+    (emf,) = [line for line in json_lines(capsys.readouterr().out) if "_aws" in line]
+    assert metric_names(emf) == ["RunFailed"] and metric(emf, "RunFailed") == 1
+    assert emf["outcome"] == "rejected" and emf["error_type"] == "SettingsError"
 
 
 def test_a_wrong_key_fails_clearly_and_never_leaks(deployed, sim, capsys, caplog, log_lines):
@@ -132,8 +157,9 @@ def test_a_wrong_key_fails_clearly_and_never_leaks(deployed, sim, capsys, caplog
     for key, data in all_object_bytes(lake()):
         assert wrong_key.encode() not in data and sim.admin_key.encode() not in data, key
     (run_key,) = lake().list("runs/")
-    failed = json_lines(captured.out)
-    assert any(metric(line, "RunFailed") == 1 for line in failed if "_aws" in line)
+    (failed,) = [line for line in json_lines(captured.out) if "_aws" in line]
+    assert metric_names(failed) == ["RunFailed", "RunSucceeded"]
+    assert metric(failed, "RunFailed") == 1 and metric(failed, "RunSucceeded") == 0 and failed["outcome"] == "failed"
     assert run_key.startswith("runs/dt=")
 
 

@@ -189,23 +189,51 @@ USAGE_GROUP_BY = [
 ]
 
 
-@pytest.mark.parametrize("width,limit", [("1h", "24"), ("1d", "24"), ("1m", "1440")])
+@pytest.mark.parametrize("width,limit", [("1h", "24"), ("1d", "1"), ("1m", "1440")])
 def test_usage_params_are_exact(width: str, limit: str) -> None:
     params = usage_report(width).params(utc(2026, 10, 1), utc(2026, 10, 2))
     assert params == [
         ("starting_at", "2026-10-01T00:00:00Z"),
         ("ending_at", "2026-10-02T00:00:00Z"),
         ("bucket_width", width),
-        ("limit", limit),
+        ("limit", limit),  # one day of buckets while their size is unknown
         *USAGE_GROUP_BY,
     ]
+    assert dict(usage_report(width).params(utc(2026, 10, 1), utc(2026, 10, 2), 7))["limit"] == "7"
+
+
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(("width", "bytes_per_bucket", "limit"), [
+    ("1h", None, 24),  # unknown: one day
+    ("1h", 3_800, 168),  # a small org (3.8 KB an hour): the API's maximum, 7 days
+    ("1h", 4_604_000, 24),  # the large org (110.5 MB a day): one day, as before
+    ("1h", 20 * MB, 24),  # bigger than the budget a day: still one day (a page never splits a day)
+    ("1h", 1.3 * MB, 96),  # 134 MB budget / 1.3 MB = 103 buckets: 4 whole days
+    ("1h", 0.79 * MB, 168),  # 169 buckets fit: capped at 168
+    ("1d", None, 1),
+    ("1d", 4_000, 31),
+    ("1d", 110.5 * MB, 1),
+    ("1d", 30 * MB, 4),
+    ("1m", None, 1440),
+    ("1m", 10, 1440),
+    ("1m", 1 * MB, 1440),  # a minute page is one day whatever it weighs (the API's maximum is one day)
+])
+def test_page_limit_is_whole_days_within_the_budget_and_the_api_maximum(width, bytes_per_bucket, limit) -> None:
+    assert usage_report(width).page_limit(bytes_per_bucket) == limit
 
 
 def test_usage_limit_never_exceeds_the_documented_maximum() -> None:
     # reference 2.2: 1d <= 31, 1h <= 168, 1m <= 1440 buckets per page
     maxima = {"1d": 31, "1h": 168, "1m": 1440}
     for width, maximum in maxima.items():
-        assert 1 <= usage_report(width).page_limit <= maximum
+        for size in (None, 1, 100, 10_000, 10**6, 10**9):
+            assert 1 <= usage_report(width).page_limit(size) <= maximum
+
+
+def test_cost_pages_are_up_to_31_days() -> None:
+    assert (COST.page_limit(), COST.page_limit(50_000), COST.page_limit(10 * MB)) == (1, 31, 13)
 
 
 def test_cost_params_are_exact() -> None:
@@ -213,7 +241,7 @@ def test_cost_params_are_exact() -> None:
         ("starting_at", "2026-11-20T00:00:00Z"),
         ("ending_at", "2026-11-23T00:00:00Z"),
         ("bucket_width", "1d"),
-        ("limit", "31"),
+        ("limit", "1"),
         ("group_by[]", "workspace_id"),
         ("group_by[]", "description"),
     ]

@@ -1,19 +1,19 @@
-"""Where alerts go: an SNS topic (e-mail and machine subscribers), or a local outbox folder in the lake."""
+"""Where alerts go: an SNS topic (e-mail and machine subscribers), or a local outbox folder in the lake.
+
+boto3 and botocore are imported when an SNS publisher is made, not with this module (cold start).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 
-import boto3
-from botocore.config import Config
-
 from usage_lake.alerts.messages import Alert
 from usage_lake.lake.layout import ALERT_OUTBOX, alert_outbox_key
 from usage_lake.lake.store import Lake
 
 OUTBOX = ALERT_OUTBOX
-_SNS_RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
+SNS_RETRIES = {"max_attempts": 5, "mode": "standard"}
 
 
 class SnsPublisher:
@@ -21,7 +21,7 @@ class SnsPublisher:
 
     def __init__(self, topic_arn: str, client=None) -> None:
         self.topic_arn = topic_arn
-        self._sns = client or boto3.client("sns", config=_SNS_RETRIES)
+        self._sns = client or _sns_client()
 
     def publish(self, alert: Alert) -> str:
         machine = json.dumps(alert.document, sort_keys=True)
@@ -55,6 +55,13 @@ def attributes(alert: Alert) -> dict[str, str]:
     values = {"severity": alert.severity, "basis": alert.basis, "day": alert.day.isoformat(), "kind": alert.kind,
               "budget": alert.budget, "scope": alert.scope}
     return {name: value or "-" for name, value in values.items()}
+
+
+def _sns_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sns", config=Config(retries=SNS_RETRIES))
 
 
 def _subject(text: str) -> str:

@@ -1,6 +1,7 @@
 """Ingestion: plan the windows, fetch page by page, keep pages raw, write each UTC day whole, log the run.
 
     plan.py      which windows and slices a run fetches
+    paging.py    how many buckets each page asks for (bucket sizes seen, the previous run's, a memory budget)
     days.py      day assembly: a day is written only when no later page can add to it
     raw.py       raw pages and manifests (written and read here)
     run.py       the loop (`Ingestion`) and its record

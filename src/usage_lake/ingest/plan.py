@@ -7,6 +7,12 @@ with the same clamps.
 The plan is cut into slices of whole days no longer than any endpoint's maximum query span (7 days for
 hourly usage, 31 for daily usage and cost, 1 for minute usage). A slice holds one query per endpoint over the
 same days, so a backfill that must stop early stops at a slice boundary with every endpoint done up to it.
+Within its query, how many buckets each page asks for follows the size of a bucket (`paging`): a small
+organization's query is one page.
+
+Cost stays in the slice's query although the API would take 31 days at once: each cost day's `focus` day is
+built as it is written, from the usage day the same slice has written before it, so a cost query must not run
+ahead of usage.
 """
 
 from __future__ import annotations

@@ -37,9 +37,10 @@ from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, Res
 from usage_lake.focus import write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
+from usage_lake.ingest.paging import PageSizes, pages
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
 from usage_lake.ingest.raw import Manifest, PageRef, store_page
-from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, write_record
+from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
 from usage_lake.lake.curated import DayAction, store_tables
 from usage_lake.lake.schema import TABLES
@@ -47,7 +48,7 @@ from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
-from usage_lake.sources.base import AnyEndpoint, Kind, Snapshot, by_kind
+from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Kind, Snapshot, by_kind
 from usage_lake.sources.http import AdminClient
 from usage_lake.sources.labels import LabelMap
 from usage_lake.sources.rows import take_defaulted
@@ -97,6 +98,8 @@ class Ingestion:
         self.unpriced_models: set[str] = set()
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
+        self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
+        self.page_sizes = PageSizes()  # seeded from the previous run's record when the run starts
         self.now: datetime | None = None  # the run's clock reading (or the request's pinned one)
         started = clock()
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
@@ -127,6 +130,8 @@ class Ingestion:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
             raise
         try:
+            if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
+                self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
             self._take_snapshots(snapshots, now)
             self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
@@ -163,10 +168,11 @@ class Ingestion:
         return sorted({day for window in self.windows for day in window.days()})
 
     def finish(self) -> RunRecord:
-        """Close the record: the client's counters and the finish time."""
+        """Close the record: the client's counters, the bucket sizes seen, and the finish time."""
         record = self.record
         stats = self.client.stats
         record.requests, record.retries, record.bytes_received = stats.requests, stats.retries, stats.bytes_received
+        record.bytes_per_bucket = self.page_sizes.this_run()
         if stats.retry_reasons:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
         for (endpoint, name), rows in sorted(self.defaulted.items()):
@@ -256,7 +262,7 @@ class Ingestion:
             # the raw copy is gzipped and stored on a second thread (zlib and boto3 release the GIL) while this
             # thread parses the same page; both finish before the page counts towards a day
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw") as raw_writer:
-                for page in self.client.iter_pages(endpoint.path, endpoint.params(window.start, window.end)):
+                for page in pages(self.client, window, self.page_sizes):
                     self.record.pages += 1
                     day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
                     stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
@@ -281,6 +287,15 @@ class Ingestion:
             return
         for day, pending in days.complete_days(query_done=True):
             self._write_day(window, day, pending)
+
+    def _previous_page_sizes(self) -> dict[tuple[str, str], int]:
+        """What the previous run measured; a lake that cannot tell (unreadable run log) means starting small."""
+        try:  # run logs are filed by when runs started (not by a replay's pinned `now`)
+            return previous_page_sizes(self.lake, self.record.started_at)
+        except Exception as exc:
+            logger.warning("run %s: could not read the previous run's page sizes (%s: %s); pages start at one day",
+                           self.record.run_id, type(exc).__name__, exc)
+            return {}
 
     def _note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None:
         for name, rows in defaulted.items():

@@ -25,17 +25,19 @@ import pyarrow as pa
 
 from usage_lake import __version__
 from usage_lake.lake.curated import DayAction, parquet_bytes, read_parquet
-from usage_lake.lake.layout import RUNS_TABLE, run_log_key
+from usage_lake.lake.layout import RUNS_TABLE, run_log_key, run_log_prefix
 from usage_lake.lake.schema import RUNS
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
 __all__ = [
     "ABANDONED_AFTER", "DayResult", "EndpointError", "Outcome", "ResumePoint", "RunRecord", "effective_outcome",
-    "find_resume_point", "new_run_id", "read_records", "write_record",
+    "find_resume_point", "new_run_id", "previous_page_sizes", "read_records", "write_record",
 ]
 
 logger = logging.getLogger(__name__)
+
+COST_BUCKET_WIDTH = "1d"  # the cost report has daily buckets only
 
 
 class Outcome(StrEnum):
@@ -93,6 +95,7 @@ class RunRecord:
     pages: int = 0
     retries: int = 0
     bytes_received: int = 0
+    bytes_per_bucket: dict[tuple[str, str], int] = field(default_factory=dict)  # (report, bucket width) -> bytes
     days: list[DayResult] = field(default_factory=list)
     raw_pages_reused: int = 0  # pages identical to one already in raw/ (not stored twice)
     alerts_sent: int = 0
@@ -150,6 +153,7 @@ class RunRecord:
     def to_table(self) -> pa.Table:
         usage = self.windows.get("usage", (None, None))
         cost = self.windows.get("cost", (None, None))
+        usage_size = next(((width, n) for (report, width), n in self.bytes_per_bucket.items() if report == "usage"), (None, None))
         row = {
             "run_id": self.run_id,
             "continues": self.continues,
@@ -170,6 +174,9 @@ class RunRecord:
             "pages": self.pages,
             "retries": self.retries,
             "bytes_received": self.bytes_received,
+            "usage_bucket_width": usage_size[0],
+            "usage_bytes_per_bucket": usage_size[1],
+            "cost_bytes_per_bucket": self.bytes_per_bucket.get(("cost", COST_BUCKET_WIDTH)),
             "raw_pages_reused": self.raw_pages_reused,
             "usage_rows": self.rows("usage"),
             "cost_rows": self.rows("cost"),
@@ -189,6 +196,32 @@ class RunRecord:
             "pid": self.pid,
         }
         return pa.Table.from_pylist([row], schema=RUNS)
+
+
+def previous_page_sizes(lake: Lake, now: datetime, *, look_back: int = 8) -> dict[tuple[str, str], int]:
+    """Bytes per bucket by (report, bucket width), from the latest runs of today and yesterday that measured them.
+
+    At most `look_back` run records are read (a LIST of two day prefixes and a GET each): a fresh lake, or one
+    whose last run is older than yesterday, gives nothing, and pages start at one day.
+    """
+    keys: list[str] = []
+    for day in (now.date(), now.date() - timedelta(days=1)):
+        keys += lake.list(run_log_prefix(day))
+    found: dict[tuple[str, str], int] = {}
+    columns = ["run_id", "usage_bucket_width", "usage_bytes_per_bucket", "cost_bytes_per_bucket"]
+    for key in sorted(keys, key=lambda k: k.rsplit("/", 1)[-1], reverse=True)[:look_back]:
+        try:
+            (row,) = read_parquet(lake.get(key), table=RUNS_TABLE, columns=columns).to_pylist()
+        except Exception:  # a hint, not a duty: an unreadable record is skipped
+            logger.warning("run log %s is unreadable; not using it to size pages", key, exc_info=True)
+            continue
+        if row["usage_bucket_width"] and row["usage_bytes_per_bucket"]:
+            found.setdefault(("usage", row["usage_bucket_width"]), row["usage_bytes_per_bucket"])
+        if row["cost_bytes_per_bucket"]:
+            found.setdefault(("cost", COST_BUCKET_WIDTH), row["cost_bytes_per_bucket"])
+        if any(report == "usage" for report, _ in found) and ("cost", COST_BUCKET_WIDTH) in found:
+            break
+    return found
 
 
 def write_record(lake: Lake, record: RunRecord, *, strict: bool = False) -> None:

@@ -22,7 +22,7 @@ from datetime import date, datetime
 __all__ = [
     "ALERT_OUTBOX", "LAKE_MARKERS", "RAW", "RUNS_TABLE", "alert_claim_key", "alert_claims_prefix", "alert_failed_key",
     "alert_outbox_key", "alert_sent_key", "alert_sent_prefix", "partition_key", "raw_day_prefix", "raw_manifest_key",
-    "raw_page_key", "run_log_key",
+    "raw_page_key", "run_log_key", "run_log_prefix",
 ]
 
 RUNS_TABLE = "runs"
@@ -48,8 +48,12 @@ def raw_manifest_key(report: str, day: date, run_id: str) -> str:
     return f"{raw_day_prefix(report, day)}run={run_id}/manifest.json"
 
 
+def run_log_prefix(day: date) -> str:
+    return f"{RUNS_TABLE}/dt={day.isoformat()}/"
+
+
 def run_log_key(run_id: str, started_at: datetime) -> str:
-    return f"{RUNS_TABLE}/dt={started_at.date().isoformat()}/{run_id}.parquet"
+    return f"{run_log_prefix(started_at.date())}{run_id}.parquet"
 
 
 def alert_sent_key(alert_key: str) -> str:

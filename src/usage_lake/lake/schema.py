@@ -309,6 +309,11 @@ RUNS = pa.schema(
         pa.field("pages", pa.int64(), nullable=False),
         pa.field("retries", pa.int64(), nullable=False),
         pa.field("bytes_received", pa.int64(), nullable=False),
+        # the largest page average of JSON bytes per bucket this run saw: the next run sizes its pages by it
+        # (`ingest.paging`); the cost report has daily buckets only
+        pa.field("usage_bucket_width", pa.string()),
+        pa.field("usage_bytes_per_bucket", pa.int64()),
+        pa.field("cost_bytes_per_bucket", pa.int64()),
         pa.field("raw_pages_reused", pa.int64(), nullable=False),
         pa.field("usage_rows", pa.int64(), nullable=False),
         pa.field("cost_rows", pa.int64(), nullable=False),

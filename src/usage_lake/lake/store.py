@@ -9,6 +9,10 @@ does not exist, access denied) comes out as one `LakeError` naming the lake and 
 `OSError` or a botocore traceback. A run writes its record before it fetches anything (so a lake it cannot
 write stops it before the API is called), and a reading command calls `check_lake` first (so a lake that is
 not there never shows as $0).
+
+boto3 and botocore are imported when the first S3 client is made (or an S3 error is translated), not with this
+module: the local lake, the CLI's reading commands and the tests never pay for them, and the Lambda's cold
+start does not either until it first touches S3.
 """
 
 from __future__ import annotations
@@ -20,9 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
-
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
 from usage_lake.config.settings import is_bucket_name, normalize_prefix, prefix_problem
 from usage_lake.errors import LakeError
@@ -141,28 +142,32 @@ class S3Lake:
         self.bucket = bucket
         self.prefix = normalize_prefix(prefix)
         with self._aws_errors("open", ""):
-            self._s3 = client or boto3.client("s3")
+            self._s3 = client or _s3_client()
 
     @contextmanager
     def _aws_errors(self, action: str, key: str) -> Iterator[None]:
         """A botocore error as one LakeError naming the object and the fix."""
         try:
             yield
-        except (NoCredentialsError, PartialCredentialsError):
-            raise LakeError(f"no AWS credentials to {action} {self.uri(key)}: configure them (aws configure, AWS_PROFILE, "
-                            "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or use a local folder") from None
-        except NoRegionError:
-            raise LakeError(f"no AWS region to {action} {self.uri(key)}: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "NoSuchBucket":
-                raise LakeError(f"the bucket {self.bucket} does not exist (or is in another account); check LAKE_BUCKET / --lake") from None
-            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
-                raise LakeError(f"AWS refused to {action} {self.uri(key)} ({code}): the credentials in use lack access "
-                                "to the lake, or have expired") from None
-            raise LakeError(f"could not {action} {self.uri(key)}: {code or exc}") from None
-        except BotoCoreError as exc:
-            raise LakeError(f"could not {action} {self.uri(key)}: {exc}") from None
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+
+            if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+                raise LakeError(f"no AWS credentials to {action} {self.uri(key)}: configure them (aws configure, AWS_PROFILE, "
+                                "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or use a local folder") from None
+            if isinstance(exc, NoRegionError):
+                raise LakeError(f"no AWS region to {action} {self.uri(key)}: set AWS_REGION (or AWS_DEFAULT_REGION)") from None
+            if isinstance(exc, ClientError):
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "NoSuchBucket":
+                    raise LakeError(f"the bucket {self.bucket} does not exist (or is in another account); check LAKE_BUCKET / --lake") from None
+                if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+                    raise LakeError(f"AWS refused to {action} {self.uri(key)} ({code}): the credentials in use lack access "
+                                    "to the lake, or have expired") from None
+                raise LakeError(f"could not {action} {self.uri(key)}: {code or exc}") from None
+            if isinstance(exc, BotoCoreError):
+                raise LakeError(f"could not {action} {self.uri(key)}: {exc}") from None
+            raise
 
     def put(self, key: str, data: bytes) -> None:
         with self._aws_errors("write", key):
@@ -173,7 +178,7 @@ class S3Lake:
         with self._aws_errors("write", key):
             try:
                 self._s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*")
-            except ClientError as exc:
+            except self._s3.exceptions.ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
                     return False
                 raise
@@ -187,7 +192,7 @@ class S3Lake:
         with self._aws_errors("read", key):
             try:
                 self._s3.head_object(Bucket=self.bucket, Key=self.prefix + key)
-            except ClientError as exc:
+            except self._s3.exceptions.ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                     return False
                 raise
@@ -206,6 +211,12 @@ class S3Lake:
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
+
+
+def _s3_client():
+    import boto3  # at first use: boto3's imports are most of a cold start's (see Benchmarks)
+
+    return boto3.client("s3")
 
 
 def open_lake(location: str) -> Lake:
@@ -235,6 +246,6 @@ def read_location(location: str) -> bytes:
     """The bytes of a file named by a local path or an `s3://bucket/key` URI (price overrides, label and budget files)."""
     if location.startswith("s3://"):
         bucket, _, key = location[len("s3://"):].partition("/")
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     with open(location, "rb") as f:
         return f.read()

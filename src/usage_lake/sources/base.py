@@ -34,11 +34,16 @@ from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.http import REPORT_PAGES, Bucket, Paging, Params
 from usage_lake.times import format_timestamp
 
-__all__ = ["MAX_BUCKETS", "WIDTHS", "AnyEndpoint", "BucketedReport", "Endpoint", "Kind", "Snapshot", "by_kind"]
+__all__ = ["MAX_BUCKETS", "PAGE_BUDGET_BYTES", "WIDTHS", "AnyEndpoint", "BucketedReport", "Endpoint", "Kind", "Snapshot", "by_kind"]
 
 WIDTHS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 # documented maximum buckets per page (reference sections 2.2 and 3.1)
 MAX_BUCKETS = {"1m": 1440, "1h": 168, "1d": 31}
+# A page's JSON is held whole while its rows are parsed (with its Arrow rows beside it): the most a page may be.
+# One day of the simulator's large org (1,000 keys x 10 models, hourly) is 110.5 MB, and a run of it peaks
+# near 450 MB RSS; so pages of a large org stay at one day, and a small org's pages hold as many buckets as the
+# API allows.
+PAGE_BUDGET_BYTES = 128 * 1024 * 1024
 
 
 class Kind(StrEnum):
@@ -137,14 +142,19 @@ def by_kind(endpoints: Iterable[AnyEndpoint]) -> tuple[list[Endpoint], list[Snap
 
 @dataclass(frozen=True)
 class BucketedReport:
-    """A report queried by `starting_at`/`ending_at`/`bucket_width`/`limit`/`group_by[]` and paged by `page`."""
+    """A report queried by `starting_at`/`ending_at`/`bucket_width`/`limit`/`group_by[]` and paged by `page`.
+
+    `limit` counts buckets, and a page is read whole into memory, so how many a page asks for follows the size
+    of a bucket (`page_limit`): whole days of buckets, as many as fit `PAGE_BUDGET_BYTES`, up to the API's
+    maximum. Whole days, so a query starting at midnight has its pages end at midnight (unless the API cuts one
+    short). Until a bucket's size is known, a page asks for one day (see `ingest.paging`).
+    """
 
     name: str
     table: str
     path: str
     bucket_width: str
     group_by: tuple[str, ...]
-    page_limit: int  # buckets per page
 
     @property
     def kind(self) -> Kind:
@@ -160,15 +170,27 @@ class BucketedReport:
 
     @property
     def max_span(self) -> timedelta:
-        """The longest range one query may cover: the documented page maximum."""
+        """The span of the fullest page the API serves; a slice of the run (see `ingest.plan`) is a multiple of it."""
         return WIDTHS[self.bucket_width] * MAX_BUCKETS[self.bucket_width]
 
-    def params(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    @property
+    def day_buckets(self) -> int:
+        """Buckets in one UTC day (1,440 minutes, 24 hours, 1 day): the unit a page's `limit` is a multiple of."""
+        return min(timedelta(days=1) // WIDTHS[self.bucket_width], MAX_BUCKETS[self.bucket_width])
+
+    def page_limit(self, bytes_per_bucket: float | None = None, budget: int = PAGE_BUDGET_BYTES) -> int:
+        """Buckets one page asks for: whole days that fit `budget` at `bytes_per_bucket` (one day when unknown)."""
+        unit, most = self.day_buckets, MAX_BUCKETS[self.bucket_width] // self.day_buckets * self.day_buckets
+        if not bytes_per_bucket:
+            return unit
+        return max(unit, min(most, int(budget // bytes_per_bucket) // unit * unit))
+
+    def params(self, start: datetime, end: datetime, limit: int | None = None) -> list[tuple[str, str]]:
         params = [
             ("starting_at", format_timestamp(start)),
             ("ending_at", format_timestamp(end)),
             ("bucket_width", self.bucket_width),
-            ("limit", str(self.page_limit)),
+            ("limit", str(limit or self.page_limit())),
         ]
         return params + [("group_by[]", dim) for dim in self.group_by]
 

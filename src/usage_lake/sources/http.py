@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -219,7 +219,7 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
-    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES) -> Iterator[Page]:
+    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES) -> Generator[Page, None, None]:
         """Every page of one query, in order. The same query is re-sent with the cursor (`page=<next_page>` for
         reports, `after_id=<last_id>` for lists)."""
         seen: set[str] = set()

@@ -23,7 +23,7 @@ from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, ResponseShapeError
 from usage_lake.lake.schema import AMOUNT_CENTS, AMOUNT_USD, COST_DIMENSIONS, COST_REPORT
 from usage_lake.money.pricing import PriceTable
-from usage_lake.sources.base import MAX_BUCKETS, BucketedReport
+from usage_lake.sources.base import BucketedReport
 from usage_lake.sources.http import Bucket
 from usage_lake.sources.rows import bucket_columns, parse_rows, require, require_unique, stamp_columns
 
@@ -87,7 +87,7 @@ def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
 
 @dataclass(frozen=True)
 class CostReport(BucketedReport):
-    """Cost: whole UTC days that have ended; a month of cost rows is smaller than an hour of usage, so pages are full."""
+    """Cost: whole UTC days that have ended (daily buckets only: up to 31 a page)."""
 
     def lookback_days(self, settings: Settings) -> int:
         return settings.cost_lookback_days
@@ -105,4 +105,4 @@ class CostReport(BucketedReport):
 
 
 def endpoint(settings: Settings) -> CostReport:
-    return CostReport("cost", "cost_report", PATH, "1d", COST_GROUP_BY, MAX_BUCKETS["1d"])
+    return CostReport("cost", "cost_report", PATH, "1d", COST_GROUP_BY)

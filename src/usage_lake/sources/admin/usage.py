@@ -39,10 +39,6 @@ __all__ = [
 
 PATH = "/v1/organizations/usage_report/messages"
 USAGE_GROUP_BY = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
-# Buckets we ask for per page. One page of a large org at 168 hourly buckets is hundreds of MB of JSON, so
-# usage pages hold about one day of hourly rows (24 hourly or daily buckets, or one day of minutes), which
-# keeps memory near one day's data whatever the window.
-_PAGE_BUCKETS = {"1m": 1440, "1h": 24, "1d": 24}
 _INT = pa.int64()
 _STR = pa.string()
 
@@ -135,4 +131,4 @@ class UsageReport(BucketedReport):
 
 def endpoint(settings: Settings) -> UsageReport:
     width = settings.usage_bucket_width
-    return UsageReport("usage", "usage_messages", PATH, width, USAGE_GROUP_BY, _PAGE_BUCKETS[width])
+    return UsageReport("usage", "usage_messages", PATH, width, USAGE_GROUP_BY)
