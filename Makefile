@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_transform.py
 	$(BIN)/python bench/bench_budgets.py
+	$(BIN)/python bench/bench_reports.py
 	$(BIN)/python bench/bench_cold_start.py
 
 # The Lambda's cold start: dist/lambda.zip (built if stale) under Python 3.13, against a bare `import pyarrow`.

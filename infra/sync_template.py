@@ -5,7 +5,7 @@
 
 Three parts are generated, each between `# BEGIN ...` and `# END ...` marker comments:
 - the Glue columns of each table, from `usage_lake.lake.schema.athena_columns(table)` (the Parquet writer's schema);
-- the Athena views, from infra/views/<view name>.sql (a `-- description: ...` line, then one Trino SELECT). Each
+- the Athena views, from src/usage_lake/lake/athena_views/<view name>.sql (a `-- description: ...` line, then one Trino SELECT). Each
   becomes a Glue table of type VIRTUAL_VIEW holding the view as Athena stores one it created itself: the SQL and
   its output columns in a "Presto View" definition (base64 JSON; the database name is filled in at deploy time).
   The columns are derived from the SQL with sqlglot against the tables' Glue columns, so a column added to a
@@ -28,8 +28,8 @@ INFRA = Path(__file__).resolve().parent
 ROOT = INFRA.parent
 TEMPLATE = INFRA / "template.yaml"
 QUERIES = INFRA / "queries"
-VIEWS = INFRA / "views"
-VIEWS_BEGIN = "  # BEGIN views: generated from infra/views/*.sql by `python infra/sync_template.py`; edit the .sql files\n"
+VIEWS = ROOT / "src" / "usage_lake" / "lake" / "athena_views"  # shared with `usage-lake sql` (usage_lake.lake.views)
+VIEWS_BEGIN = "  # BEGIN views: generated from src/usage_lake/lake/athena_views/*.sql by `python infra/sync_template.py`; edit the .sql files\n"
 VIEWS_END = "  # END views\n"
 QUERIES_BEGIN = "  # BEGIN named queries: generated from infra/queries/*.sql by `python infra/sync_template.py`; edit the .sql files\n"
 QUERIES_END = "  # END named queries\n"
@@ -224,7 +224,7 @@ def main(argv: list[str]) -> int:
     wanted = synced(current)
     if "--check" in argv:
         if current != wanted:
-            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.lake.schema, infra/views/*.sql or infra/queries/*.sql: "
+            print(f"{TEMPLATE.relative_to(ROOT)} is out of date with usage_lake.lake.schema, src/usage_lake/lake/athena_views/*.sql or infra/queries/*.sql: "
                   "run `python infra/sync_template.py`", file=sys.stderr)
             return 1
         return 0

@@ -1,4 +1,4 @@
-"""The Athena views (infra/views/*.sql) and named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to
+"""The Athena views (src/usage_lake/lake/athena_views/*.sql) and named queries (infra/queries/*.sql): valid Trino SQL, and - transpiled to
 DuckDB - the right figures over a lake the simulator filled through the real pipeline.
 
 DuckDB stands in for Athena: one view per Glue table over the lake's Parquet files, with the `dt` partition as a
@@ -28,13 +28,15 @@ from usage_lake.config.settings import Settings
 from usage_lake.lake import LocalLake
 from usage_lake.lake.curated import read_table
 from usage_lake.lake.schema import SNAPSHOT_TABLES, TABLES, athena_columns
+from usage_lake.lake.views import views
+from usage_lake.reporting.query import LakeDB, Partitions
 from usage_lake.simulator import SimulatedOrg, Simulator
 from usage_lake.sources import registry
 from usage_lake.sources.admin.usage import counters_by_column
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 QUERIES = INFRA / "queries"
-VIEWS = INFRA / "views"
+VIEWS = INFRA.parent / "src" / "usage_lake" / "lake" / "athena_views"
 _spec = importlib.util.spec_from_file_location("sync_template", INFRA / "sync_template.py")
 assert _spec and _spec.loader
 SYNC = importlib.util.module_from_spec(_spec)
@@ -103,22 +105,18 @@ def filled(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def duck(filled):
-    """DuckDB with one view per Glue table (as Athena shows it) and per Athena view (infra/views, transpiled)."""
+    """The CLI's DuckDB over the lake (`usage_lake.reporting.query.LakeDB`, what `usage-lake sql` runs): one view per
+    Glue table, as Athena shows it, and one per Athena view (`usage_lake.lake.views`, transpiled)."""
     _, lake = filled
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    db = LakeDB(lake, partitions={table: Partitions() for table in SNAPSHOT_TABLES})  # every day, as Athena reads them
     for table in TABLES:
-        stamps = [name for name, kind in athena_columns(table) if kind == "timestamp"]
-        replace = ", ".join(f"CAST({c} AS TIMESTAMP) AS {c}" for c in stamps)
-        con.execute(f"""CREATE VIEW {table} AS SELECT * REPLACE ({replace})
-                        FROM read_parquet('{lake.root}/{table}/*/*.parquet', hive_partitioning = true,
-                                          hive_types = {{'dt': VARCHAR}})""")
-        described = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+        described = [row[0] for row in db.con.execute(f"DESCRIBE {table}").fetchall()]
         assert described == [name for name, _ in athena_columns(table)] + ["dt"]  # the Glue table's columns
-    for path in sorted(VIEWS.glob("*.sql")):
-        con.execute(f"CREATE VIEW {path.stem} AS {to_duckdb(SYNC.view_parts(path)[1])}")
-    yield con
-    con.close()
+        kinds = dict(db.con.execute(f"SELECT column_name, data_type FROM information_schema.columns WHERE table_name = '{table}'").fetchall())
+        assert all(kinds[name] == "TIMESTAMP" for name, kind in athena_columns(table) if kind == "timestamp")  # UTC wall clock
+    assert set(views()) <= {row[0] for row in db.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    yield db.con
+    db.close()
 
 
 @pytest.fixture(scope="module")

@@ -472,10 +472,10 @@ def test_sam_build_target_unpacks_the_package():
 
 
 def test_the_views_are_glue_views_holding_their_sql_and_columns(template):
-    """Each infra/views/*.sql is a VIRTUAL_VIEW Glue table carrying the view as Athena stores one (a "Presto View")."""
+    """Each src/usage_lake/lake/athena_views/*.sql is a VIRTUAL_VIEW Glue table carrying the view as Athena stores one (a "Presto View")."""
     views = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
              for r in resources(template, "AWS::Glue::Table").values() if r["Properties"]["TableInput"]["TableType"] == "VIRTUAL_VIEW"}
-    files = {path.stem: path for path in (ROOT / "infra" / "views").glob("*.sql")}
+    files = {path.stem: path for path in (ROOT / "src" / "usage_lake" / "lake" / "athena_views").glob("*.sql")}
     assert set(views) == set(files) == {"usage_messages_named", "cost_report_named"}
     for name, view in views.items():
         assert view["Parameters"] == {"presto_view": "true", "comment": "Presto View"}

@@ -30,7 +30,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "demo", "simulate", "rebuild", "summary", "alerts", "runs"):
+    for command in ("run", "demo", "simulate", "rebuild", "summary", "alerts", "report", "export", "sql", "runs"):
         assert f"    {command} " in out
     assert "ANTHROPIC_ADMIN_API_KEY" in out
 

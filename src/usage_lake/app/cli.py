@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,7 +41,11 @@ examples:
   export ANTHROPIC_ADMIN_API_KEY=sk-ant-admin01-...
   usage-lake run --lake ./lake                      # incremental: the last USAGE/COST_LOOKBACK_DAYS days
   usage-lake run --start 2026-01-01 --end 2026-11-01 --lake s3://my-bucket/anthropic
-  usage-lake summary --lake ./lake --days 7
+  usage-lake summary --lake ./lake
+  usage-lake report daily --lake ./lake --days 30 --format csv --out daily.csv
+  usage-lake report html --lake ./lake --out report.html
+  usage-lake export usage_messages --lake ./lake --start 2026-11-01 --end 2026-12-01 --format parquet --out usage.parquet
+  usage-lake sql "SELECT dt, sum(amount_usd) FROM cost_report WHERE dt >= '2026-11-01' GROUP BY dt" --lake ./lake
   usage-lake runs --lake ./lake
 """
 
@@ -133,9 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--reports", default=",".join(registry.names()))
     rebuild.set_defaults(command=_rebuild)
 
-    summary = add("summary", help="token totals and spend by day and model")
-    _lake_option(summary)
-    summary.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
+    summary = add("summary", help="short for `report summary` (all time, today, 7 and 30 days, month to date), after every day of --days",
+                  description="Short for `usage-lake report summary` (--days N adds a 'last N days' row). As a table it starts with "
+                  "every day of the last --days days (default 7): tokens and billed spend, each day marked no data / not "
+                  "billed yet / no cost data.")
+    _report_options(summary, view="summary", days_type=_positive)  # as it always was: a usage error
     summary.set_defaults(command=_summary)
 
     alerts = add("alerts", help="every budget and threshold: figure, %% used, forecast, and which alerts were sent or would fire",
@@ -147,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
     alerts.add_argument("--json", action="store_true", help="print every budget's state as JSON (a list of objects)")
     alerts.set_defaults(command=_alerts)
+
+    _add_report_commands(sub)
 
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
@@ -348,13 +356,15 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from usage_lake.reporting import spend_and_tokens
+    """`report summary`; as a table for people, headed by every day of the range (none hidden, each marked)."""
+    if args.format == "table" and not args.out and (args.days is None or args.days > 0) and not (args.start or args.end):
+        from usage_lake.reporting import spend_and_tokens
 
-    settings = _settings(args)
-    lake = _lake(args, settings, reading=True)
-    today = datetime.now(UTC).date()
-    print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range(args.days - 1, -1, -1)]))
-    return 0
+        settings = _settings(args)
+        lake = _lake(args, settings, reading=True)
+        today = _clock(args).date()
+        print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range((args.days or 7) - 1, -1, -1)]), end="\n\n")
+    return _report(args)
 
 
 def _alerts(args: argparse.Namespace) -> int:
@@ -383,6 +393,215 @@ def _runs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     now = datetime.now(UTC)
     print(recent_runs(_lake(args, settings, reading=True), limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
+    return 0
+
+
+# -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
+
+REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts", "html")
+
+
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    from usage_lake.reporting.export import EXPORTABLE
+
+    report = sub.add_parser(
+        "report", help="views of the lake as a table, CSV or JSON, or a self-contained HTML report with charts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read the lake (local or s3://) and show one view. --format table is for people (names, cents, totals); "
+        "csv and json carry every column with ids beside names and exact decimals.\n\n"
+        "  summary      all time, today, last 7 and 30 days, month to date: billed, estimated, the alert figure, tokens\n"
+        "  daily        one row per UTC day: billed, estimated, Priority Tier estimate, tokens, status\n"
+        "  models       tokens by kind, cache hit rate, billed and estimated per model\n"
+        "  workspaces   billed and estimated per workspace\n"
+        "  keys         estimated and tokens per API key (the cost report has no per-key cost)\n"
+        "  projects     estimated and tokens per label value (--by team; default: project)\n"
+        "  claude-code  per user: sessions, lines, commits, PRs, tool accept rate, estimated cost\n"
+        "  alerts       each rule with its figure, threshold, % used, and sent / would fire\n"
+        "  html         one offline HTML file: charts and every view's table (--out, default report.html)")
+    report.add_argument("view", choices=REPORT_VIEWS, metavar="VIEW", help=", ".join(REPORT_VIEWS))
+    _report_options(report)
+
+    export = sub.add_parser("export", help="one lake table over a dt range to CSV, JSON or Parquet (names and labels joined in)",
+                            description="Write one table of the lake, days [--start, --end), to a file: exact decimals, UTC ISO "
+                            "timestamps, workspace and API key names and label_<key> columns joined in (--ids-only to skip).")
+    export.add_argument("table", choices=EXPORTABLE, metavar="TABLE", help=", ".join(EXPORTABLE))
+    _lake_option(export)
+    export.add_argument("--start", type=_day, required=True, help="first UTC day (YYYY-MM-DD)")
+    export.add_argument("--end", type=_day, required=True, help="day after the last one (exclusive)")
+    export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
+    export.add_argument("--out", required=True, help="the file to write")
+    export.add_argument("--ids-only", action="store_true", help="leave out the name and label columns")
+    export.set_defaults(command=_export)
+
+    sql = sub.add_parser("sql", help="Athena SQL over the lake, run locally by DuckDB (same table names and columns)",
+                         description="Run an Athena (Trino) SQL statement over the lake with DuckDB: the Glue tables' names and "
+                         "columns, so the README's and the template's saved queries run unchanged. For an s3:// lake only the "
+                         "partitions its dt predicates need are fetched (or those of --start/--end).")
+    sql.add_argument("query", nargs="?", help="the statement (or --file)")
+    sql.add_argument("--file", help="read the statement from a file, e.g. infra/queries/daily_spend.sql")
+    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="fill ${NAME} as the template does (MonthlyBudgetUsd defaults to MONTHLY_BUDGET_USD)")
+    _lake_option(sql)
+    sql.add_argument("--start", type=_day, help="read only partitions from this UTC day")
+    sql.add_argument("--end", type=_day, help="... up to this day (exclusive)")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--out", help="write to this file instead of standard output")
+    sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
+    sql.set_defaults(command=_sql)
+
+
+def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None,
+                    days_type: Callable[[str], int] = int) -> None:
+    _lake_option(parser)
+    parser.add_argument("--start", type=_day, help="first UTC day of the range (YYYY-MM-DD)")
+    parser.add_argument("--end", type=_day, help="day after the last one (exclusive, as in `run`)")
+    parser.add_argument("--days", type=days_type, help="the last N UTC days, today included (default: 30; alerts: 7)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    parser.add_argument("--out", help="write to this file instead of standard output (html: default report.html)")
+    parser.add_argument("--by", default="project", help="projects: the label key to group by (default: project)")
+    parser.add_argument("--now", help="pin the clock (RFC 3339): what 'today' is, for replays")
+    parser.set_defaults(command=_report, **({"view": view} if view else {}))
+
+
+def _clock(args: argparse.Namespace) -> datetime:
+    if getattr(args, "now", None):
+        from usage_lake.times import parse_timestamp
+
+        try:
+            return parse_timestamp(args.now)
+        except ValueError as exc:
+            raise CliError(f"--now: {exc}") from None
+    return datetime.now(UTC)
+
+
+def _window(args: argparse.Namespace, today: date, default_days: int):  # noqa: ANN202 - reporting.views.Window
+    from usage_lake.reporting.views import Window
+
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise CliError("a range needs both --start and --end (or use --days)")
+        if args.days is not None:
+            raise CliError("give either --start/--end or --days, not both")
+        if args.end <= args.start:
+            raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
+        return Window(args.start, args.end, today)
+    days = default_days if args.days is None else args.days
+    if days < 1:
+        raise CliError(f"--days must be at least 1 (got {days})")
+    return Window.last(days, today)
+
+
+def _write(text: str, out: str | None) -> None:
+    if not out:
+        sys.stdout.write(text)
+        return
+    from pathlib import Path
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from usage_lake.reporting import views
+    from usage_lake.reporting.formats import render
+    from usage_lake.reporting.query import require_data
+
+    settings = _settings(args)
+    lake = _lake(args, settings, reading=True)
+    now = _clock(args)
+    today = now.date()
+    if args.view == "alerts":
+        from usage_lake.app.report_alerts import alerts_view
+
+        require_data(lake)
+        window = _window(args, today, 7)
+        if window.end != today + timedelta(days=1):
+            raise CliError("alerts: the rules look back from today; use --days N")
+        _write(render(alerts_view(lake, settings, now, window.days), args.format), args.out)
+        return 0
+    if args.view == "html":
+        return _report_html(args, settings, lake, now)
+    require_data(lake)
+    if args.view == "summary":
+        if args.start or args.end:
+            raise CliError("summary covers fixed periods up to today; use report daily for a range")
+        with views.open_for(lake, None, tables=("usage_messages", "cost_report")) as db:
+            view = views.summary(db, today, extra_days=args.days)
+    else:
+        window = _window(args, today, 30)
+        with views.open_for(lake, window, tables=views.TABLES_OF[args.view]) as db:
+            view = {
+                "daily": lambda: views.daily(db, window),
+                "models": lambda: views.models(db, window),
+                "workspaces": lambda: views.workspaces(db, window),
+                "keys": lambda: views.keys(db, window),
+                "projects": lambda: views.projects(db, window, args.by),
+                "claude-code": lambda: views.claude_code(db, window),
+            }[args.view]()
+    _write(render(view, args.format), args.out)
+    return 0
+
+
+def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: datetime) -> int:
+    from usage_lake.app.report_alerts import alerts_view
+    from usage_lake.reporting.html import build_report, render_html
+    from usage_lake.reporting.query import require_data
+
+    require_data(lake)
+    if args.start or args.end:
+        raise CliError("report html covers the last --days N UTC days (default 30)")
+    window = _window(args, now.date(), 30)
+    report = build_report(lake, today=now.date(), days=window.days, budget=settings.monthly_budget_usd, label=args.by,
+                          extra=[alerts_view(lake, settings, now, min(window.days, 7))])
+    _write(render_html(report, lake_uri=lake.uri()), args.out or "report.html")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from usage_lake.reporting.export import export_table
+    from usage_lake.reporting.views import Window
+
+    settings = _settings(args)
+    lake = _lake(args, settings, reading=True)
+    if args.end <= args.start:
+        raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
+    done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only)
+    print(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}", file=sys.stderr)
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from usage_lake.reporting.formats import render, sql_view
+    from usage_lake.reporting.query import run_sql
+
+    if bool(args.query) == bool(args.file):
+        raise CliError("give the statement either as an argument or with --file")
+    text = args.query
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise CliError(f"--file: {exc.strerror}: {args.file}") from None
+    settings = _settings(args)
+    params = {"MonthlyBudgetUsd": str(settings.monthly_budget_usd) if settings.monthly_budget_usd is not None else ""}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--param expects NAME=VALUE, got {item!r}")
+        params[name] = value
+    lake = _lake(args, settings, reading=True)
+    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
+    if result.fetched_objects:
+        print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
+    _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)
     return 0
 
 

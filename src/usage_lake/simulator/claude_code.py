@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from usage_lake.simulator.org import SimulatedOrg, _hash
+from usage_lake.simulator.ids import _hash
 from usage_lake.simulator.organization import Directory
 
 __all__ = ["ClaudeCodeActivity", "encode"]
@@ -40,7 +40,7 @@ def encode(value: Any) -> bytes:
 class ClaudeCodeActivity:
     """Records per UTC day (deterministic in the org's seed) and their exact totals."""
 
-    def __init__(self, org: SimulatedOrg, directory: Directory) -> None:
+    def __init__(self, org: Any, directory: Directory) -> None:
         self.seed = org.seed
         self.models = org.models
         self.organization_id = directory.organization["id"]

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from usage_lake.money.pricing import PriceTable, TokenRates
+from usage_lake.simulator.ids import _GOLDEN, _M64, _MIX1, _MIX2, _hash, _make_id, render_time, utc
 
 if TYPE_CHECKING:
     from usage_lake.simulator.claude_code import ClaudeCodeActivity
@@ -59,11 +60,6 @@ Counts = tuple[int, int, int, int, int, int]
 Row = tuple[int, Counts]  # (stream index, counts)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_MIX1 = 0xBF58476D1CE4E5B9
-_MIX2 = 0x94D049BB133111EB
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Hash domain tags, so different uses of (seed, index) never share a value.
 _TAG_WORKSPACE, _TAG_KEY, _TAG_HOUR, _TAG_STREAM, _TAG_PROFILE, _TAG_CHOICE, _TAG_CODE_EXEC = range(1, 8)
 # Share of streams active per UTC hour of day, in 1/1024 units. 02:00-05:00 UTC is always idle, so
@@ -88,36 +84,6 @@ _BUCKET_HEAD = '{"starting_at":"%s","ending_at":"%s","results":['
 _CENTS_PER_USD_MTOK = Decimal(10_000)  # tokens x USD/MTok x 100 cents / 1,000,000 tokens
 
 
-def _mix64(x: int) -> int:
-    """splitmix64 finaliser: a fast, well-spread 64-bit hash."""
-    x = ((x ^ (x >> 30)) * _MIX1) & _M64
-    x = ((x ^ (x >> 27)) * _MIX2) & _M64
-    return x ^ (x >> 31)
-
-
-def _hash(*parts: int) -> int:
-    """Deterministic 64-bit hash of a few integers (never Python's salted ``hash``)."""
-    h = _GOLDEN
-    for part in parts:
-        h = _mix64(((h ^ (part & _M64)) + _GOLDEN) & _M64)
-    return h
-
-
-def _make_id(prefix: str, seed: int, tag: int, index: int) -> str:
-    """A realistic fixed-length id such as ``wrkspc_01`` + 22 base62 characters."""
-    n = (_hash(seed, tag, index, 1) << 64) | _hash(seed, tag, index, 2)
-    chars = []
-    for _ in range(22):
-        n, r = divmod(n, 62)
-        chars.append(_BASE62[r])
-    return f"{prefix}_01{''.join(chars)}"
-
-
-def utc(dt: datetime) -> datetime:
-    """Aware UTC datetime; naive input is taken to be UTC already."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 def epoch_seconds(dt: datetime) -> int:
     """Whole seconds since the epoch, floored, without going through a float."""
     return (utc(dt) - _EPOCH) // timedelta(seconds=1)
@@ -125,11 +91,6 @@ def epoch_seconds(dt: datetime) -> int:
 
 def from_epoch(seconds: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
-
-
-def render_time(dt: datetime) -> str:
-    """RFC 3339 as the API renders it: ``2025-08-01T00:00:00Z``."""
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plain_decimal(value: Decimal) -> str:

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from usage_lake.simulator.org import _hash, _make_id, render_time
-
-if TYPE_CHECKING:
-    from usage_lake.simulator.org import SimulatedOrg
+from usage_lake.simulator.ids import _hash, _make_id, render_time
 
 __all__ = ["DEFAULT_WORKSPACE_NAME", "Directory"]
 
@@ -68,7 +65,7 @@ class Directory:
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # workspace id -> its members
 
     @classmethod
-    def of(cls, org: SimulatedOrg) -> Directory:
+    def of(cls, org: Any) -> Directory:
         seed = org.seed
         small = len(org.api_key_ids) <= len(_SMALL_KEYS) + 1
         directory = cls(organization={"id": _uuid(seed), "type": "organization", "name": f"Simulated Org (seed {seed})"})

@@ -10,21 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from usage_lake.config.settings import Settings
-from usage_lake.sources import admin, claude_code, organization
+from usage_lake.sources.admin import cost, usage
 from usage_lake.sources.base import AnyEndpoint
+from usage_lake.sources.claude_code import endpoint as claude_code_endpoint
+from usage_lake.sources.organization import api_keys, invites, organization, users, workspace_members, workspaces
 
 __all__ = ["ENDPOINTS", "endpoint", "endpoints", "names"]
 
 ENDPOINTS: dict[str, Callable[[Settings], AnyEndpoint]] = {
-    "usage": admin.usage.endpoint,
-    "cost": admin.cost.endpoint,
-    "claude_code": claude_code.endpoint,
-    "organization": organization.organization,
-    "workspaces": organization.workspaces,
-    "api_keys": organization.api_keys,
-    "users": organization.users,
-    "invites": organization.invites,
-    "workspace_members": organization.workspace_members,
+    "usage": usage.endpoint,
+    "cost": cost.endpoint,
+    "claude_code": claude_code_endpoint,
+    "organization": organization,
+    "workspaces": workspaces,
+    "api_keys": api_keys,
+    "users": users,
+    "invites": invites,
+    "workspace_members": workspace_members,
 }
 
 

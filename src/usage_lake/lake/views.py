@@ -1,0 +1,26 @@
+"""The lake's SQL views, in Athena (Trino) SQL: the one registry Athena and the CLI's DuckDB share.
+
+Each view is a file `athena_views/<name>.sql` beside this module: a `-- description: ...` line, then the SELECT.
+`make template` deploys them as Glue views; `usage-lake sql` and the reports create them in DuckDB (transpiled
+with sqlglot) over the lake's tables, so a view means the same thing on a laptop and in Athena. A view over a
+table the lake does not hold is left out. The files are read on first use (the Lambda package leaves them out).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+__all__ = ["views"]
+
+
+@cache
+def views() -> dict[str, str]:
+    """Name -> `SELECT ...` (no description line, no trailing semicolon), in name order."""
+    folder = resources.files("usage_lake.lake").joinpath("athena_views")
+    found = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            _, _, sql = entry.read_text(encoding="utf-8").partition("\n")
+            found[entry.name.removesuffix(".sql")] = sql.strip().rstrip(";")
+    return found
