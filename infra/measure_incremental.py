@@ -1,6 +1,6 @@
 """Measure the scheduled (incremental) run of a large org: the figures the README's monthly cost is worked from.
 
-    .venv/bin/python infra/measure_incremental.py [--keys 1000] [--models 10] [--cpus 1]
+    .venv/bin/python infra/measure_incremental.py [--keys 1000] [--models 10] [--cpus 1] [--org small]
 
 The simulator's large org (every API key x every model active every hour) runs in its own process. Two
 hourly runs go into one local lake, an hour apart (pinned `now`s): the first into the empty lake (no run log
@@ -88,12 +88,14 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--cpus", type=int, default=1, help="cores the run may use (0: all)")
+    parser.add_argument("--org", choices=("large", "small"), default="large", help="small: the demo org (28 streams); --keys/--models ignored")
     args = parser.parse_args()
     port = free_port()
+    org_expression = "SimulatedOrg.small()" if args.org == "small" else f"SimulatedOrg.large(api_keys={args.keys}, models={args.models})"
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
     simulator = subprocess.Popen(
         [sys.executable, "-c", "import sys; from usage_lake.simulator import SimulatedOrg, Simulator; "
-         f"s = Simulator(SimulatedOrg.large(api_keys={args.keys}, models={args.models}), port={port}); "
+         f"s = Simulator({org_expression}, port={port}); "
          "print('ready', s.base_url, s.admin_key, flush=True); s.serve_forever()"],
         stdout=subprocess.PIPE, text=True, env=env)
     hour = datetime.now(UTC).replace(minute=15, second=0, microsecond=0)
@@ -117,7 +119,7 @@ def main() -> int:
     finally:
         simulator.terminate()
         simulator.wait()
-    result["org"] = f"{args.keys} API keys x {args.models} models, every hour"
+    result["org"] = "the small demo org (28 streams)" if args.org == "small" else f"{args.keys} API keys x {args.models} models, every hour"
     result["cpus"] = args.cpus or os.cpu_count()
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out = ROOT / "build" / "measure-incremental.json"
