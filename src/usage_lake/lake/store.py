@@ -71,14 +71,24 @@ class LocalLake:
                 raise LakeError(f"cannot {action} {path}: a part of the path is a file, not a folder") from None
             raise LakeError(f"cannot {action} {path}: {exc.strerror or exc}") from None
 
+    @staticmethod
+    def _complete_temp(path: Path, data: bytes) -> str:
+        """A complete temporary file beside `path`, for the caller to move or link into place."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return tmp
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         with self._os_errors("write", path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            tmp = self._complete_temp(path, data)
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -89,11 +99,8 @@ class LocalLake:
         if the key exists, so only one writer wins and no reader ever sees a half-written object."""
         path = self._path(key)
         with self._os_errors("write", path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            tmp = self._complete_temp(path, data)
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
                 os.link(tmp, path)
             except FileExistsError:
                 return False
