@@ -30,7 +30,7 @@ from usage_lake.errors import SettingsError
 
 __all__ = [
     "BUDGET_STEPS", "FORECAST_AFTER_DAYS", "MONTH_END_GRACE_DAYS", "SPIKE_MIN_DAYS", "BudgetReached", "DailyOver", "Finding",
-    "ForecastOver", "Spike", "budget_findings", "evaluate", "months_open", "tag",
+    "ForecastOver", "Spike", "budget_family", "budget_findings", "evaluate", "months_open", "tag",
 ]
 
 BUDGET_STEPS = (50, 80, 100)  # MONTHLY_BUDGET_USD's thresholds
@@ -76,13 +76,11 @@ class BudgetReached:
 
     @property
     def family(self) -> str:
-        if self.budget.legacy:
-            return f"monthly/{self.spend.span.id}/actual"
-        return f"{_budget_prefix(self.spend)}/actual"
+        return budget_family(self.spend, "actual")
 
     @property
     def key(self) -> str:
-        return f"{self.family}-{tag(self.step)}/{'b' if self.budget.legacy else 'a'}{tag(self.budget.amount)}"
+        return f"{self.family}-{tag(self.step)}/{_amount_part(self.budget)}"
 
     @property
     def level(self) -> Decimal:
@@ -103,17 +101,28 @@ class ForecastOver:
 
     @property
     def family(self) -> str:
-        if self.budget.legacy:
-            return f"monthly/{self.spend.span.id}/forecast"
-        return f"{_budget_prefix(self.spend)}/forecast"
+        return budget_family(self.spend, "forecast")
 
     @property
     def key(self) -> str:
-        return f"{self.family}-100/{'b' if self.budget.legacy else 'a'}{tag(self.budget.amount)}"
+        return f"{self.family}-100/{_amount_part(self.budget)}"
 
     @property
     def level(self) -> Decimal:
         return self.budget.amount
+
+
+def budget_family(spend: BudgetFigure, kind: str) -> str:
+    """The alerts of one kind (`actual`, `forecast`) of a budget's period: `monthly/<month>/<kind>` for the legacy
+    monthly budget (its keys as they always were), else `budget/<name>/<period>/<measure>/<kind>`."""
+    if spend.budget.legacy:
+        return f"monthly/{spend.span.id}/{kind}"
+    return f"{_budget_prefix(spend)}/{kind}"
+
+
+def _amount_part(budget: Budget) -> str:
+    """The amount in a key (a changed amount is a new rule): `b<amount>` for the legacy budget, else `a<amount>`."""
+    return f"{'b' if budget.legacy else 'a'}{tag(budget.amount)}"
 
 
 def _budget_prefix(spend: BudgetFigure) -> str:

@@ -16,7 +16,7 @@ from usage_lake.alerts.delivery import covering, family_records
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
 from usage_lake.alerts.messages import amount_text, percent_text, plain_usd
 from usage_lake.alerts.periods import open_spans
-from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, Finding, evaluate, period_findings, tag
+from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, Finding, budget_family, evaluate, period_findings, tag
 from usage_lake.config.budgets import Budget, Measure, Period
 from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
@@ -51,8 +51,7 @@ def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: dateti
 def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: datetime) -> dict[str, Any]:
     spend = figures.budget(budget, span, now)
     findings: list[Finding] = period_findings(spend)
-    families = [f"monthly/{span.id}/actual", f"monthly/{span.id}/forecast"] if budget.legacy else [
-        f"budget/{budget.name}/{span.id}/{budget.measure.value}/actual", f"budget/{budget.name}/{span.id}/{budget.measure.value}/forecast"]
+    families = [budget_family(spend, "actual"), budget_family(spend, "forecast")]
     return {
         "basis": spend.basis, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
         "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
