@@ -58,6 +58,13 @@ HAND_WORKED = {
     "claude-3-haiku-20240307": D("0.25") + D("0.30") + D("0.50") + D("0.03") + D("1.25") + 10,  # 12.33 (cache prices not multiples)
     "claude-sonnet-5": D("2") + D("2.50") + D("4") + D("0.20") + D("10") + 10,  # 28.70
     "claude-opus-5": D("56.75"),
+    # issue 19 (updates-2026-12 A6): the rows in force on 2026-11-20
+    "claude-opus-5-5": D("4") + D("5") + D("8") + D("0.20") + D("20") + 10,  # 47.20 (cache read 0.05x)
+    "claude-sonnet-5-5": D("2") + D("2.50") + D("4") + D("0.10") + D("10") + 10,  # 28.60 (cache read cut on 2026-10-07)
+    "claude-haiku-5-5": D("0.10") + D("0.125") + D("0.20") + D("0.01") + D("0.50") + 10,  # 10.935 (the <=100k band)
+    "claude-fable-5-1": D("10") + D("12.50") + D("20") + D("0.25") + D("50") + 10,  # 102.75 (cache read 0.025x)
+    "claude-mythos-5-1": D("102.75"),
+    "claude-fable-5-2": D("8") + D("10") + D("16") + D("0.20") + D("40") + 10,  # 84.20
 }
 
 

@@ -25,7 +25,8 @@ def test_every_reference_model_is_present_with_string_prices() -> None:
         "Claude Opus 4.8", "Claude Opus 4.7", "Claude Opus 4.6", "Claude Opus 4.5", "Claude Opus 4.1",
         "Claude Opus 4", "Claude Sonnet 4.6", "Claude Sonnet 4.5", "Claude Sonnet 4", "Claude Sonnet 3.7",
         "Claude Haiku 4.5", "Claude Haiku 3.5", "Claude Opus 3", "Claude Haiku 3", "Claude Sonnet 5",
-        "Claude Opus 5",
+        "Claude Opus 5", "Claude Opus 5.5", "Claude Sonnet 5.5", "Claude Haiku 5.5", "Claude Fable 5.1",
+        "Claude Mythos 5.1", "Claude Fable 5.2",
     }
     for model in raw["models"]:
         for field in ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output"):
@@ -116,9 +117,9 @@ def test_resolve_exact_alias_and_dated_family(prices: PriceTable) -> None:
 
 
 def test_unknown_model_is_none_never_zero(prices: PriceTable) -> None:
-    assert prices.resolve_model("claude-fable-5-1") is None
+    assert prices.resolve_model("claude-saga-7") is None
     assert prices.resolve_model("gpt-4o-20240513") is None
-    assert prices.rates("claude-fable-5-1", "standard", None, None) is None
+    assert prices.rates("claude-saga-7", "standard", None, None) is None
     assert prices.model("nope") is None
 
 
@@ -144,9 +145,9 @@ def test_from_dict_rejects_float_prices_and_unknown_modifier_models() -> None:
 def test_new_model_is_a_json_edit() -> None:
     raw = json.loads(resources.files("usage_lake.money").joinpath("prices.json").read_text())
     raw["models"].append({
-        "id": "claude-haiku-5-5", "name": "Claude Haiku 5.5", "aliases": [],
+        "id": "claude-haiku-6", "name": "Claude Haiku 6", "aliases": [],
         "input": "1.5", "cache_write_5m": "1.875", "cache_write_1h": "3", "cache_read": "0.15", "output": "7.5",
     })
-    raw["inference_geo_multipliers"]["us"]["models"].append("claude-haiku-5-5")
-    rates = PriceTable.from_dict(raw).rates("claude-haiku-5-5", "batch", None, "us")
+    raw["inference_geo_multipliers"]["us"]["models"].append("claude-haiku-6")
+    rates = PriceTable.from_dict(raw).rates("claude-haiku-6", "batch", None, "us")
     assert rates is not None and rates.output == D("4.125")  # 7.5 x 0.5 x 1.1

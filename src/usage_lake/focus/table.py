@@ -45,7 +45,7 @@ def write_focus_day(lake: Lake, day: date, *, prices: PriceTable, include_estima
     usage = _day(lake, "usage_messages", day, _USAGE_COLUMNS)
     notes = [] if usage is not None else [f"focus {day}: no usage_messages partition: token rows have no quantities"]
     rows, more = focus_rows(cost, usage if usage is not None else _empty_usage(), day=day, names=names_on(lake, day),
-                            prices=prices, include_estimated_priority=include_estimated_priority)
+                            prices=prices.on(day).with_observed({}), include_estimated_priority=include_estimated_priority)
     action = store_day(lake, FOCUS_TABLE, day, rows)
     for note in notes + more:
         logger.warning("%s", note)

@@ -65,6 +65,9 @@ USAGE_MESSAGES = pa.schema(
         pa.field("run_id", pa.string(), nullable=False),
         # added: list-price estimate of the row (null when the model is not in the price table)
         pa.field("estimated_cost_usd", ESTIMATED_USD),
+        # added (issue 19): the price behind the estimate: 'list', 'list-lower-bound' (Haiku 5.5), 'observed' (learned
+        # from the bill), null (unpriced)
+        pa.field("estimate_basis", pa.string()),
     ]
 )
 
