@@ -53,6 +53,7 @@ class Settings:
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
+    accept_observed_prices: bool = False  # issue 19: estimate at the prices the bill shows wherever it shows one
 
     @property
     def alerts_enabled(self) -> bool:
@@ -94,6 +95,7 @@ class Settings:
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
+            accept_observed_prices=_flag(env, "ACCEPT_OBSERVED_PRICES"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
             raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "

@@ -34,7 +34,7 @@ import pyarrow as pa
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
-from usage_lake.focus import write_focus_day
+from usage_lake.focus import learned_prices, observe_day, write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.paging import PageSizes, pages
@@ -132,6 +132,7 @@ class Ingestion:
         try:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+                self.prices = learned_prices(self.lake, self.prices, accept=self.settings.accept_observed_prices)
             self._take_snapshots(snapshots, now)
             self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
@@ -342,6 +343,8 @@ class Ingestion:
             self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
             return
         self.record.notes.extend(focus.notes)
+        self.prices, notes = observe_day(self.lake, day, self.prices)  # issue 19: the day's observed prices, learned at once
+        self.record.notes.extend(notes)
 
     def _note_day(self, result: DayResult) -> None:
         self.record.days.append(result)

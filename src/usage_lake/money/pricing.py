@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from typing import Any
 
@@ -35,6 +35,7 @@ ObservedKey = tuple[str, str, str | None, str | None, str | None]
 
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _ONE = Decimal(1)
+_PICO_PER_TOKEN = Decimal("0.000001")  # USD per MTok
 _RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
 # TokenRates fields, in the order of the prices.json columns
 RATE_FIELDS = ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
@@ -139,7 +140,8 @@ class PriceTable:
         replace the list price of every combination they cover.
         """
         learned = copy.copy(self)
-        learned.observed = dict(observed)
+        # whole pico-dollars per token, as the estimate computes (an observed price has up to 18 decimal places)
+        learned.observed = {key: price.quantize(_PICO_PER_TOKEN, rounding=ROUND_HALF_EVEN) for key, price in observed.items()}
         learned._observed_by_model = {}
         for (model, rate, *_), price in learned.observed.items():
             learned._observed_by_model.setdefault((model, rate), price)
