@@ -69,7 +69,9 @@ class IngestJob:
         record = self.record
         try:
             self.ingestion.run(request, deadline)
-            if request.mode == Mode.INCREMENTAL and self.publisher and self.settings.alerts_enabled and not record.resume_from:
+            # price notices (issue 19) go wherever an alert topic is set, rules or not
+            alerting = self.settings.alerts_enabled or self.settings.alert_topic_arn is not None
+            if request.mode == Mode.INCREMENTAL and self.publisher and alerting and not record.resume_from:
                 self._send_alerts()  # a backfill never alerts
         finally:
             self.client.close()

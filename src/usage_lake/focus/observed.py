@@ -8,7 +8,7 @@ and the tokens are kept exactly beside it), next to the list price in force that
 The table is written with the `focus` day it comes from (`observe_day`, called by the run and the rebuild), and
 read back (`learned_prices`) to price a model the list does not know at its most recent observed price, or,
 when the user accepts observed prices (`ACCEPT_OBSERVED_PRICES`), every combination the bill shows. `drifts`
-finds the observed prices that differ from the list by more than 0.5 % on a day with at least 1M tokens.
+finds the observed prices that differ from the list by more than 0.5 % on a day the model billed at least 1M tokens.
 """
 
 from __future__ import annotations
@@ -27,18 +27,20 @@ from usage_lake.lake.curated import DayAction, partition_days, read_parquet, rea
 from usage_lake.lake.layout import partition_key
 from usage_lake.lake.schema import OBSERVED_PRICES, OBSERVED_UNIT_PRICE
 from usage_lake.lake.store import Lake
+from usage_lake.money.estimate import estimate_basis, estimated_cost, unpriced_tokens
 from usage_lake.money.pricing import RATE_FIELDS, ObservedKey, PriceTable
 
 __all__ = [
     "DRIFT_MIN_TOKENS", "DRIFT_TOLERANCE", "LOOKBACK_DAYS", "OBSERVED_TABLE", "TOKEN_RATES", "Drift", "learned_prices",
-    "observe_day", "observed_rows", "read_observed",
+    "observe_day", "observed_rows", "read_observed", "reprice_usage_days",
 ]
 
 logger = logging.getLogger(__name__)
 
 OBSERVED_TABLE = "observed_prices"
+USAGE_TABLE = "usage_messages"
 DRIFT_TOLERANCE = Decimal("0.005")  # an observed price more than 0.5 % off the list price is reported
-DRIFT_MIN_TOKENS = 1_000_000  # ... on a day the combination billed at least this many tokens
+DRIFT_MIN_TOKENS = 1_000_000  # ... on a day the model billed at least this many tokens
 LOOKBACK_DAYS = 31  # the most recent observed price is looked for in the last this many observed days
 # the cost report's token_type -> the TokenRates field it prices
 _COUNTER_RATES = dict(zip(("uncached_input_tokens", "cache_creation_5m_input_tokens", "cache_creation_1h_input_tokens",
@@ -115,6 +117,31 @@ def observe_day(lake: Lake, day: date, prices: PriceTable) -> tuple[PriceTable, 
     return prices.with_observed({**prices.observed, **_latest([rows])}, prefer=prices.prefer_observed), []
 
 
+def reprice_usage_days(lake: Lake, days: list[date], prices: PriceTable) -> dict[str, int]:
+    """Estimate again the stored `usage_messages` days that hold unpriced rows, with `prices` (which learned observed
+    prices since they were written); rewrite a day only when that priced something. The tokens still unpriced, per
+    model."""
+    left: dict[str, int] = {}
+    for day in days:
+        key = partition_key(USAGE_TABLE, day)
+        if not lake.exists(key):
+            continue
+        usage = read_parquet(lake.get(key), table=USAGE_TABLE)
+        before = unpriced_tokens(usage)
+        if not before:
+            continue
+        cost, basis = estimated_cost(usage, prices), estimate_basis(usage, prices)
+        names = usage.schema.names
+        usage = usage.set_column(names.index("estimated_cost_usd"), usage.schema.field("estimated_cost_usd"), cost)
+        usage = usage.set_column(names.index("estimate_basis"), usage.schema.field("estimate_basis"), basis)
+        after = unpriced_tokens(usage)
+        if after != before:
+            store_day(lake, USAGE_TABLE, day, usage)
+        for model, tokens in after.items():
+            left[model] = left.get(model, 0) + tokens
+    return left
+
+
 def read_observed(lake: Lake, until: date | None = None, days: int = LOOKBACK_DAYS) -> pa.Table:
     """The `observed_prices` rows of the last `days` observed days up to `until` (inclusive), oldest first."""
     stored = [d for d in partition_days(lake, OBSERVED_TABLE) if until is None or d <= until]
@@ -132,11 +159,15 @@ def learned_prices(lake: Lake, prices: PriceTable, *, until: date | None = None,
 
 
 def drifts(observed: pa.Table, *, tolerance: Decimal = DRIFT_TOLERANCE, min_tokens: int = DRIFT_MIN_TOKENS) -> list[Drift]:
-    """Observed prices off the list by more than `tolerance` on a day with at least `min_tokens` tokens."""
+    """Observed prices off the list by more than `tolerance`, on a day the model billed at least `min_tokens` tokens."""
+    rows = observed.to_pylist()
+    volume: dict[tuple[date, str], int] = {}
+    for row in rows:
+        volume[(row["day"], row["model"])] = volume.get((row["day"], row["model"]), 0) + row["tokens"]
     found = []
-    for row in observed.to_pylist():
+    for row in rows:
         listed, ratio = row["list_price_usd_per_mtok"], row["ratio"]
-        if listed and ratio is not None and row["tokens"] >= min_tokens and abs(ratio - 1) > tolerance:
+        if listed and ratio is not None and volume[(row["day"], row["model"])] >= min_tokens and abs(ratio - 1) > tolerance:
             found.append(Drift(row["day"], row["model"], row["token_type"], row["service_tier"], row["context_window"],
                                row["inference_geo"], row["tokens"], row["unit_price_usd_per_mtok"], listed))
     return found

@@ -30,11 +30,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
-from usage_lake.focus import learned_prices, observe_day, write_focus_day
+from usage_lake.focus import learned_prices, observe_day, reprice_usage_days, write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.paging import PageSizes, pages
@@ -45,7 +46,7 @@ from usage_lake.ingest.snapshot import SnapshotTaker
 from usage_lake.lake.curated import DayAction, store_tables
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
-from usage_lake.money.estimate import default_prices, unpriced_models
+from usage_lake.money.estimate import default_prices, unpriced_models, unpriced_tokens
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Kind, Snapshot, by_kind
@@ -96,6 +97,8 @@ class Ingestion:
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
         self.unpriced_models: set[str] = set()
+        self.unpriced_counts: dict[str, int] = {}  # model -> tokens this run stored without an estimate
+        self.unpriced_days: set[date] = set()  # usage days this run stored with unpriced rows
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
@@ -135,6 +138,7 @@ class Ingestion:
                 self.prices = learned_prices(self.lake, self.prices, accept=self.settings.accept_observed_prices)
             self._take_snapshots(snapshots, now)
             self._run_slices(request, slices(self.windows), deadline)
+            self._reprice()
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
@@ -176,6 +180,9 @@ class Ingestion:
         record.bytes_per_bucket = self.page_sizes.this_run()
         if stats.retry_reasons:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
+        if self.unpriced_counts:
+            record.notes.append(f"unpriced tokens this run: {record.unpriced_tokens:,} (" + ", ".join(
+                f"{model} {tokens:,}" for model, tokens in sorted(self.unpriced_counts.items())) + "): not in any estimate")
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
         record.finished_at = record.updated_at = self.clock()
@@ -305,11 +312,29 @@ class Ingestion:
             self.defaulted[(endpoint, name)] = self.defaulted.get((endpoint, name), 0) + rows
 
     def _check_prices(self, usage: pa.Table) -> None:
+        for model, tokens in unpriced_tokens(usage).items():  # issue 19: the run log counts unpriced tokens
+            self.record.unpriced_tokens += tokens
+            self.unpriced_counts[model] = self.unpriced_counts.get(model, 0) + tokens
+        if self.record.unpriced_tokens:
+            unpriced = pc.is_null(usage.column("estimated_cost_usd"))
+            self.unpriced_days.update(b.date() for b in pc.unique(pc.filter(usage.column("bucket_start"), unpriced)).to_pylist())
         for model in unpriced_models(usage):
             if model not in self.unpriced_models:
                 self.unpriced_models.add(model)
                 logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
                 self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
+
+    def _reprice(self) -> None:
+        """Usage days this run stored with unpriced rows, estimated again once the run learned a price from the bill
+        (the cost day of a new model comes after its usage): the run log counts what is still unpriced."""
+        if not self.unpriced_days or not self.prices.observed:
+            return
+        left = reprice_usage_days(self.lake, sorted(self.unpriced_days), self.prices)
+        self.unpriced_counts = {model: min(tokens, left.get(model, 0)) for model, tokens in self.unpriced_counts.items() if left.get(model)}
+        self.record.unpriced_tokens = sum(self.unpriced_counts.values())
+        days = sorted(self.unpriced_days)
+        self.record.notes.append(f"usage {days[0]}..{days[-1]}: estimated again with the prices learned from the bill; "
+                                 f"{self.record.unpriced_tokens:,} token(s) still unpriced")
 
     def _write_day(self, window: Window, day: date, pending: PendingDay) -> None:
         endpoint = window.endpoint

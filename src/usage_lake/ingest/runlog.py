@@ -98,6 +98,7 @@ class RunRecord:
     bytes_per_bucket: dict[tuple[str, str], int] = field(default_factory=dict)  # (report, bucket width) -> bytes
     days: list[DayResult] = field(default_factory=list)
     raw_pages_reused: int = 0  # pages identical to one already in raw/ (not stored twice)
+    unpriced_tokens: int = 0  # issue 19: tokens of usage rows this run stored without an estimate (no price)
     alerts_sent: int = 0
     alerts_failed: int = 0
     resume_from: date | None = None
@@ -142,6 +143,7 @@ class RunRecord:
             "days_incomplete": self.count(DayAction.INCOMPLETE),
             "alerts_sent": self.alerts_sent,
             "alerts_failed": self.alerts_failed,
+            "unpriced_tokens": self.unpriced_tokens,
             "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
             "resume_from": self.resume_from.isoformat() if self.resume_from else None,
             "next_event": self.next_event,
@@ -192,6 +194,7 @@ class RunRecord:
             "updated_at": self.updated_at,
             "range_start": self.range_start.isoformat() if self.range_start else None,
             "range_end": self.range_end.isoformat() if self.range_end else None,
+            "unpriced_tokens": self.unpriced_tokens,
             "host": self.host,
             "pid": self.pid,
         }

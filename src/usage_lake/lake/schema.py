@@ -356,6 +356,8 @@ RUNS = pa.schema(
         pa.field("range_end", pa.string()),
         pa.field("host", pa.string()),
         pa.field("pid", pa.int64()),
+        # added (issue 19): tokens of usage rows the run stored without an estimate (a model with no price)
+        pa.field("unpriced_tokens", pa.int64()),
     ]
 )
 

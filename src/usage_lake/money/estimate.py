@@ -25,7 +25,8 @@ from usage_lake.lake.schema import ESTIMATED_USD
 from usage_lake.money.pricing import PriceTable
 
 __all__ = [
-    "default_prices", "estimate_basis", "estimated_cost", "overflowing_row", "token_prices", "unpriced_models", "web_search_price",
+    "TOKEN_COLUMNS", "default_prices", "estimate_basis", "estimated_cost", "overflowing_row", "token_prices", "unpriced_models",
+    "unpriced_tokens", "web_search_price",
 ]
 
 _INT64_MAX = 2**63 - 1
@@ -102,6 +103,7 @@ def overflowing_row(usage: pa.Table, prices: PriceTable) -> tuple[int, str] | No
 
 
 _COUNTERS = (*_RATE_OF, "web_search_requests")
+TOKEN_COLUMNS = tuple(_RATE_OF)  # the usage counters that are tokens
 _Priced = tuple[dict[str, Decimal | None], str] | None
 
 
@@ -156,6 +158,19 @@ def unpriced_models(usage: pa.Table) -> list[str]:
         return []
     missing = pc.filter(usage.column("model"), pc.is_null(usage.column("estimated_cost_usd")))
     return sorted(m if m is not None else "(no model)" for m in pc.unique(missing).to_pylist())
+
+
+def unpriced_tokens(usage: pa.Table) -> dict[str, int]:
+    """Tokens of the rows with no estimate, per model ("(no model)" for rows without one)."""
+    if usage.num_rows == 0:
+        return {}
+    missing = usage.filter(pc.is_null(usage.column("estimated_cost_usd")))
+    totals: dict[str, int] = {}
+    for row in missing.group_by("model", use_threads=False).aggregate([(c, "sum") for c in TOKEN_COLUMNS]).to_pylist():
+        tokens = sum(row[f"{c}_sum"] or 0 for c in TOKEN_COLUMNS)
+        if tokens:
+            totals[row["model"] if row["model"] is not None else "(no model)"] = tokens
+    return totals
 
 
 def _priced(prices: PriceTable, key: str) -> _Priced:

@@ -124,7 +124,7 @@ class PriceTable:
                 self._by_family.setdefault(_DATE_SUFFIX.sub("", name), m.id)
         self.day: date | None = None  # the day `model` and `rates` price when given none (None: the newest rows)
         self.observed: dict[ObservedKey, Decimal] = {}
-        self._observed_by_model: dict[tuple[str, str], Decimal] = {}
+        self._observed_by_model: dict[tuple[str, str], list[tuple[ObservedKey, Decimal]]] = {}
         self.prefer_observed = False
 
     def on(self, day: date | None) -> PriceTable:
@@ -143,8 +143,8 @@ class PriceTable:
         # whole pico-dollars per token, as the estimate computes (an observed price has up to 18 decimal places)
         learned.observed = {key: price.quantize(_PICO_PER_TOKEN, rounding=ROUND_HALF_EVEN) for key, price in observed.items()}
         learned._observed_by_model = {}
-        for (model, rate, *_), price in learned.observed.items():
-            learned._observed_by_model.setdefault((model, rate), price)
+        for key, price in learned.observed.items():
+            learned._observed_by_model.setdefault((key[0], key[1]), []).append((key, price))
         learned.prefer_observed = prefer
         return learned
 
@@ -308,11 +308,19 @@ class PriceTable:
         found = {}
         for f in RATE_FIELDS:
             price = self.observed.get((model, f, tier, window, geo))
-            if price is None and not exact:
-                price = self._observed_by_model.get((model, f))
+            if price is None and not exact and (seen := self._observed_by_model.get((model, f))):
+                price = max(seen, key=lambda item: _likeness(item[0], tier, window, geo))[1]
             if price is not None:
                 found[f] = price
         return found
+
+
+def _likeness(key: ObservedKey, tier: str | None, window: str | None, geo: str | None) -> int:
+    """How close an observed combination is to the one to price: the tier first (Priority Tier, never in the bill,
+    is list price: the standard tier's), then the context window, then the geo."""
+    _, _, seen_tier, seen_window, seen_geo = key
+    same_tier = seen_tier == tier or (seen_tier == "standard" and tier not in ("batch",))
+    return 4 * same_tier + 2 * (seen_window == window) + (seen_geo == geo)
 
 
 def _model_from_dict(

@@ -233,18 +233,19 @@ class SimulatedOrg:
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def small(cls, seed: int = 7, prices: PriceTable | None = None, *, unlisted: Mapping[str, str] | None = None) -> SimulatedOrg:
+    def small(cls, seed: int = 7, prices: PriceTable | None = None, *, rename: Mapping[str, str] | None = None) -> SimulatedOrg:
         """The demo/test org: 3 workspaces (one default), 6 keys + Console, 5 models, 28 streams.
 
-        `unlisted` (switch, issue 19) renames models to ids the packaged price table does not know, e.g.
-        ``{"claude-haiku-4-5-20251001": "claude-saga-7"}``: usage and cost report the new id, billed at the old
+        `rename` (switch, issue 19) reports models under other ids. A known id is billed at its own (dated) list
+        prices, e.g. ``{"claude-sonnet-4-6": "claude-sonnet-5-5"}``; an id the price table does not know (a model
+        missing from the price table), e.g. ``{"claude-haiku-4-5-20251001": "claude-saga-7"}``, is billed at the old
         model's list prices (the simulator's own table learns it; the lake's does not).
         """
         prices = prices or PriceTable.load_default()
-        renamed = dict(unlisted or {})
-        if renamed:
-            prices = prices.with_overrides({"models": [
-                {**_price_row(prices, old), "id": new, "name": new} for old, new in renamed.items()]})
+        renamed = dict(rename or {})
+        unknown = [{**_price_row(prices, old), "id": new, "name": new} for old, new in renamed.items() if prices.model(new) is None]
+        if unknown:
+            prices = prices.with_overrides({"models": unknown})
         workspaces = (None, *(_make_id("wrkspc", seed, _TAG_WORKSPACE, i) for i in (1, 2)))
         keys = tuple(_make_id("apikey", seed, _TAG_KEY, i) for i in range(len(_SMALL_KEY_WORKSPACE)))
         streams = [
