@@ -155,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts.set_defaults(command=_alerts)
 
     _add_report_commands(sub)
+    _add_prices_command(add)
 
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
@@ -393,6 +394,38 @@ def _runs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     now = datetime.now(UTC)
     print(recent_runs(_lake(args, settings, reading=True), limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
+    return 0
+
+
+# -- prices (issue 19): the list in force, observed vs list, unpriced models ---------------------------------
+
+def _add_prices_command(add: Callable[..., argparse.ArgumentParser]) -> None:
+    prices = add("prices", help="list prices in force on a day, the prices the bill shows beside them, unpriced models",
+                 description="The price table in force on --on (default: today), with PRICING_OVERRIDES applied; the most "
+                 "recent unit price the bill shows per model, token type, tier, context window and geo (observed_prices) "
+                 "beside the list price; and models in the last 30 days of usage with no price at all.")
+    _lake_option(prices)
+    prices.add_argument("--on", type=_day, help="the UTC day whose prices to show (default: today)")
+    prices.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    prices.add_argument("--out", help="write to this file instead of standard output")
+    prices.set_defaults(command=_prices)
+
+
+def _prices(args: argparse.Namespace) -> int:
+    from usage_lake.money import load_prices
+    from usage_lake.reporting.formats import render
+    from usage_lake.reporting.prices import prices_view
+
+    settings = _settings(args)
+    found = _lake(args, settings)
+    lake: Lake | None = found
+    try:
+        check_lake(found)
+    except UsageLakeError:
+        if args.lake:  # a lake named on the command line must be one
+            raise
+        lake = None  # no lake here: the list prices alone
+    _write(render(prices_view(load_prices(settings.pricing_overrides), args.on or datetime.now(UTC).date(), lake), args.format), args.out)
     return 0
 
 
