@@ -13,6 +13,9 @@ from usage_lake.config.settings import Settings
 from usage_lake.focus import read_observed
 from usage_lake.ingest import rebuild_days
 from usage_lake.lake import LocalLake, read_table
+from usage_lake.money.pricing import PriceTable
+from usage_lake.reporting.html import build_report, render_html
+from usage_lake.reporting.prices import prices_view
 from usage_lake.simulator import SimulatedOrg, Simulator
 
 D = Decimal
@@ -121,6 +124,22 @@ def test_a_model_missing_from_the_price_table_is_noticed_once_then_priced_from_i
         assert r["estimated_cost_usd"] > 0
         if r["service_tier"] != "priority":  # billed tiers: exactly the price the bill shows
             assert r["estimated_cost_usd"] == by_hand(r, HAIKU_45), r
+    html = render_html(build_report(lake, today=today, days=3))  # the days the second run fetched (and re-estimated)
+    assert f"Priced from the bill (no list price; estimated at the most recent observed price): {SAGA}." in html
+    assert "UNPRICED" not in html
+
+
+def test_the_html_and_the_prices_view_carry_an_unpriced_model_until_it_is_priced(tmp_path):
+    org = SimulatedOrg.small(rename={"claude-haiku-4-5-20251001": SAGA})
+    lake = LocalLake(tmp_path / "lake")
+    with Simulator(org, now=NOW) as sim:
+        record = ingest(incremental(NOW, reports=("usage",)), sim=sim, lake=lake)
+    html = render_html(build_report(lake, today=NOW.date(), days=7))
+    assert f"UNPRICED - left out of every estimate until priced (PRICING_OVERRIDES, or its first billed day): {SAGA} ({record.unpriced_tokens:,} tokens)." in html
+    view = prices_view(PriceTable.load_default(), NOW.date(), lake)
+    unpriced = [r for r in view.table.to_pylist() if r["section"] == "unpriced"]
+    assert [(r["model"], r["tokens"]) for r in unpriced] == [(SAGA, record.unpriced_tokens)]
+    assert any(n.startswith(f"UNPRICED: {SAGA}") for n in view.notes)
 
 
 def test_a_model_billed_ten_percent_below_list_is_reported_once(tmp_path):

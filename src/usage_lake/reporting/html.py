@@ -25,6 +25,7 @@ from usage_lake import __version__
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import views
 from usage_lake.reporting.formats import show, totals_row
+from usage_lake.reporting.prices import price_lines
 from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, View, Window
 
@@ -75,6 +76,7 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     notes = []
     if not any(v.name == "daily" and any(s != "no data" for s in v.table.column("status").to_pylist()) for v in report_views):
         notes.append(f"The lake holds no usage or cost for {window}.")
+    notes += price_lines(lake, window.start, window.end)  # issue 19: observed-priced and unpriced models, visible
     return Report(window, report_views, charts, notes, budget)
 
 

@@ -21,13 +21,14 @@ import pyarrow.compute as pc
 
 from usage_lake.focus import read_observed
 from usage_lake.focus.observed import DRIFT_MIN_TOKENS, drifts
-from usage_lake.lake.curated import partition_days, read_table
+from usage_lake.lake.curated import partition_days, read_parquet, read_table
+from usage_lake.lake.layout import partition_key
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import TOKEN_COLUMNS, unpriced_tokens
 from usage_lake.money.pricing import LIST, LOWER_BOUND, RATE_FIELDS, PriceTable
 from usage_lake.reporting.views import Column, View
 
-__all__ = ["PRICE_COLUMNS", "UNPRICED_DAYS", "prices_view"]
+__all__ = ["PRICE_COLUMNS", "UNPRICED_DAYS", "price_lines", "prices_view"]
 
 UNPRICED_DAYS = 30  # how far back `unpriced` looks for usage without an estimate
 _TOKEN_TYPES = dict(zip(RATE_FIELDS, ("uncached_input_tokens", "cache_creation.ephemeral_5m_input_tokens",
@@ -130,3 +131,25 @@ def _unpriced(lake: Lake, on: date, observed: set[str]) -> list[dict[str, Any]]:
                      "day": date.fromisoformat(first) if first else None, "ratio": None, "list_usd_per_mtok": None,
                      "observed_usd_per_mtok": None})
     return rows
+
+
+def price_lines(lake: Lake, start: date, end: date) -> list[str]:
+    """The visible lines of a report over [start, end): models priced from the bill (no list price), and models with
+    no price at all (left out of every estimate), with their tokens."""
+    parts = []
+    for day in partition_days(lake, "usage_messages"):
+        if start <= day < end:
+            data = lake.get(partition_key("usage_messages", day))
+            parts.append(read_parquet(data, table="usage_messages", columns=["model", "estimated_cost_usd", "estimate_basis", *TOKEN_COLUMNS]))
+    if not parts:
+        return []
+    usage = pa.concat_tables(parts)
+    lines = []
+    observed = sorted(m for m in pc.unique(pc.filter(usage.column("model"), pc.equal(usage.column("estimate_basis"), "observed"))).to_pylist() if m)
+    if observed:
+        lines.append(f"Priced from the bill (no list price; estimated at the most recent observed price): {', '.join(observed)}.")
+    missing = {m: t for m, t in unpriced_tokens(usage).items() if m != "(no model)"}
+    if missing:
+        lines.append("UNPRICED - left out of every estimate until priced (PRICING_OVERRIDES, or its first billed day): "
+                     + ", ".join(f"{m} ({t:,} tokens)" for m, t in sorted(missing.items())) + ".")
+    return lines
