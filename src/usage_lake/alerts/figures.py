@@ -30,6 +30,7 @@ from usage_lake.lake.layout import partition_key
 from usage_lake.lake.names import Names
 from usage_lake.lake.schema import AMOUNT_USD
 from usage_lake.lake.store import Lake
+from usage_lake.money import alert_figure
 from usage_lake.money.pricing import PriceTable
 from usage_lake.times import midnight
 
@@ -80,8 +81,14 @@ class DaySpend:
 
     @property
     def cost_usd(self) -> Decimal | None:
-        """The `cost` measure: billed once the cost report has the day, else the comparable estimate."""
-        return self.billed_usd if self.billed_usd is not None else self.comparable_estimate_usd
+        """The day's alert figure (`money.alert_figure`): billed once the cost report has the day, else the comparable
+        estimate. The `cost` measure, the daily threshold and every view's "alert figure" are this number."""
+        return alert_figure(self.billed_usd, self.estimated_usd, self.priority_estimated_usd)
+
+    @property
+    def alert_basis(self) -> str | None:
+        """The basis of `cost_usd`: billed, estimated (without Priority Tier), or None (no data)."""
+        return self.best_basis
 
     def estimated_through(self, end: datetime) -> Decimal | None:
         """The estimate of the usage buckets that ended by `end` (None: no priced usage stored for the day)."""
@@ -250,12 +257,11 @@ class Figures:
         return self._names.workspace(entity_id) if kind == "workspace" else self._names.api_key(entity_id)
 
     def best(self, day: date) -> Decimal | None:
-        """The day's billed figure, else its estimate, else None (no data)."""
-        spend = self.day(day)
-        return spend.figure(spend.best_basis) if spend.best_basis else None
+        """The day's alert figure: billed, else its estimate without Priority Tier, else None (no data)."""
+        return self.day(day).cost_usd
 
     def trailing_average(self, day: date) -> tuple[Decimal | None, int]:
-        """Average daily spend over the 7 days before `day` that have data (billed, else estimated)."""
+        """Average daily alert figure over the 7 days before `day` that have data (billed, else estimated without Priority Tier)."""
         figures = [f for d in range(1, TRAILING_DAYS + 1)
                    if (f := self.best(day - timedelta(days=d))) is not None]
         return _average(figures)

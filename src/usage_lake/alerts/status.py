@@ -62,10 +62,9 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
 
 
 def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, now: datetime) -> dict[str, Any]:
-    """DAILY_SPEND_THRESHOLD_USD's figure for a day as its rule reads it: today estimated, a complete day billed once billed."""
+    """DAILY_SPEND_THRESHOLD_USD's figure for a day as its rule reads it: the day's alert figure (billed, else estimated without Priority Tier)."""
     spend = figures.day(day)
-    basis = ESTIMATED if day >= now.date() else spend.best_basis
-    figure = spend.figure(basis) if basis else None
+    basis, figure = spend.alert_basis, spend.cost_usd  # the alert figure, as `rules.daily` compares it
     sent = _sent(lake, [f"daily/{day}/{BILLED}", f"daily/{day}/{ESTIMATED}"])
     would = [] if basis is None or figure is None or figure < budget.amount else [
         f"daily/{day}/{basis}/t{tag(budget.amount)}"]
