@@ -154,8 +154,9 @@ def test_rows_without_a_quantity_or_price_keep_list_cost_equal_to_billed():
     assert unpriced["ConsumedQuantity"] == Decimal(1_000) and unpriced["ListUnitPrice"] is None
     assert unpriced["ListCost"] == unpriced["BilledCost"] == Decimal("0.03")
     assert (unpriced["RegionId"], unpriced["x_InferenceGeo"]) == (None, "global")  # served anywhere: no distinct region
-    assert notes == ["focus 2026-11-20: 1 token row(s) have no usage row with the same workspace, model, tier, context window, "
-                     "geo and token type: no ConsumedQuantity/PricingQuantity for them"]
+    assert notes == ["focus: 1 token row(s) of the cost report (2026-11-20) match no usage (workspace / model / tier / context "
+                     "window / geo / token type): no ConsumedQuantity/PricingQuantity for them: "
+                     "wrkspc_B / claude-haiku-4-5-20251001 / standard / 0-200k / not_available / uncached_input_tokens"]
 
 
 def test_the_spec_rules_hold_except_where_the_admin_api_has_no_quantity():
@@ -229,7 +230,7 @@ def test_a_day_without_usage_still_has_every_cost_row():
     rows, notes = build(usage=[])
     assert len(rows) == len(COST) and all(r["ConsumedQuantity"] is None for r in rows)
     assert sum(r["BilledCost"] for r in rows) == sum(Decimal(c["amount"]) for c in COST) / 100
-    assert "4 token row(s) have no usage row" in notes[0]
+    assert "focus: 4 token row(s) of the cost report (2026-11-20) match no usage" in notes[0]
 
 
 def test_setting_reads_true_and_false_and_refuses_anything_else():
