@@ -5,6 +5,7 @@ geos prices each part at its own list price (the simulator bills exactly that)."
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 
 from support import NOW, backfill, days, ingest, midnight
 from support.focus_rules import violations
+from usage_lake.alerts import Alerting
 from usage_lake.config.settings import Settings
 from usage_lake.focus import focus_table
 from usage_lake.lake import LocalLake
@@ -114,3 +116,48 @@ def test_a_cost_row_key_that_matches_nothing_is_told_once_per_run(tmp_path):
     assert "; (default workspace) / claude-3-haiku-20240307 / standard / 0-200k / not_available / output_tokens (3x);" in unmatched[0]
     assert unmatched[0].startswith("focus: 270 token row(s) of the cost report") and unmatched[0].endswith("; and 80 more key(s)")
     assert missing[0] == f"focus: no usage_messages partition for 3 day(s) ({FIRST}..{END - timedelta(days=1)}): their token rows have no quantities"
+
+
+RATE_OF = {"uncached_input_tokens": "uncached_input", "output_tokens": "output", "cache_read_input_tokens": "cache_read",
+           "cache_creation.ephemeral_5m_input_tokens": "cache_write_5m", "cache_creation.ephemeral_1h_input_tokens": "cache_write_1h"}
+
+
+def us_tokens_at_list_price(org: SimulatedOrg) -> Decimal:
+    """The simulator's US-inference usage outside Priority Tier at list price: what its cost report bills for it."""
+    total = Decimal(0)
+    for (model, tier, window, geo), counters in org.usage_totals_by(
+            midnight(FIRST), midnight(END), ("model", "service_tier", "context_window", "inference_geo")).items():
+        if geo == "us" and tier != "priority":
+            rates = org.prices.rates(model, tier, window, geo)
+            assert rates is not None
+            total += sum(counters[f] * getattr(rates, RATE_OF[f]) for f in TOKEN_FIELDS) / 1_000_000
+    return total
+
+
+@pytest.mark.parametrize("measure", ["cost", "billed_cost"])
+def test_a_geo_scoped_budget_on_billed_days_uses_the_estimate_when_the_cost_report_does_not_split_geo(shapes, tmp_path, measure):
+    path = tmp_path / "budgets.json"
+    path.write_text(json.dumps({"budgets": [{"name": "us-inference", "period": "monthly", "amount": "100", "measure": measure,
+                                             "scope": {"inference_geo": ["us"]}}]}))
+    expected = us_tokens_at_list_price(shapes["with geo"][0])
+    assert expected > 1
+    figures = {}
+    for shape, (_, lake, _) in shapes.items():
+        alerting = Alerting(lake, Settings(budgets=str(path)), Recorder(), run_id="status", clock=lambda: NOW)
+        (row,) = [r for r in alerting.budget_rows(NOW) if r["period_id"] == "2026-11"]
+        figures[shape] = row
+    split, unsplit = figures["with geo"], figures["without geo"]
+    # the geo-split report bills the US lines; the 2025-shaped one cannot, so the estimate stands in: the same dollars
+    assert Decimal(split["figure"]) == Decimal(unsplit["figure"]) == expected
+    assert (split["basis"], split["billed_days"], split["basis_note"]) == ({"cost": "cost", "billed_cost": "billed"}[measure], 3, None)
+    assert (unsplit["basis"], unsplit["billed_days"], unsplit["estimated_days"]) == ("estimated", 0, 3)
+    assert unsplit["basis_note"] == "the cost report does not split inference_geo (null there: not split)"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.alerts: list = []
+
+    def publish(self, alert) -> str:
+        self.alerts.append(alert)
+        return f"message-{len(self.alerts)}"

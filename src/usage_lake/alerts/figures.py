@@ -46,6 +46,7 @@ CUBE_DIMS = ["model", "workspace_id", "api_key_id", "service_tier", "inference_g
 USAGE_COLUMNS = ["bucket_end", *CUBE_DIMS, "estimated_cost_usd", "uncached_input_tokens", "cache_creation_5m_input_tokens",
                  "cache_creation_1h_input_tokens", "cache_read_input_tokens", "output_tokens", "web_search_requests"]
 COST_COLUMNS = ["model", "workspace_id", "service_tier", "inference_geo", "amount_usd"]
+UNSPLIT_DIMS = ("model", "service_tier", "inference_geo")  # cost report dimensions a report shape may leave null
 TOKEN_COLUMNS = {Measure.INPUT_TOKENS: "input_tokens", Measure.OUTPUT_TOKENS: "output_tokens",
                  Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests"}
 
@@ -89,6 +90,21 @@ class DaySpend:
     def alert_basis(self) -> str | None:
         """The basis of `cost_usd`: billed, estimated (without Priority Tier), or None (no data)."""
         return self.best_basis
+
+    def unsplit(self, scope: DayScope) -> tuple[str, ...]:
+        """The dimensions of `scope` this day's cost report does not split (null on its token lines while usage carries
+        them, e.g. `inference_geo` on a 2025-shaped report): its billed figure cannot measure the scope."""
+        if self.cost is None or self.cost.num_rows == 0:
+            return ()
+        named = {name for name, _ in scope.columns} | ({"model"} if scope.models else set())
+        tokens = self.cost.filter(pc.is_valid(self.cost.column("model")))
+        found = []
+        for name in UNSPLIT_DIMS:
+            if name not in named or (self.usage is not None and self.usage.column(name).null_count == self.usage.num_rows):
+                continue  # not in the scope, or usage does not carry it either
+            if (tokens.num_rows == 0) if name == "model" else tokens.column(name).null_count > 0:
+                found.append(name)
+        return tuple(found)
 
     def estimated_through(self, end: datetime) -> Decimal | None:
         """The estimate of the usage buckets that ended by `end` (None: no priced usage stored for the day)."""
@@ -199,6 +215,19 @@ class BudgetFigure:
     top: dict[str, Ranking] = field(default_factory=dict)  # models / workspaces / api_keys in the scope
     keys_estimated: bool = False  # the API keys ranking is from the estimate while the figure is (partly) billed
     scope: DayScope | None = field(default=None, repr=False, compare=False)  # the scope as resolved on the last day
+    unsplit: tuple[str, ...] = ()  # scope dimensions the cost report did not split on some day: those days estimated
+
+    @property
+    def estimate_reason(self) -> str | None:
+        """Why a `cost` or `billed_cost` figure is (partly) the estimate rather than the cost report, if it is."""
+        if self.budget.measure not in (Measure.COST, Measure.BILLED_COST):
+            return None
+        reasons = []
+        if self.scope is not None and not self.scope.billable:
+            reasons.append("the cost report has no per-key cost")
+        if self.unsplit:
+            reasons.append(f"the cost report does not split {' or '.join(self.unsplit)} (null there: not split)")
+        return "; ".join(reasons) or None
 
     @property
     def percent(self) -> Decimal:
@@ -231,6 +260,7 @@ class _Tally:
     estimated_days: int = 0
     unbilled_days: int = 0
     priority: Decimal = Decimal(0)
+    unsplit: set[str] = field(default_factory=set)
     main: list[pa.Table] = field(default_factory=list)  # (model, workspace_id, api_key_id, value) contributions
     keys: list[pa.Table] = field(default_factory=list)  # the estimate's contributions, for the API keys ranking
 
@@ -292,12 +322,13 @@ class Figures:
             self._count(tally, measure, self.day(day), self.scopes.on(budget, day))
         billable = all(self.scopes.on(budget, span.start + timedelta(days=n)).billable
                        for n in range((through - span.start).days + 1))
-        basis = _basis(measure, billable)
+        basis = _basis(measure, billable and not tally.unsplit)
         return BudgetFigure(
             budget, span, through, span.ended(now), tally.value, basis, tally.billed_days, tally.estimated_days, tally.unbilled_days,
             tally.priority if measure in (Measure.COST, Measure.BILLED_COST) else Decimal(0),
             self._forecast(budget, span, now, tally), self._rankings(tally, measure),
-            keys_estimated=bool(tally.keys) and tally.billed_days > 0, scope=self.scopes.on(budget, through))
+            keys_estimated=bool(tally.keys) and tally.billed_days > 0, scope=self.scopes.on(budget, through),
+            unsplit=tuple(name for name in UNSPLIT_DIMS if name in tally.unsplit))
 
     def _count(self, tally: _Tally, measure: Measure, spend: DaySpend, scope: DayScope) -> None:
         """Add one day of the budget's scope to the tally."""
@@ -319,7 +350,9 @@ class Figures:
                 tally.main.append(_contributions(usage, usage.column("estimated_cost_usd")))
             return
         comparable = self._comparable(usage, scope) if usage is not None and priced else None
-        billed = spend.cost is not None and scope.billable
+        unsplit = spend.unsplit(scope) if scope.billable else ()
+        tally.unsplit.update(unsplit)
+        billed = spend.cost is not None and scope.billable and not unsplit  # null in the cost report: not split, never $0
         if billed:
             assert spend.cost is not None
             cost = _keep(spend.cost, scope.cost_mask(spend.cost))
@@ -328,7 +361,7 @@ class Figures:
             tally.main.append(_contributions(cost, cost.column("amount_usd")))
             if comparable is not None:
                 tally.keys.append(comparable)
-        elif measure == Measure.BILLED_COST:
+        elif measure == Measure.BILLED_COST and not unsplit:
             tally.unbilled_days += usage is not None
         elif comparable is not None:
             tally.value += _sum(comparable.column("value"))
@@ -353,8 +386,9 @@ class Figures:
         after = FORECAST_AFTER_DAYS.get(budget.period)
         if whole is None or after is None:
             return None
-        if budget.measure == Measure.BILLED_COST:  # billed days are whole days
-            return tally.value / tally.billed_days * span.days if tally.billed_days >= after else None
+        if budget.measure == Measure.BILLED_COST:  # billed days are whole days (estimated where the report does not split the scope)
+            counted = tally.billed_days + (tally.estimated_days if tally.unsplit else 0)
+            return tally.value / counted * span.days if counted >= after else None
         if whole < after:
             return None
         elapsed = Decimal(whole) + Decimal(max(now.hour * 60 + now.minute, 60)) / (24 * 60)  # days, today's part at least an hour
@@ -371,11 +405,12 @@ class Figures:
 
 
 def _basis(measure: Measure, billable: bool) -> str:
+    """`billable`: the cost report measured the scope on every billed day (no key in it, every dimension split)."""
     if measure in TOKEN_COLUMNS:
         return USAGE
     if measure == Measure.COST:
         return COST if billable else ESTIMATED
-    return BILLED if measure == Measure.BILLED_COST else ESTIMATED
+    return BILLED if measure == Measure.BILLED_COST and billable else ESTIMATED
 
 
 def _true(mask: pa.Array | pa.ChunkedArray, null: bool = True) -> pa.Array | pa.ChunkedArray:

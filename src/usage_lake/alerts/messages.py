@@ -363,8 +363,9 @@ def budget_basis_text(spend: BudgetFigure) -> list[str]:
         if spend.unbilled_days:
             lines.append(f"{spend.unbilled_days} day(s) with usage the cost report has not billed yet are not counted.")
         return [*lines, *_priority_beside(spend)]
-    if budget.measure == Measure.COST:  # a scope the cost report cannot bill
-        return [f"Basis: estimated - the cost report has no per-key cost, so this scope is measured on its usage x list prices "
+    if budget.measure in (Measure.COST, Measure.BILLED_COST):  # a scope the cost report cannot bill
+        reason = spend.estimate_reason or "the cost report cannot measure this scope"
+        return [f"Basis: estimated - {reason}, so this scope is measured on its usage x list prices "
                 f"without Priority Tier (the usage the cost report bills), over {days}.", *_priority_beside(spend)]
     return [f"Basis: estimated - usage x list prices, Priority Tier included, over {days}."]
 

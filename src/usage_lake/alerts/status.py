@@ -53,7 +53,7 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
     findings: list[Finding] = period_findings(spend)
     families = [budget_family(spend, "actual"), budget_family(spend, "forecast")]
     return {
-        "basis": spend.basis, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
+        "basis": spend.basis, "basis_note": spend.estimate_reason, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
         "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
         "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
         "priority_tier_estimated_usd": str(spend.priority_estimated_usd),

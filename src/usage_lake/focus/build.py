@@ -7,10 +7,13 @@ usage rows of the same day, workspace, model, service tier, context window, infe
 (summed over API keys), matched exactly. Null means "not split", never a value: a token row that leaves model,
 tier, context window or geo null (a 2025-shaped cost report has no `inference_geo`) takes the usage outside
 Priority Tier summed over that dimension, so the day's token rows add up to its non-Priority tokens on every
-shape of the report. Token rows that match no usage are gathered (`Unmatched`) and told once per run. A web search row takes the web search requests of its workspace's
-usage rows outside Priority Tier (which the cost report leaves out). A row with tokens and a known list price
-gets `ListUnitPrice` (USD per 1,000,000 tokens) and `ListCost` = `ListUnitPrice` x `PricingQuantity` exactly;
-any other row has `ListCost` = `BilledCost`, as FOCUS asks when there is no unit price.
+shape of the report. Token rows that match no usage are gathered (`Unmatched`) and told once per run. A web
+search row takes the web search requests of its workspace's usage rows outside Priority Tier (which the cost
+report leaves out). A row with tokens and a known list price gets `ListUnitPrice` (USD per 1,000,000 tokens)
+and `ListCost` = `ListUnitPrice` x `PricingQuantity` exactly; a row summed over usage at several list prices
+(US and global inference under one null geo) has `ListCost` = each part at its own price, exactly, and their
+average as `ListUnitPrice` (to 12 decimal places: the product is within 1e-12 per unit, well inside
+focus-validator's tolerance). Any other row has `ListCost` = `BilledCost`, as FOCUS asks when there is no unit price.
 
 Priority Tier is billed apart and is absent from the cost report. With `include_estimated_priority`, its usage
 becomes extra rows priced at list price, marked `x_CostBasis` = 'estimated' and `x_Source` =
