@@ -352,16 +352,17 @@ class Figures:
         comparable = self._comparable(usage, scope) if usage is not None and priced else None
         unsplit = spend.unsplit(scope) if scope.billable else ()
         tally.unsplit.update(unsplit)
-        billed = spend.cost is not None and scope.billable and not unsplit  # null in the cost report: not split, never $0
-        if billed:
-            assert spend.cost is not None
+        # the cost report measures the scope unless it has no per-key cost or leaves a scope dimension null (not split):
+        # then the day's estimate stands in for it, never $0
+        measurable = scope.billable and not unsplit
+        if spend.cost is not None and measurable:
             cost = _keep(spend.cost, scope.cost_mask(spend.cost))
             tally.value += _sum(cost.column("amount_usd"))
             tally.billed_days += 1
             tally.main.append(_contributions(cost, cost.column("amount_usd")))
             if comparable is not None:
                 tally.keys.append(comparable)
-        elif measure == Measure.BILLED_COST and not unsplit:
+        elif measure == Measure.BILLED_COST and spend.cost is None:  # billed_cost counts the days the cost report has
             tally.unbilled_days += usage is not None
         elif comparable is not None:
             tally.value += _sum(comparable.column("value"))
@@ -387,7 +388,7 @@ class Figures:
         if whole is None or after is None:
             return None
         if budget.measure == Measure.BILLED_COST:  # billed days are whole days (estimated where the report does not split the scope)
-            counted = tally.billed_days + (tally.estimated_days if tally.unsplit else 0)
+            counted = tally.billed_days + tally.estimated_days  # estimated: billed days the report cannot split
             return tally.value / counted * span.days if counted >= after else None
         if whole < after:
             return None
