@@ -119,7 +119,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
     daily = {(f.spend.day, f.basis): f for f in findings if isinstance(f, DailyOver)}
     window_start = now.date() - timedelta(days=settings.usage_lookback_days)
     shown = usd(threshold) if threshold is not None else "off"
-    header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}  alerts (daily threshold {shown})"
+    header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}{'alert figure':>14}  alerts (daily threshold {shown})"
     lines = [header, "-" * len(header)]
     for day in days:
         spend = figures.day(day)
@@ -133,7 +133,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
                 notes.append(f"{basis} WOULD FIRE on the next run" if day >= window_start
                              else f"{basis} over the threshold (before the refresh window: not alerted)")
         lines.append(f"{day.isoformat():<12}{usd(spend.billed_usd):>12}{usd(spend.estimated_usd):>12}"
-                     f"{usd(spend.priority_estimated_usd):>15}  {', '.join(notes) or '-'}")
+                     f"{usd(spend.priority_estimated_usd):>15}{usd(spend.cost_usd):>14}  {', '.join(notes) or '-'}")
     budget = settings.monthly_budget_usd
     lines.append("")
     for span in open_spans(Period.MONTHLY, now):
