@@ -157,10 +157,6 @@ def _key_names(charges: pa.Table) -> list[str]:
 
 def _usage_totals(usage: pa.Table) -> pa.Table:
     """The day's usage summed per (workspace, model, tier, context window, geo): the grain of the cost report."""
-    return _summed(usage)
-
-
-def _summed(usage: pa.Table) -> pa.Table:
     counters = [*TOKEN_COUNTERS.values(), "web_search_requests"]
     summed = usage.select([*_USAGE_KEY, *counters]).group_by(list(_USAGE_KEY), use_threads=False).aggregate(
         [(c, "sum") for c in counters])
