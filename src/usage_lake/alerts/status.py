@@ -43,7 +43,8 @@ def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: dateti
                 else:
                     row |= _budget(lake, figures, budget, span, now)
             except SettingsError as exc:  # a name the snapshots do not know: the row says so, the others stand
-                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "sent": [], "would_fire": []}
+                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "basis_note": None,
+                        "sent": [], "would_fire": []}
             rows.append(row)
     return rows
 
@@ -68,7 +69,7 @@ def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, no
     sent = _sent(lake, [f"daily/{day}/{BILLED}", f"daily/{day}/{ESTIMATED}"])
     would = [] if basis is None or figure is None or figure < budget.amount else [
         f"daily/{day}/{basis}/t{tag(budget.amount)}"]
-    return {"basis": basis, "figure": None if figure is None else str(figure),
+    return {"basis": basis, "basis_note": None, "figure": None if figure is None else str(figure),
             "percent": None if figure is None else str((figure * 100 / budget.amount).quantize(Decimal("0.01"))), "forecast": None,
             "billed_days": int(spend.billed_usd is not None), "estimated_days": int(spend.billed_usd is None and figure is not None),
             "unbilled_days": 0, "priority_tier_estimated_usd": str(spend.priority_estimated_usd), "sent": sent,
