@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
-from usage_lake.focus import learned_prices, observe_day, reprice_usage_days, write_focus_day
+from usage_lake.focus import Unmatched, learned_prices, observe_day, reprice_usage_days, write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.paging import PageSizes, pages
@@ -99,6 +99,7 @@ class Ingestion:
         self.unpriced_models: set[str] = set()
         self.unpriced_counts: dict[str, int] = {}  # model -> tokens this run stored without an estimate
         self.unpriced_days: set[date] = set()  # usage days this run stored with unpriced rows
+        self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
@@ -185,6 +186,9 @@ class Ingestion:
                 f"{model} {tokens:,}" for model, tokens in sorted(self.unpriced_counts.items())) + "): not in any estimate")
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
+        for note in self.focus_unmatched.notes():
+            logger.warning("%s", note)
+            record.notes.append(note)
         record.finished_at = record.updated_at = self.clock()
         return record
 
@@ -362,7 +366,8 @@ class Ingestion:
         data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
         try:
             focus = write_focus_day(self.lake, day, prices=self.prices,
-                                    include_estimated_priority=self.settings.focus_include_estimated_priority)
+                                    include_estimated_priority=self.settings.focus_include_estimated_priority,
+                                    unmatched=self.focus_unmatched)
         except Exception as exc:
             logger.exception("focus %s: not written", day)
             self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
