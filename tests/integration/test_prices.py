@@ -180,3 +180,15 @@ def test_accepting_observed_prices_estimates_at_the_bill(tmp_path):
 
 def org_days(lake) -> list[date]:
     return [date.fromisoformat(d) for d in set(read_observed(lake).column("day").cast("string").to_pylist())]
+
+
+def test_a_cost_report_without_geo_is_not_taken_for_a_price_change(tmp_path):
+    org = SimulatedOrg.small()
+    org.cost_inference_geo = False  # 2025-shaped: the cost report leaves inference_geo null
+    lake = LocalLake(tmp_path / "lake")
+    outbox = Recorder()
+    with Simulator(org, now=NOW) as sim:
+        assert ingest(incremental(NOW), sim=sim, lake=lake, publisher=outbox, settings=alerting(sim)).outcome == "succeeded"
+    observed = read_observed(lake).to_pylist()
+    assert observed and all(r["inference_geo"] is None and r["ratio"] is None for r in observed)
+    assert outbox.keys("prices/") == []

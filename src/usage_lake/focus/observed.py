@@ -3,7 +3,8 @@
 A billed FOCUS token row carries the cost report's amount (`BilledCost`) and the usage tokens behind it
 (`ConsumedQuantity`); summed per day, model, token type, service tier, context window and geo, their quotient is
 the unit price the organization actually paid (USD per 1,000,000 tokens, to 18 decimal places; the billed amount
-and the tokens are kept exactly beside it), next to the list price in force that day and their ratio.
+and the tokens are kept exactly beside it), next to the list price in force that day and their ratio (only where the
+cost report splits the row by tier, context window and geo: a null dimension makes the list price ambiguous).
 
 The table is written with the `focus` day it comes from (`observe_day`, called by the run and the rebuild), and
 read back (`learned_prices`) to price a model the list does not know at its most recent observed price, or,
@@ -87,7 +88,10 @@ def observed_rows(focus: pa.Table, day: date) -> pa.Table:
     for group in sorted(grouped.to_pylist(), key=lambda g: tuple("" if g[k] is None else g[k] for k in _KEY)):
         tokens = int(group["ConsumedQuantity_sum"])
         billed_usd: Decimal = group["BilledCost_sum"]
-        listed: Decimal | None = group["ListUnitPrice_max"]
+        # a dimension the cost report left null (not split) leaves the list price of the row ambiguous (US geo costs
+        # 1.1x, batch half): no list price, no ratio, no drift for it
+        split = all(group[k] is not None for k in ("x_ServiceTier", "x_ContextWindow", "x_InferenceGeo"))
+        listed: Decimal | None = group["ListUnitPrice_max"] if split else None
         with localcontext() as context:
             context.prec = 60
             unit = (billed_usd * _MILLION / tokens).quantize(_PLACES, rounding=ROUND_HALF_EVEN)

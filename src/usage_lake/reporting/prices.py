@@ -111,7 +111,7 @@ def _observed(observed: pa.Table, prices: PriceTable) -> list[dict[str, Any]]:
             "token_type": row["token_type"], "service_tier": row["service_tier"], "context_window": row["context_window"],
             "inference_geo": row["inference_geo"], "list_usd_per_mtok": row["list_price_usd_per_mtok"],
             "observed_usd_per_mtok": row["unit_price_usd_per_mtok"], "ratio": row["ratio"], "day": row["day"],
-            "tokens": row["tokens"], "basis": "observed" if row["list_price_usd_per_mtok"] is None else None,
+            "tokens": row["tokens"], "basis": "observed" if entry is None else None,
         })
     return rows
 
