@@ -39,9 +39,10 @@ def price_notices(lake: Lake, days: list[date], *, run_id: str) -> list[Alert]:
 def unpriced_notices(lake: Lake, days: list[date], *, run_id: str) -> list[Alert]:
     usage = read_table(lake, "usage_messages", days).select(["model", "estimated_cost_usd", *TOKEN_COLUMNS, "dt"])
     usage = usage.filter(pc.is_valid(usage.column("model")))
-    billed = set(read_observed(lake).column("model").to_pylist())  # priced from the bill since: no notice
+    unpriced = unpriced_tokens(usage)
+    billed = set(read_observed(lake).column("model").to_pylist()) if unpriced else set()  # priced from the bill since: no notice
     notices = []
-    for model, tokens in sorted(unpriced_tokens(usage).items()):
+    for model, tokens in sorted(unpriced.items()):
         if model in billed:
             continue
         rows = usage.filter(pc.and_(pc.equal(usage.column("model"), model), pc.is_null(usage.column("estimated_cost_usd"))))
