@@ -307,7 +307,8 @@ def test_alert_messages_name_workspaces_and_keys(org, local_lake):
 def test_a_run_with_only_the_reports_writes_no_names_and_keeps_its_old_behaviour(sim, org, local_lake):
     record = ingest(backfill(NOV(1), NOV(3)), sim=sim, lake=local_lake)
     assert record.reports == ("usage", "cost") and record.errors == []
-    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "runs"}  # focus: derived from cost
+    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "observed_prices",
+                                                                  "runs"}  # focus and observed_prices: derived from cost
 
 
 def test_the_cli_shows_names_and_which_endpoint_failed(org, tmp_path, monkeypatch, capsys):
