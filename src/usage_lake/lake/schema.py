@@ -288,6 +288,20 @@ ENDPOINT_ERROR = pa.struct(
     ]
 )
 
+ENDPOINT_RESULT = pa.struct(
+    [
+        pa.field("report", pa.string()),
+        pa.field("window_start", TIMESTAMP),
+        pa.field("window_end", TIMESTAMP),
+        pa.field("bucket_width", pa.string()),
+        pa.field("bytes_per_bucket", pa.int64()),
+        pa.field("rows", pa.int64()),
+        pa.field("status", pa.string()),  # ok | failed | unavailable
+    ]
+)
+
+UNAVAILABLE = pa.struct([pa.field("report", pa.string()), pa.field("error", pa.string())])
+
 RUNS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -335,6 +349,10 @@ RUNS = pa.schema(
         pa.field("range_end", pa.string()),
         pa.field("host", pa.string()),
         pa.field("pid", pa.int64()),
+        # added (issue 18): one entry per endpoint (window, page size, rows, status), and the optional endpoints
+        # this organization or key cannot read (403/404 "not available"), which do not make the run partial
+        pa.field("endpoints", pa.list_(ENDPOINT_RESULT)),
+        pa.field("unavailable", pa.list_(UNAVAILABLE)),
     ]
 )
 
