@@ -10,7 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
-    "AMOUNT_CENTS", "AMOUNT_USD", "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
+    "AMOUNT_CENTS", "AMOUNT_USD", "ANALYTICS_COST", "ANALYTICS_DIMENSIONS", "ANALYTICS_USAGE",
+    "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
     "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "FOCUS", "FOCUS_COST", "FOCUS_QUANTITY", "FOCUS_UNIT_PRICE",
     "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
     "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
@@ -75,6 +76,41 @@ COST_REPORT = pa.schema(
         *(pa.field(name, pa.string()) for name in COST_DIMENSIONS),
         pa.field("amount_cents", AMOUNT_CENTS, nullable=False),
         pa.field("amount_usd", AMOUNT_USD),
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# -- the Usage and Cost Analytics API (beta; issue 18): hourly usage with request counts, hourly billed cost per
+# API key, model, token type and service tier (Priority Tier included). Beside the legacy reports, never instead.
+ANALYTICS_DIMENSIONS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo",
+                        "actor_type", "actor_id")
+ANALYTICS_USAGE = pa.schema(
+    [
+        pa.field("bucket_start", TIMESTAMP, nullable=False),
+        pa.field("bucket_end", TIMESTAMP, nullable=False),
+        pa.field("bucket_width", pa.string(), nullable=False),
+        *(pa.field(name, pa.string()) for name in ANALYTICS_DIMENSIONS),
+        *(pa.field(name, pa.int64(), nullable=False) for name in USAGE_COUNTERS),
+        pa.field("total_tokens", pa.int64()),
+        pa.field("requests", pa.int64()),  # null when the API gives none
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+ANALYTICS_COST = pa.schema(
+    [
+        pa.field("bucket_start", TIMESTAMP, nullable=False),
+        pa.field("bucket_end", TIMESTAMP, nullable=False),
+        pa.field("bucket_width", pa.string(), nullable=False),
+        *(pa.field(name, pa.string()) for name in ANALYTICS_DIMENSIONS),
+        pa.field("cost_type", pa.string()),
+        pa.field("token_type", pa.string()),
+        pa.field("currency", pa.string()),
+        pa.field("amount_cents", AMOUNT_CENTS, nullable=False),  # post-discount, pre-credit
+        pa.field("amount_usd", AMOUNT_USD),
+        pa.field("list_amount_cents", AMOUNT_CENTS),  # list price, pre-discount
+        pa.field("list_amount_usd", AMOUNT_USD),
         pa.field("ingested_at", TIMESTAMP, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
     ]
@@ -372,6 +408,8 @@ TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     "claude_code_usage": CLAUDE_CODE_USAGE,
     "claude_code_models": CLAUDE_CODE_MODELS,
+    "analytics_usage": ANALYTICS_USAGE,
+    "analytics_cost": ANALYTICS_COST,
     **SNAPSHOT_TABLES,
     "focus": FOCUS,
 }

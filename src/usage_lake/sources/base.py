@@ -94,6 +94,10 @@ class Endpoint(Protocol):
     def max_span(self) -> timedelta: ...
 
     @property
+    def earliest(self) -> datetime | None:
+        """The first instant the API serves (the Analytics API: 2026-01-01); windows start no earlier."""
+
+    @property
     def headers(self) -> Headers:
         """Request headers of its own (the Analytics API's beta header), sent with every page."""
 
@@ -214,6 +218,10 @@ class BucketedReport:
     @property
     def headers(self) -> Headers:
         return ()
+
+    @property
+    def earliest(self) -> datetime | None:
+        return None
 
     def page_params(self, start: datetime, end: datetime, bytes_per_bucket: int | None, budget: int) -> list[tuple[str, str]]:
         return self.params(start, end, self.page_limit(bytes_per_bucket, budget))

@@ -271,6 +271,10 @@ class ClaudeCodeReport:
     def headers(self) -> Headers:
         return ()
 
+    @property
+    def earliest(self) -> datetime | None:
+        return None
+
     def lookback_days(self, settings: Settings) -> int:
         return settings.usage_lookback_days
 

@@ -1,0 +1,155 @@
+"""Issue 18: the Analytics API beside the legacy reports, and optional endpoints that are not available.
+
+Everything over real HTTP against the simulator, whose analytics endpoints are built from the same hourly
+counters as its legacy reports: a day's `analytics_cost` is the legacy cost day plus Priority Tier, to the cent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pyarrow.compute as pc
+import pytest
+from support import NOW, backfill, incremental, ingest, midnight
+
+from usage_lake.config.settings import Settings
+from usage_lake.ingest.derived import billed_totals
+from usage_lake.lake.curated import read_table
+from usage_lake.simulator.analytics import ANALYTICS_BETA, requests_of
+
+NOV = lambda d: date(2026, 11, d)  # noqa: E731
+REPORTS = ("usage", "cost", "analytics_usage", "analytics_cost")
+
+
+def _priority_cents(org, day: date) -> Decimal:
+    """Priority Tier billed: tokens x the priority rates and web searches, per stream hour (what the legacy report leaves out)."""
+    total = Decimal(0)
+    for hour in range(24):
+        start = int(midnight(day).timestamp()) + hour * 3600
+        for s, counts in org.bucket_rows(start, "1h"):
+            stream = org.streams[s]
+            if stream.service_tier != "priority":
+                continue
+            rates = org.prices.rates(stream.model, "priority", stream.context_window, stream.inference_geo)
+            for n, rate in zip(counts[:5], (rates.uncached_input, rates.cache_write_5m, rates.cache_write_1h, rates.cache_read, rates.output),
+                               strict=True):
+                total += n * rate / Decimal(10_000)
+            total += counts[5] * org.prices.web_search_per_request * 100  # its web searches too
+    return total
+
+
+def test_analytics_cost_is_legacy_plus_priority_to_the_cent_and_per_key_sums_equal_the_day(sim, org, local_lake):
+    record = ingest(backfill(NOV(10), NOV(13), REPORTS), sim=sim, lake=local_lake)
+
+    assert record.outcome == "succeeded", record.notes
+    cost = read_table(local_lake, "analytics_cost")
+    usage = read_table(local_lake, "analytics_usage")
+    for day in (NOV(10), NOV(11), NOV(12)):
+        of_day = cost.filter(pc.equal(pc.cast(cost.column("bucket_start"), "date32"), day))
+        legacy = org.cost_total_cents(midnight(day), midnight(day) + timedelta(days=1))
+        priority = _priority_cents(org, day)
+        assert priority > 0 and legacy > 0
+        assert pc.sum(of_day.column("amount_cents")).as_py() == legacy + priority  # exact, not just to the cent
+        per_key = of_day.group_by("api_key_id").aggregate([("amount_cents", "sum")])
+        assert sum(per_key.column("amount_cents_sum").to_pylist()) == legacy + priority
+        assert per_key.num_rows > 3  # billed per key: the legacy report cannot split cost this way
+        assert billed_totals(local_lake, day) == (legacy / 100, legacy / 100, priority / 100)
+        assert of_day.column("bucket_start").to_pylist()[0].hour == 0 and set(of_day.column("bucket_width").to_pylist()) == {"1h"}
+    # requests: the simulator's exact count; tokens equal the legacy usage report's
+    start, end = midnight(NOV(10)), midnight(NOV(13))
+    expected_requests = sum(requests_of(c) for h in range(72) for _, c in org.bucket_rows(int(start.timestamp()) + h * 3600, "1h"))
+    assert pc.sum(usage.column("requests")).as_py() == expected_requests
+    assert pc.sum(usage.column("output_tokens")).as_py() == org.usage_totals(start, end)["output_tokens"]
+    # no note of a difference: the two billed totals agree
+    assert not [n for n in record.notes if n.startswith("reconcile")]
+    # every query carried the beta header, asked in time order, one day at a time, and the raw pages are kept
+    queries = [r for r in sim.requests if "/analytics/" in r.path]
+    assert queries and all(("order_by", "time") in r.query and ("time_bucket_width", "1h") in r.query for r in queries)
+    raw = [k for k in local_lake.list("raw/analytics_cost/")]
+    assert len(raw) >= 3
+    body = json.loads(gzip.decompress(local_lake.get(raw[0])))
+    assert body["data"] and "group" in body["data"][0]
+
+
+def test_a_drift_between_the_two_apis_is_noted_in_the_run_log(sim, org, local_lake):
+    sim.analytics_drift = {NOV(11): Decimal("250")}  # $2.50 more in the Analytics API on Nov 11
+    record = ingest(backfill(NOV(10), NOV(12), REPORTS), sim=sim, lake=local_lake)
+
+    assert record.outcome == "succeeded"
+    notes = [n for n in record.notes if n.startswith("reconcile")]
+    assert len(notes) == 1 and notes[0].startswith("reconcile 2026-11-11:") and "$+2.50" in notes[0]
+    legacy, analytics, _ = billed_totals(local_lake, NOV(11))
+    assert analytics - legacy == Decimal("2.5")
+
+
+def test_the_simulator_enforces_the_beta_rules(sim):
+    url = sim.base_url + "/v1/organizations/analytics/cost"
+    headers = {"x-api-key": sim.admin_key, "anthropic-version": "2023-06-01", "anthropic-beta": ANALYTICS_BETA}
+    day = [("starting_at", "2026-11-10T00:00:00Z"), ("ending_at", "2026-11-11T00:00:00Z"), ("time_bucket_width", "1h")]
+
+    def get(params, **extra):
+        return httpx.get(url, params=params, headers={**headers, **extra})
+
+    assert get(day, **{"anthropic-beta": ""}).status_code == 400
+    assert get([("starting_at", "2025-12-31T00:00:00Z"), ("ending_at", "2026-01-02T00:00:00Z"), ("time_bucket_width", "1d")]).status_code == 400
+    assert get([("starting_at", "2026-10-01T00:00:00Z"), ("ending_at", "2026-11-02T00:00:00Z"), ("time_bucket_width", "1d")]).status_code == 400
+    ranked = get(day + [("group_by[]", "model"), ("limit", "1000")]).json()["data"]
+    amounts = [Decimal(r["cost"]["amount"]) for r in ranked]
+    assert amounts == sorted(amounts, reverse=True) and len({r["starting_at"] for r in ranked[:5]}) > 1  # ranked, not by time
+    timed = get(day + [("group_by[]", "model"), ("limit", "1000"), ("order_by", "time"), ("order", "asc")]).json()["data"]
+    assert [r["starting_at"] for r in timed] == sorted(r["starting_at"] for r in timed)
+
+
+def test_a_key_that_cannot_read_the_optional_endpoints_gives_a_succeeded_run(sim, local_lake):
+    sim.unavailable = {"claude_code", "/analytics/", "spend_limits", "rate_limits"}
+    record = ingest(incremental(reports=()), sim=sim, lake=local_lake)
+
+    assert record.outcome == "succeeded", record.errors
+    assert set(record.unavailable) >= {"claude_code", "analytics_usage", "analytics_cost"}
+    assert not record.errors
+    summary = record.summary()
+    assert summary["endpoints"]["claude_code"] == "unavailable" and summary["endpoints"]["usage"] == "ok"
+    row = record.to_table().to_pylist()[0]
+    assert {u["report"] for u in row["unavailable"]} == set(record.unavailable)
+    # asked once per run, not once per day
+    assert sum(1 for r in sim.requests if "claude_code" in r.path) == 1
+    assert read_table(local_lake, "usage_messages").num_rows > 0
+
+
+def test_a_transient_failure_of_an_optional_endpoint_still_makes_the_run_partial(sim, local_lake):
+    from usage_lake.simulator import Fault
+
+    sim.faults.add(Fault.status(500), times=100, path="/analytics/usage")
+    record = ingest(incremental(now=NOW, reports=REPORTS), sim=sim, lake=local_lake)
+    assert record.outcome == "partial"
+    assert [e.report for e in record.errors] == ["analytics_usage"]
+
+
+def test_analytics_off_asks_nothing(sim, local_lake):
+    ingest(incremental(reports=()), sim=sim, lake=local_lake, settings=Settings(base_url=sim.base_url, analytics_api="off"))
+    assert not [r for r in sim.requests if "/analytics/" in r.path]
+
+
+def test_cli_run_exits_0_when_optional_endpoints_are_unavailable(sim, tmp_path, monkeypatch, capsys):
+    from usage_lake.app.cli import main
+
+    sim.unavailable = {"claude_code", "/analytics/", "spend_limits", "rate_limits"}
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", sim.admin_key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", sim.base_url)
+    assert main(["run", "--lake", str(tmp_path / "lake"), "--now", "2026-11-23T14:30:00Z"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("when", [datetime(2026, 1, 2, 5, tzinfo=NOW.tzinfo)])
+def test_days_before_the_floor_are_not_asked(org, local_lake, when):
+    from usage_lake.simulator import Simulator
+
+    with Simulator(org, now=when) as sim:
+        record = ingest(incremental(now=when, reports=("analytics_usage", "analytics_cost")), sim=sim, lake=local_lake)
+        assert record.outcome == "succeeded", record.errors
+        starts = [dict(r.query)["starting_at"] for r in sim.requests if "/analytics/" in r.path]
+        assert starts and min(starts) == "2026-01-01T00:00:00Z"
