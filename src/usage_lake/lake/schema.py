@@ -13,7 +13,7 @@ __all__ = [
     "AMOUNT_CENTS", "AMOUNT_USD", "ANALYTICS_COST", "ANALYTICS_DIMENSIONS", "ANALYTICS_USAGE",
     "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
     "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "FOCUS", "FOCUS_COST", "FOCUS_QUANTITY", "FOCUS_UNIT_PRICE",
-    "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
+    "INVITES", "LABELS", "ORGANIZATION", "RATE_LIMITS", "RUNS", "SPEND_LIMITS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
     "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
     "athena_columns", "athena_type",
 ]
@@ -392,6 +392,31 @@ RUNS = pa.schema(
     ]
 )
 
+# -- Anthropic's own limits (issue 18), daily snapshots: the Spend Limits API's caps (amounts in cents strings,
+# null = no cap) and the Rate Limits API's configured limits, one row per entry and limiter type
+SPEND_LIMITS = _snapshot(
+    pa.field("id", _STR),
+    pa.field("scope_type", _STR),  # organization | workspace | usage_tier | user | ...
+    pa.field("workspace_id", _STR),  # the workspace of a workspace cap
+    pa.field("period", _STR),  # monthly | weekly | daily
+    pa.field("is_enabled", pa.bool_()),
+    pa.field("amount_cents", AMOUNT_CENTS),
+    pa.field("amount_usd", AMOUNT_USD),
+    pa.field("currency", _STR),
+    pa.field("created_at", TIMESTAMP),
+    pa.field("updated_at", TIMESTAMP),
+)
+RATE_LIMITS = _snapshot(
+    pa.field("id", _STR),
+    pa.field("workspace_id", _STR),  # null: the organization's limit; else a workspace's override
+    pa.field("group_id", _STR),
+    pa.field("group_type", _STR),  # model_group | batch | files | skills | token_count | web_search
+    pa.field("group_name", _STR),
+    pa.field("models", pa.list_(_STR)),
+    pa.field("limit_type", _STR),  # requests_per_minute | input_tokens_per_minute | output_tokens_per_minute | ...
+    pa.field("limit_value", pa.int64()),
+)
+
 SNAPSHOT_TABLES: dict[str, pa.Schema] = {
     "organization": ORGANIZATION,
     "workspaces": WORKSPACES,
@@ -400,6 +425,8 @@ SNAPSHOT_TABLES: dict[str, pa.Schema] = {
     "invites": INVITES,
     "workspace_members": WORKSPACE_MEMBERS,
     "labels": LABELS,
+    "spend_limits": SPEND_LIMITS,
+    "rate_limits": RATE_LIMITS,
 }
 
 TABLES: dict[str, pa.Schema] = {
