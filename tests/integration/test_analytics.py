@@ -153,3 +153,20 @@ def test_days_before_the_floor_are_not_asked(org, local_lake, when):
         assert record.outcome == "succeeded", record.errors
         starts = [dict(r.query)["starting_at"] for r in sim.requests if "/analytics/" in r.path]
         assert starts and min(starts) == "2026-01-01T00:00:00Z"
+
+
+def test_spend_and_rate_limit_snapshots(sim, org, local_lake):
+    record = ingest(incremental(reports=("workspaces", "spend_limits", "rate_limits")), sim=sim, lake=local_lake)
+
+    assert record.outcome == "succeeded", record.errors
+    caps = {r["id"]: r for r in read_table(local_lake, "spend_limits").to_pylist()}
+    assert caps["spl_org"]["amount_usd"] == Decimal("5000") and caps["spl_org"]["scope_type"] == "organization"
+    assert caps["spl_tier"]["scope_type"] == "usage_tier" and caps["spl_ws"]["workspace_id"] == org.workspace_ids[1]
+    limits = read_table(local_lake, "rate_limits").to_pylist()
+    assert len(limits) == 3 * (len(org.models) + 1)  # three limiters per model, and one workspace override
+    override = [r for r in limits if r["workspace_id"]]
+    assert {r["limit_type"]: r["limit_value"] for r in override}["output_tokens_per_minute"] == 40_000
+    # the second run of the day takes neither again
+    sim.clear_requests()
+    ingest(incremental(reports=("workspaces", "spend_limits", "rate_limits")), sim=sim, lake=local_lake)
+    assert not [r for r in sim.requests if "limits" in r.path]

@@ -83,7 +83,7 @@ def serve(path: str, pairs: Sequence[tuple[str, str]], org: SimulatedOrg, caps: 
         if workspace is None:
             items = [e for e in rate_limits if "workspace_id" not in e]
         else:
-            if workspace.group(1) not in org.workspace_ids:
+            if workspace.group(1) not in {w["id"] for w in org.directory.workspaces}:
                 raise Refused(404, f"Workspace {workspace.group(1)} not found")
             items = [e for e in rate_limits if e.get("workspace_id") == workspace.group(1)]
     return {"data": items, "has_more": False, "next_page": None}

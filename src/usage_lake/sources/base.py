@@ -165,7 +165,7 @@ def by_kind(endpoints: Iterable[AnyEndpoint]) -> tuple[list[Endpoint], list[Snap
 
 
 # the 403/404 messages that mean "this organization or key has no access to that endpoint", not a fault
-_UNAVAILABLE_WORDS = ("not available", "not enabled", "does not have access", "no access", "not found", "permission")
+_UNAVAILABLE_WORDS = ("not available", "not enabled", "does not have access", "no access", "permission")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 

@@ -17,6 +17,8 @@ from usage_lake.sources.admin import cost, usage
 from usage_lake.sources.base import AnyEndpoint
 from usage_lake.sources.claude_code import endpoint as claude_code_endpoint
 from usage_lake.sources.organization import api_keys, invites, organization, users, workspace_members, workspaces
+from usage_lake.sources.rate_limits import rate_limits
+from usage_lake.sources.spend_limits import spend_limits
 
 __all__ = ["ENDPOINTS", "endpoint", "endpoints", "names"]
 
@@ -32,6 +34,8 @@ ENDPOINTS: dict[str, Callable[[Settings], AnyEndpoint | None]] = {
     "users": users,
     "invites": invites,
     "workspace_members": workspace_members,
+    "spend_limits": spend_limits,
+    "rate_limits": rate_limits,
 }
 
 
