@@ -447,6 +447,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--out", help="write to this file instead of standard output")
     sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
+    sql.add_argument("--aws-focus", metavar="PATH", help="a local copy of the AWS FOCUS 1.2 export (Parquet): adds the focus_all and "
+                     "claude_spend_all views, as in Athena")
     sql.set_defaults(command=_sql)
 
 
@@ -598,7 +600,8 @@ def _sql(args: argparse.Namespace) -> int:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
     lake = _lake(args, settings, reading=True)
-    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
+    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
+                     aws_focus=args.aws_focus)
     if result.fetched_objects:
         print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
     _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)
