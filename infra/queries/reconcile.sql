@@ -1,5 +1,5 @@
 -- name: Reconcile the two billed sources per day and model (last 30 days)
--- description: Per UTC day and model: legacy billed (cost report), Analytics API billed without Priority Tier (analytics_cost), Priority Tier billed (Analytics API only), the estimate (usage x list prices), and the differences. analytics_minus_legacy should be 0 to the cent; a day that differs by more than $0.01 is also noted in that run's log. Billed lines of no model (web search, code execution) are on their own row.
+-- description: Per UTC day and model: legacy billed (cost report), Analytics API billed without Priority Tier (analytics_cost), Priority Tier billed (Analytics API only), the estimate (usage x list prices), and the differences. analytics_minus_legacy should be 0 to the cent; a day that differs by more than $0.01 is also noted in that run's log. Billed lines of no model (web search, code execution; the Analytics API's too, as the cost report has them) are on their own row.
 WITH legacy AS (
     SELECT dt, coalesce(model, '(no model)') AS model, sum(amount_usd) AS legacy_billed_usd
     FROM cost_report
@@ -7,7 +7,8 @@ WITH legacy AS (
     GROUP BY 1, 2
 ),
 analytics AS (
-    SELECT dt, coalesce(model, '(no model)') AS model,
+    SELECT dt,
+           CASE WHEN cost_type = 'tokens' OR token_type IS NOT NULL THEN coalesce(model, '(no model)') ELSE '(no model)' END AS model,
            sum(CASE WHEN service_tier = 'priority' THEN 0 ELSE amount_usd END) AS analytics_billed_usd,
            sum(CASE WHEN service_tier = 'priority' THEN amount_usd ELSE 0 END) AS priority_billed_usd
     FROM analytics_cost

@@ -170,3 +170,33 @@ def test_spend_and_rate_limit_snapshots(sim, org, local_lake):
     sim.clear_requests()
     ingest(incremental(reports=("workspaces", "spend_limits", "rate_limits")), sim=sim, lake=local_lake)
     assert not [r for r in sim.requests if "limits" in r.path]
+
+
+def test_report_reconcile_shows_zero_then_the_drift_and_headroom_is_labelled_a_lower_bound(sim, org, tmp_path, capsys):
+    from usage_lake.app.cli import main
+    from usage_lake.lake import LocalLake
+
+    lake = LocalLake(tmp_path / "lake")
+    sim.analytics_drift = {NOV(21): Decimal("250")}
+    assert ingest(backfill(NOV(20), NOV(23), REPORTS + ("workspaces", "rate_limits")), sim=sim, lake=lake).outcome == "succeeded"
+    assert main(["report", "reconcile", "--lake", str(lake.root), "--start", "2026-11-20", "--end", "2026-11-23",
+                 "--now", "2026-11-23T14:30:00Z", "--format", "json"]) == 0
+    capsys.readouterr()
+    from usage_lake.reporting import analytics_views
+    from usage_lake.reporting.views import Window, open_for
+
+    window = Window(NOV(20), NOV(23), NOV(23))
+    with open_for(lake, window, tables=analytics_views.RECONCILE_TABLES) as db:
+        view = analytics_views.reconcile(db, window)
+    rows = view.table.to_pylist()
+    differences = {(r["day"], r["model"]): r["analytics_minus_legacy"] for r in rows}
+    assert {k: v for k, v in differences.items() if k[0] != NOV(21) and v != 0} == {}  # to the cent, and beyond
+    drifted = [v for (day, _), v in differences.items() if day == NOV(21) and v]
+    assert drifted == [Decimal("2.5")]
+    assert any("1 day(s) whose two billed totals differ" in n and "2026-11-21" in n for n in view.notes)
+    priority = sum(r["priority_billed_usd"] for r in rows if r["day"] == NOV(20))
+    assert priority == _priority_cents(org, NOV(20)) / 100
+    # headroom: the busiest hour / 60 against the simulator's limits, labelled a lower bound
+    assert main(["report", "headroom", "--lake", str(lake.root), "--now", "2026-11-23T14:30:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "lower bound" in out and "2,000,000" in out

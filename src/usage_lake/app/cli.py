@@ -398,7 +398,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
 
-REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts", "html")
+REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "reconcile", "headroom", "alerts", "html")
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
@@ -536,6 +536,13 @@ def _report(args: argparse.Namespace) -> int:
             raise CliError("summary covers fixed periods up to today; use report daily for a range")
         with views.open_for(lake, None, tables=("usage_messages", "cost_report")) as db:
             view = views.summary(db, today, extra_days=args.days)
+    elif args.view in ("reconcile", "headroom"):  # issue 18: reporting.analytics_views
+        from usage_lake.reporting import analytics_views
+
+        window = _window(args, today, 30 if args.view == "reconcile" else 7)
+        tables = analytics_views.RECONCILE_TABLES if args.view == "reconcile" else analytics_views.HEADROOM_TABLES
+        with views.open_for(lake, window, tables=tables) as db:
+            view = (analytics_views.reconcile if args.view == "reconcile" else analytics_views.headroom)(db, window)
     else:
         window = _window(args, today, 30)
         with views.open_for(lake, window, tables=views.TABLES_OF[args.view]) as db:

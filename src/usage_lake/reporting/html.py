@@ -23,7 +23,7 @@ from typing import Any
 
 from usage_lake import __version__
 from usage_lake.lake.store import Lake
-from usage_lake.reporting import views
+from usage_lake.reporting import analytics_views, views
 from usage_lake.reporting.formats import show, totals_row
 from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, View, Window
@@ -59,6 +59,7 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     window = Window.last(days, today)
     month_start = today.replace(day=1)
     needed = {table for view in ("workspaces", "keys", "projects", "claude-code") for table in views.TABLES_OF[view]}
+    needed |= {*analytics_views.RECONCILE_TABLES, *analytics_views.HEADROOM_TABLES}
     # the summary has "all time": every partition is read once, summed per day, key, workspace, model and tier,
     # and every view of the report reads that
     with LakeDB(lake, tables=needed) as db:
@@ -70,6 +71,9 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
         by_day_model = _daily_by_model(db, window, by_model)
         found = [daily, by_model, views.workspaces(db, window), views.keys(db, window),
                  views.projects(db, window, label), views.claude_code(db, window)]
+        if db.has("analytics_cost"):  # issue 18: the two billed sources side by side, and rate-limit headroom
+            found.append(analytics_views.reconcile(db, window))
+        found.append(analytics_views.headroom(db, Window(max(window.start, today - timedelta(days=6)), window.end, today)))
     report_views = [summary, *found, *extra]
     charts = charts_for(report_views, by_day_model, month, today, budget)
     notes = []
