@@ -160,7 +160,7 @@ def test_spend_and_rate_limit_snapshots(sim, org, local_lake):
 
     assert record.outcome == "succeeded", record.errors
     caps = {r["id"]: r for r in read_table(local_lake, "spend_limits").to_pylist()}
-    assert caps["spl_org"]["amount_usd"] == Decimal("5000") and caps["spl_org"]["scope_type"] == "organization"
+    assert caps["spl_org"]["amount_usd"] == Decimal("50000") and caps["spl_org"]["scope_type"] == "organization"
     assert caps["spl_tier"]["scope_type"] == "usage_tier" and caps["spl_ws"]["workspace_id"] == org.workspace_ids[1]
     limits = read_table(local_lake, "rate_limits").to_pylist()
     assert len(limits) == 3 * (len(org.models) + 1)  # three limiters per model, and one workspace override
@@ -200,3 +200,76 @@ def test_report_reconcile_shows_zero_then_the_drift_and_headroom_is_labelled_a_l
     assert main(["report", "headroom", "--lake", str(lake.root), "--now", "2026-11-23T14:30:00Z"]) == 0
     out = capsys.readouterr().out
     assert "lower bound" in out and "2,000,000" in out
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.alerts = []
+
+    def publish(self, alert) -> str:
+        self.alerts.append(alert)
+        return f"message-{len(self.alerts)}"
+
+
+@pytest.fixture
+def november(sim, local_lake):
+    """November 1 to 23 back-filled with the legacy reports and the Analytics API."""
+    assert ingest(backfill(NOV(1), NOV(24), REPORTS), sim=sim, lake=local_lake).outcome == "succeeded"
+    return local_lake
+
+
+def test_cap_alerts_fire_once_at_80_and_95_percent_of_a_simulated_cap(sim, org, november):
+    from usage_lake.alerts.caps import CAP_BUDGET, cap_figures
+    from usage_lake.alerts.figures import Figures
+    from usage_lake.simulator.limits import spend_limit
+
+    lake, recorder = november, Recorder()
+
+    def run_with_cap(cents: int | None) -> list:
+        for key in lake.list("spend_limits/"):  # today's snapshot again: the simulator's caps changed
+            (lake.root / key).unlink()
+        sim.caps = [spend_limit("spl_org", cents, {"type": "organization"})]
+        before = len(recorder.alerts)
+        record = ingest(incremental(reports=("spend_limits",)), sim=sim, lake=lake, publisher=recorder)
+        assert record.outcome == "succeeded", record.notes
+        return recorder.alerts[before:]
+
+    assert run_with_cap(None) == []  # no cap: nothing to measure
+    assert run_with_cap(10**12) == []
+    (figure,) = cap_figures(lake, Figures(lake), NOW)
+    assert figure.priority_billed_usd > 0  # the cap counts Priority Tier, billed by the Analytics API
+    value_cents = int(figure.value * 100)
+    (alert,) = run_with_cap(value_cents * 100 // 85)  # 85 %
+    assert alert.key == "cap/spl_org/2026-11/p80" and alert.budget == CAP_BUDGET and alert.scope == "organization"
+    assert alert.document["figure_usd"] == str(figure.value)
+    assert run_with_cap(value_cents * 100 // 85) == []  # once per cap, month and step
+    (alert,) = run_with_cap(value_cents * 100 // 96)  # 96 %
+    assert alert.key == "cap/spl_org/2026-11/p95" and alert.severity == "critical"
+    assert run_with_cap(value_cents * 100 // 96) == [] and run_with_cap(value_cents * 100 // 85) == []
+
+
+def test_cap_alerts_off_with_one_setting(sim, november):
+    from usage_lake.simulator.limits import spend_limit
+
+    sim.caps = [spend_limit("spl_org", 100, {"type": "organization"})]  # $1: far over
+    recorder = Recorder()
+    ingest(incremental(reports=("spend_limits",)), sim=sim, lake=november, publisher=recorder,
+           settings=Settings(base_url=sim.base_url, cap_alert_percents=Settings.from_env({"CAP_ALERTS": "off"}).cap_alert_percents))
+    assert recorder.alerts == []
+
+
+def test_a_requests_budget_alerts_on_the_simulators_exact_request_count(sim, org, november, tmp_path):
+    start, end = midnight(NOV(1)), NOW.replace(minute=0)
+    exact = sum(requests_of(c) for h in range(int((end - start).total_seconds()) // 3600)
+                for _, c in org.bucket_rows(int(start.timestamp()) + h * 3600, "1h"))
+    budgets = tmp_path / "budgets.json"
+    budgets.write_text(json.dumps({"budgets": [
+        {"name": "requests-exact", "period": "monthly", "measure": "requests", "amount": str(exact), "thresholds": [100]},
+        {"name": "requests-one-more", "period": "monthly", "measure": "requests", "amount": str(exact + 1), "thresholds": [100]},
+    ]}))
+    recorder = Recorder()
+    ingest(incremental(reports=("analytics_usage",)), sim=sim, lake=november, publisher=recorder,
+           settings=Settings(base_url=sim.base_url, budgets=str(budgets)))
+    fired = [a for a in recorder.alerts if a.budget.startswith("requests")]
+    assert [a.budget for a in fired] == ["requests-exact"]
+    assert fired[0].document["figure"] == str(exact) and "API requests" in fired[0].text

@@ -46,7 +46,8 @@ USAGE_COLUMNS = ["bucket_end", *CUBE_DIMS, "estimated_cost_usd", "uncached_input
                  "cache_creation_1h_input_tokens", "cache_read_input_tokens", "output_tokens", "web_search_requests"]
 COST_COLUMNS = ["model", "workspace_id", "service_tier", "inference_geo", "amount_usd"]
 TOKEN_COLUMNS = {Measure.INPUT_TOKENS: "input_tokens", Measure.OUTPUT_TOKENS: "output_tokens",
-                 Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests"}
+                 Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests", Measure.REQUESTS: "requests"}
+REQUEST_COLUMNS = [*CUBE_DIMS, "requests"]  # analytics_usage: the API request counts (the Analytics API's, issue 18)
 
 Ranking = list[tuple[str, Decimal]]
 
@@ -62,6 +63,7 @@ class DaySpend:
     estimated_by_end: dict[datetime, Decimal] = field(default_factory=dict)  # the estimate per usage bucket end
     usage: pa.Table | None = field(default=None, repr=False, compare=False)  # usage aggregated by CUBE_DIMS
     cost: pa.Table | None = field(default=None, repr=False, compare=False)  # the cost report aggregated by its scope dims
+    requests: pa.Table | None = field(default=None, repr=False, compare=False)  # analytics_usage requests by CUBE_DIMS
 
     def figure(self, basis: str) -> Decimal | None:
         return self.billed_usd if basis == BILLED else self.estimated_usd
@@ -117,7 +119,10 @@ def read_day(lake: Lake, day: date, names: Callable[[str, str | None], str] | No
         grouped = usage.group_by("bucket_end").aggregate([("estimated_cost_usd", "sum")])
         by_end = {end: Decimal(total or 0) for end, total in zip(grouped.column("bucket_end").to_pylist(),
                                                                  grouped.column("estimated_cost_usd_sum").to_pylist(), strict=True)}
-    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, usage_cube, cost_cube)
+    requests = _read(lake, "analytics_usage", day, REQUEST_COLUMNS)
+    requests_cube = requests.group_by(CUBE_DIMS).aggregate([("requests", "sum")]).rename_columns([*CUBE_DIMS, "requests"]) \
+        if requests is not None else None
+    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, usage_cube, cost_cube, requests_cube)
 
 
 def _usage_cube(usage: pa.Table | None) -> pa.Table | None:
@@ -296,6 +301,8 @@ class Figures:
     def _count(self, tally: _Tally, measure: Measure, spend: DaySpend, scope: DayScope) -> None:
         """Add one day of the budget's scope to the tally."""
         usage = _keep(spend.usage, scope.usage_mask(spend.usage)) if spend.usage is not None else None
+        if measure == Measure.REQUESTS:  # counted by the Analytics API only
+            usage = _keep(spend.requests, scope.usage_mask(spend.requests)) if spend.requests is not None else None
         if measure in TOKEN_COLUMNS:
             if usage is not None:
                 column = TOKEN_COLUMNS[measure]

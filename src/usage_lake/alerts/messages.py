@@ -341,7 +341,7 @@ def _compact(value: Decimal) -> str:
 def measure_text(measure: Measure) -> str:
     return {Measure.COST: "spend", Measure.BILLED_COST: "billed spend", Measure.ESTIMATED_COST: "estimated spend",
             Measure.INPUT_TOKENS: "input tokens", Measure.OUTPUT_TOKENS: "output tokens", Measure.TOTAL_TOKENS: "tokens",
-            Measure.WEB_SEARCH_REQUESTS: "web search requests"}[measure]
+            Measure.WEB_SEARCH_REQUESTS: "web search requests", Measure.REQUESTS: "API requests"}[measure]
 
 
 def _scope_words(budget: Budget) -> str:
@@ -400,6 +400,7 @@ _SQL_MEASURE = {
                           "+ output_tokens",
     Measure.WEB_SEARCH_REQUESTS: "web_search_requests",
     Measure.ESTIMATED_COST: "estimated_cost_usd",
+    Measure.REQUESTS: "requests",
 }
 
 
@@ -420,7 +421,8 @@ def budget_query(database: str, spend: BudgetFigure, web_search_usd: Decimal) ->
         expression = _SQL_MEASURE[measure]
     where += _scope_sql(scope, usage=True)
     name = "usd" if measure.is_money else measure.value
-    return (f"SELECT dt, model, workspace_id, api_key_id, sum({expression}) AS {name} FROM \"{database}\".usage_messages "
+    table = "analytics_usage" if measure == Measure.REQUESTS else "usage_messages"  # requests: only the Analytics API counts them
+    return (f"SELECT dt, model, workspace_id, api_key_id, sum({expression}) AS {name} FROM \"{database}\".{table} "
             f"WHERE {' AND '.join(where)} GROUP BY 1, 2, 3, 4 ORDER BY {name} DESC LIMIT 50;")
 
 

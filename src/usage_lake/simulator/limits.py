@@ -41,12 +41,13 @@ def spend_limit(spl_id: str, cents: int | None, scope: dict[str, Any], *, period
 
 
 def default_caps(org: SimulatedOrg) -> list[dict[str, Any]]:
-    """An organization cap of $5,000 a month, the usage-tier cap of $20,000, and $1,000 on the first named workspace."""
-    caps = [spend_limit("spl_org", 500_000, {"type": "organization"}),
-            spend_limit("spl_tier", 2_000_000, {"type": "usage_tier", "tier": "4"})]
+    """An organization cap of $50,000 a month, the usage-tier cap of $200,000, and $20,000 on the first named
+    workspace: far above the small org's spend (tests set `sim.caps` to bring one within reach)."""
+    caps = [spend_limit("spl_org", 5_000_000, {"type": "organization"}),
+            spend_limit("spl_tier", 20_000_000, {"type": "usage_tier", "tier": "4"})]
     named = [w for w in org.workspace_ids if w]
     if named:
-        caps.append(spend_limit("spl_ws", 100_000, {"type": "workspace", "workspace_id": named[0]}))
+        caps.append(spend_limit("spl_ws", 2_000_000, {"type": "workspace", "workspace_id": named[0]}))
     return caps
 
 
