@@ -273,3 +273,21 @@ def test_a_requests_budget_alerts_on_the_simulators_exact_request_count(sim, org
     fired = [a for a in recorder.alerts if a.budget.startswith("requests")]
     assert [a.budget for a in fired] == ["requests-exact"]
     assert fired[0].document["figure"] == str(exact) and "API requests" in fired[0].text
+
+
+def test_report_keys_uses_the_billed_per_key_cost_where_the_lake_has_it(sim, org, local_lake):
+    from usage_lake.reporting import views
+
+    assert ingest(backfill(NOV(10), NOV(12), REPORTS), sim=sim, lake=local_lake).outcome == "succeeded"
+    window = views.Window(NOV(10), NOV(12), NOV(23))
+    with views.open_for(local_lake, window, tables=views.TABLES_OF["keys"]) as db:
+        view = views.keys(db, window)
+    rows = view.table.to_pylist()
+    cost = read_table(local_lake, "analytics_cost")
+    expected = {}
+    for r in cost.to_pylist():
+        expected[(r["api_key_id"], r["workspace_id"])] = expected.get((r["api_key_id"], r["workspace_id"]), 0) + r["amount_usd"]
+    shown = {(r["api_key_id"], r["workspace_id"]): r["billed_usd"] for r in rows if r["billed_usd"] is not None}
+    assert shown == {k: v for k, v in expected.items() if k in shown} and len(shown) >= len(org.api_key_ids) - 1
+    assert {r["basis"] for r in rows if r["billed_usd"] is not None} == {"billed (analytics)"}
+    assert "billed (analytics)" in view.notes[0]

@@ -180,8 +180,10 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
 
     # top workspaces, keys, projects
     label = next((c.name for c in by_name["projects"].columns[:1]), "project_shown")
+    keys_billed = by_name["keys"].table.column("billed_usd").null_count < by_name["keys"].table.num_rows  # the Analytics API's (issue 18)
     for key, view_name, label_col, amount, title in (
         ("top-workspaces", "workspaces", "workspace", "billed_usd", "Top workspaces (billed)"),
+        ("top-keys", "keys", "api_key", "billed_usd", "Top API keys (billed (analytics))") if keys_billed else
         ("top-keys", "keys", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
         ("top-projects", "projects", label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
     ):
