@@ -291,3 +291,24 @@ def test_report_keys_uses_the_billed_per_key_cost_where_the_lake_has_it(sim, org
     assert shown == {k: v for k, v in expected.items() if k in shown} and len(shown) >= len(org.api_key_ids) - 1
     assert {r["basis"] for r in rows if r["billed_usd"] is not None} == {"billed (analytics)"}
     assert "billed (analytics)" in view.notes[0]
+
+
+def test_a_key_scoped_cost_budget_is_measured_on_the_billed_per_key_cost(sim, org, november):
+    from usage_lake.alerts.figures import ANALYTICS_BILLED, Figures
+    from usage_lake.alerts.periods import span_of
+    from usage_lake.config.budgets import Budget, Period
+
+    assert ingest(incremental(reports=("usage",)), sim=sim, lake=november).outcome == "succeeded"  # today, estimated
+    key = org.api_key_ids[0]
+    budget = Budget("key", Period.MONTHLY, Decimal(1000), scope={"api_key_id": (key,)})
+    figure = Figures(november).budget(budget, span_of(Period.MONTHLY, NOV(23)), NOW)
+
+    cost = read_table(november, "analytics_cost").to_pylist()
+    billed = sum(r["amount_usd"] for r in cost if r["api_key_id"] == key and r["service_tier"] != "priority")
+    priority = sum(r["amount_usd"] for r in cost if r["api_key_id"] == key and r["service_tier"] == "priority")
+    usage = read_table(november, "usage_messages", [NOV(23)]).to_pylist()
+    today = sum(r["estimated_cost_usd"] for r in usage if r["api_key_id"] == key and r["service_tier"] != "priority")
+    assert figure.basis == ANALYTICS_BILLED
+    assert (figure.billed_days, figure.estimated_days) == (22, 1)
+    assert figure.value == billed + today
+    assert figure.priority_estimated_usd >= priority  # billed where billed (Nov 1-22), today's estimate beside it
