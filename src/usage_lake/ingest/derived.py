@@ -9,7 +9,7 @@ Adding a derived table is one line here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from usage_lake.config.settings import Settings
-from usage_lake.focus import write_focus_day
+from usage_lake.focus import Unmatched, write_focus_day
 from usage_lake.lake.curated import read_parquet
 from usage_lake.lake.layout import partition_key
 from usage_lake.lake.store import Lake
@@ -31,6 +31,7 @@ class Context:
     lake: Lake
     prices: PriceTable
     settings: Settings
+    unmatched: Unmatched = field(default_factory=Unmatched)  # cost token rows no usage explains, told once per run
 
 
 Builder = Callable[[Context, date], list[str]]
@@ -38,8 +39,8 @@ Builder = Callable[[Context, date], list[str]]
 
 def _focus(ctx: Context, day: date) -> list[str]:
     """The day's `focus` rows, from the cost day just written (and the usage day in the lake)."""
-    return write_focus_day(ctx.lake, day, prices=ctx.prices,
-                           include_estimated_priority=ctx.settings.focus_include_estimated_priority).notes
+    return write_focus_day(ctx.lake, day, prices=ctx.prices, include_estimated_priority=ctx.settings.focus_include_estimated_priority,
+                           unmatched=ctx.unmatched).notes
 
 
 RECONCILE_TOLERANCE_USD = Decimal("0.01")

@@ -33,6 +33,7 @@ import pyarrow as pa
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError
+from usage_lake.focus import Unmatched
 from usage_lake.ingest.days import PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.derived import Context as DerivedContext
@@ -96,6 +97,7 @@ class Ingestion:
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
         self.unpriced_models: set[str] = set()
+        self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
@@ -178,6 +180,9 @@ class Ingestion:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
+        for note in self.focus_unmatched.notes():
+            logger.warning("%s", note)
+            record.notes.append(note)
         record.finished_at = record.updated_at = self.clock()
         return record
 
@@ -288,7 +293,7 @@ class Ingestion:
     def _write_derived(self, table: str, day: date) -> None:
         """The derived tables built from the day of `table` just written (`derived.DERIVED`: FOCUS from cost).
         Derived data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
-        context = DerivedContext(self.lake, self.prices, self.settings)
+        context = DerivedContext(self.lake, self.prices, self.settings, self.focus_unmatched)
         for name, build in derived_for(table):
             try:
                 self.record.notes.extend(build(context, day))
