@@ -312,3 +312,15 @@ def test_a_key_scoped_cost_budget_is_measured_on_the_billed_per_key_cost(sim, or
     assert (figure.billed_days, figure.estimated_days) == (22, 1)
     assert figure.value == billed + today
     assert figure.priority_estimated_usd >= priority  # billed where billed (Nov 1-22), today's estimate beside it
+
+
+def test_the_html_report_has_the_reconcile_and_headroom_sections(sim, november):
+    from usage_lake.reporting.html import build_report, render_html
+
+    ingest(incremental(reports=("workspaces", "rate_limits")), sim=sim, lake=november)
+    report = build_report(november, today=NOV(23), days=7)
+    names = [v.name for v in report.views]
+    assert "reconcile" in names and "rate_limit_headroom" in names
+    page = render_html(report)
+    assert 'id="view-reconcile"' in page and "a lower bound" in page
+    assert "Top API keys (billed (analytics))" in page
