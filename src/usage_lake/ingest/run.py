@@ -8,7 +8,13 @@ comes back empty while the lake already holds rows for it is kept, not erased, a
 
 An endpoint kind decides the loop (`sources.base.Kind`): bucketed reports go through the day assembly above;
 a daily report (Claude Code) is one query per UTC day, the day written when its query ends; snapshot endpoints
-(the organization's lists) are taken first, once a UTC day (`snapshot.py`), then the labels in force.
+(the organization's lists) are taken after the reports, so they can never starve usage and cost, once a UTC
+day (`snapshot.py`), then the labels in force.
+
+Every query has a page ceiling and the client checks the deadline before every page (`sources.http`): an
+endpoint whose cursor never ends, or that is still fetching when only `RESERVE_SECONDS` are left, stops with a
+named error recorded in the run log (a `DeadlineError` even for usage and cost: the days already written stay,
+the next run fetches the rest), and the run goes on to its alerts and returns before Lambda's hard limit.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
 does the rest; a run that fails keeps every day it completed, records itself, and re-raises. An endpoint that
@@ -33,7 +39,7 @@ import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
+from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError, ResponseShapeError
 from usage_lake.focus import write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
@@ -132,8 +138,9 @@ class Ingestion:
         try:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+            self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
+            self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
             self._take_snapshots(snapshots, now)
-            self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
@@ -218,7 +225,7 @@ class Ingestion:
         try:
             yield
         except (AdminApiError, LakeError) as exc:
-            if endpoint.required or (isinstance(exc, AuthenticationError) and exc.status == 401):
+            if (endpoint.required and not isinstance(exc, DeadlineError)) or (isinstance(exc, AuthenticationError) and exc.status == 401):
                 raise
             self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
