@@ -22,13 +22,14 @@ from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey
 from usage_lake.config.settings import Settings
 from usage_lake.ingest import DayResult, Deadline, Ingestion, Outcome, RunRecord, rebuild_days, write_record
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient, RetryPolicy
 from usage_lake.sources.labels import LabelMap, load_labels
 
-__all__ = ["IngestJob", "parse_event", "rebuild"]
+__all__ = ["IngestJob", "parse_event", "personal_data", "rebuild"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class IngestJob:
         labels = labels if labels is not None else load_labels(settings)  # a bad LABELS file fails here, before any fetch
         self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
         self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
-                                   on_day=on_day, prices=prices, labels=labels)
+                                   on_day=on_day, prices=prices, labels=labels, personal=personal_data(settings, key))
 
     @property
     def record(self) -> RunRecord:
@@ -97,6 +98,12 @@ class IngestJob:
         record.notes += [f"alerts: budget not evaluated: {problem}" for problem in alerting.problems]
         if delivery.failed or alerting.problems:
             record.outcome = Outcome.ALERTS_FAILED
+
+
+def personal_data(settings: Settings, key: AdminKey | None) -> PersonalData:
+    """PERSONAL_DATA as a transform; its hash key derived from PERSONAL_DATA_KEY, else from the Admin key."""
+    secret = settings.personal_data_key or (key.reveal() if key is not None else "")
+    return PersonalData.derived(settings.personal_data, secret) if secret else PersonalData(settings.personal_data)
 
 
 def rebuild(lake: Lake, settings: Settings, *, reports: list[str], start: date, end: date) -> list[DayResult]:

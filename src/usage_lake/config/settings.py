@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from usage_lake.errors import SettingsError
 
 __all__ = [
-    "API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "WORKSPACE_ID", "Settings", "SettingsError", "is_bucket_name",
+    "API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "PERSONAL_DATA_MODES", "WORKSPACE_ID", "Settings", "SettingsError", "is_bucket_name",
     "normalize_prefix", "prefix_problem",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 BUCKET_WIDTHS = ("1h", "1d", "1m")
+PERSONAL_DATA_MODES = ("keep", "hash", "drop")
 # At least one day: a run re-reads whole days from today - lookback, so with 0 the hour (or day) that ended just
 # before midnight is never read again after midnight, and the cost report (whole days that have ended) never runs.
 MIN_LOOKBACK_DAYS = 1
@@ -53,6 +54,10 @@ class Settings:
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
+    # personal data (docs/privacy.md)
+    personal_data: str = "keep"  # PERSONAL_DATA: keep | hash | drop the e-mails and names of people
+    personal_data_key: str | None = field(default=None, repr=False)  # PERSONAL_DATA_KEY: the hash key's secret (else the Admin key)
+    report_no_people: bool = False  # REPORT_NO_PEOPLE: `report html` leaves per-person sections out
 
     @property
     def alerts_enabled(self) -> bool:
@@ -94,6 +99,9 @@ class Settings:
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
+            personal_data=_choice(env, "PERSONAL_DATA", PERSONAL_DATA_MODES, "keep"),
+            personal_data_key=_optional(env, "PERSONAL_DATA_KEY"),
+            report_no_people=_flag(env, "REPORT_NO_PEOPLE"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
             raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "

@@ -49,6 +49,7 @@ from usage_lake.ingest.raw import Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
 from usage_lake.lake.curated import DayAction, store_tables
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
@@ -93,6 +94,7 @@ class Ingestion:
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
         labels: LabelMap | None = None,
+        personal: PersonalData | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -101,6 +103,7 @@ class Ingestion:
         self.on_day = on_day
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
+        self.personal = personal or PersonalData()  # PERSONAL_DATA: applied to raw pages and curated rows as stored
         self.unpriced_models: set[str] = set()
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
@@ -233,7 +236,7 @@ class Ingestion:
 
     def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
         """The organization's lists (once a UTC day each), then the labels in force."""
-        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
+        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now, personal=self.personal)
         for endpoint in snapshots:
             with self._contained(endpoint):
                 self._note_day(taker.take(endpoint))
@@ -253,7 +256,7 @@ class Ingestion:
                 if any(bucket.starting_at != start for bucket in page.buckets):
                     stray = next(b.starting_at.date() for b in page.buckets if b.starting_at != start)
                     raise ResponseShapeError(f"{where}: holds records dated {stray}, not {day}")
-                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body)
+                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body, self.personal)
                 self.record.raw_pages_reused += reused
                 pending.tables.append(endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
                                                         where=where, prices=self.prices))
@@ -272,7 +275,7 @@ class Ingestion:
                 for page in pages(self.client, window, self.page_sizes):
                     self.record.pages += 1
                     day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
-                    stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
+                    stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body, self.personal)
                     table = endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
                                               where=f"{endpoint.name} report page {page.number} ({page.path})", prices=self.prices)
                     table, defaulted = take_defaulted(table)
@@ -330,7 +333,7 @@ class Ingestion:
             Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
                              rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
                              pages=list(pending.pages.values())).write(self.lake)
-        action = store_tables(self.lake, day, endpoint.outputs(table))
+        action = store_tables(self.lake, day, {name: self.personal.table(name, rows) for name, rows in endpoint.outputs(table).items()})
         if action == DayAction.KEPT:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)

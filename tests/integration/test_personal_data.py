@@ -1,0 +1,114 @@
+"""Personal data controls (issue 21 item 4): PERSONAL_DATA=hash|drop leaves no e-mail or person's name in any object
+of the lake (raw pages decoded, Parquet read), and `purge` erases one address from a lake that has it everywhere."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+
+import pyarrow.parquet as pq
+import io
+import pytest
+from support import incremental, ingest
+
+from usage_lake.app.jobs import personal_data
+from usage_lake.config.secrets import AdminKey
+from usage_lake.config.settings import Settings
+from usage_lake.lake.curated import read_table
+from usage_lake.lake.personal import PersonalData, purge_email
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def lake_text(lake) -> dict[str, str]:
+    """Every object of the lake as text: raw pages decompressed, Parquet objects read whole (their strings are compressed)."""
+    out = {}
+    for key in lake.list(""):
+        data = lake.get(key)
+        if key.endswith(".gz"):
+            data = gzip.decompress(data)
+        if key.endswith(".parquet"):
+            out[key] = json.dumps(pq.read_table(io.BytesIO(data)).to_pylist(), default=str, ensure_ascii=False)
+        else:
+            out[key] = data.decode("utf-8", "replace")
+    return out
+
+
+def people(org) -> tuple[set[str], set[str]]:
+    users = org.directory.users
+    emails = {u["email"] for u in users} | {i["email"] for i in org.directory.invites}
+    return emails, {u["name"] for u in users}
+
+
+def run_all(sim, lake, mode: str):
+    settings = Settings(base_url=sim.base_url, personal_data=mode)
+    record = ingest(incremental(reports=()), sim=sim, lake=lake, settings=settings)
+    assert record.outcome == "succeeded", record.errors
+    return record
+
+
+def test_keep_stores_them_and_the_scan_finds_them(sim, org, local_lake):
+    """The scan itself: with the default, the e-mails are in curated tables and raw pages alike."""
+    run_all(sim, local_lake, "keep")
+    emails, _ = people(org)
+    found = {m for text in lake_text(local_lake).values() for m in EMAIL.findall(text)}
+    assert emails <= found
+    holders = {key.split("/")[0] + "/" + key.split("/")[1] for key, text in lake_text(local_lake).items() if EMAIL.search(text)}
+    assert {"raw/users", "raw/invites", "raw/claude_code"} <= holders
+    assert {k.split("/")[0] for k, t in lake_text(local_lake).items() if EMAIL.search(t)} >= {"users", "invites", "claude_code_usage",
+                                                                                                "claude_code_models"}
+
+
+@pytest.mark.parametrize("mode", ["hash", "drop"])
+def test_hash_and_drop_leave_no_email_or_name_in_any_object(sim, org, local_lake, mode):
+    run_all(sim, local_lake, mode)
+    emails, names = people(org)
+    texts = lake_text(local_lake)
+    assert len(texts) > 30
+    leaks = {key: EMAIL.findall(text) for key, text in texts.items() if EMAIL.search(text)}
+    assert leaks == {}
+    assert [key for key, text in texts.items() if any(name in text for name in names)] == []
+    users = read_table(local_lake, "users")
+    assert users.num_rows == len(org.directory.users)  # the people are still counted, by id and role
+    stored = users.column("email").to_pylist()
+    expected = personal_data(Settings(personal_data=mode), AdminKey(sim.admin_key))
+    assert stored == [expected.value(u["email"]) for u in org.directory.users]
+    if mode == "hash":  # one person, one hash: per-person figures still add up, in the raw pages too
+        assert all(re.fullmatch(r"hmac:[0-9a-f]{32}", e) for e in stored) and len(set(stored)) == len(stored)
+        claude = set(read_table(local_lake, "claude_code_usage").column("actor_email_address").to_pylist()) - {None}
+        assert claude and claude <= set(stored)
+        assert sum(stored[0] in text for key, text in texts.items() if key.startswith("raw/users/")) == 1
+    else:
+        assert stored == [None] * len(stored)
+
+
+def test_the_hash_is_keyed_idempotent_and_case_blind():
+    a, b = PersonalData.derived("hash", "key-a"), PersonalData.derived("hash", "key-b")
+    assert a.value("Alice@Example.com") == a.value(" alice@example.com") != b.value("alice@example.com")
+    assert a.value(a.value("alice@example.com")) == a.value("alice@example.com")
+    assert PersonalData.derived("drop", "k").value("alice@example.com") is None
+    assert PersonalData("keep").value("alice@example.com") == "alice@example.com"
+
+
+@pytest.mark.parametrize("mode", ["keep", "hash"])
+def test_purge_erases_one_address_everywhere(sim, org, local_lake, mode):
+    run_all(sim, local_lake, mode)
+    target = org.directory.users[1]["email"]
+    other = org.directory.users[2]["email"]
+    personal = personal_data(Settings(personal_data=mode), AdminKey(sim.admin_key))
+    forms = {target} if mode == "keep" else {personal.value(target)}
+    before = lake_text(local_lake)
+    holders = sorted(key for key, text in before.items() if any(form in text for form in forms))
+    assert any(k.startswith("raw/users/") for k in holders) and any(k.startswith("claude_code_usage/") for k in holders)
+
+    purged = purge_email(local_lake, target.upper(), personal)
+
+    assert sorted(purged.objects) == holders  # exactly the objects that held it, each said
+    after = lake_text(local_lake)
+    assert [key for key, text in after.items() if any(form in text for form in forms)] == []
+    users = read_table(local_lake, "users")
+    assert users.num_rows == len(org.directory.users) - 1
+    assert personal.value(other) in users.column("email").to_pylist()  # nobody else was touched
+    claude = read_table(local_lake, "claude_code_usage")
+    assert claude.num_rows > 0
