@@ -112,3 +112,35 @@ def test_purge_erases_one_address_everywhere(sim, org, local_lake, mode):
     assert personal.value(other) in users.column("email").to_pylist()  # nobody else was touched
     claude = read_table(local_lake, "claude_code_usage")
     assert claude.num_rows > 0
+
+
+def test_the_purge_command_says_which_objects_it_rewrote(sim, org, local_lake, capsys, monkeypatch):
+    from usage_lake.app.cli import main
+
+    run_all(sim, local_lake, "keep")
+    monkeypatch.delenv("ANTHROPIC_ADMIN_API_KEY", raising=False)
+    target = org.directory.invites[0]["email"]
+    holders = sorted(k for k, t in lake_text(local_lake).items() if target in t)
+    assert main(["purge", "--lake", str(local_lake.root), "--email", target]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(line.removeprefix("rewrote ") for line in out[:-1]) == holders
+    assert out[-1].startswith(f"{len(holders)} object(s) rewritten: 1 curated row(s) and ")
+    assert [k for k, t in lake_text(local_lake).items() if target in t] == []
+    assert main(["purge", "--lake", str(local_lake.root), "--email", "not an address"]) == 2
+    assert "--email: expected one e-mail address" in capsys.readouterr().err
+
+
+def test_report_html_without_people(sim, org, local_lake, tmp_path, monkeypatch):
+    from usage_lake.app.cli import main
+
+    run_all(sim, local_lake, "keep")
+    emails, _ = people(org)
+    argv = ["report", "html", "--lake", str(local_lake.root), "--days", "7", "--now", "2026-11-23T14:30:00Z"]
+    assert main([*argv, "--out", str(tmp_path / "with.html")]) == 0
+    assert any(e in (tmp_path / "with.html").read_text() for e in emails)
+    assert main([*argv, "--out", str(tmp_path / "without.html"), "--no-people"]) == 0
+    without = (tmp_path / "without.html").read_text()
+    assert not EMAIL.search(without.replace("noreply@", "")) and "Per-person sections" in without
+    monkeypatch.setenv("REPORT_NO_PEOPLE", "true")
+    assert main([*argv, "--out", str(tmp_path / "setting.html")]) == 0
+    assert not any(e in (tmp_path / "setting.html").read_text() for e in emails)
