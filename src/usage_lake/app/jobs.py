@@ -92,11 +92,13 @@ class IngestJob:
             record.outcome = Outcome.ALERTS_FAILED
             record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
             return
-        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed) + len(alerting.problems)
+        record.alerts_sent = len(delivery.sent)
+        record.alerts_failed = len(delivery.failed) + len(delivery.unsendable) + len(alerting.problems)
         record.notes += [f"alert sent: {key}" for key in delivery.sent]
         record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
+        record.notes += [f"alert NOT sent and not retried: {key}: {why}" for key, why in delivery.unsendable.items()]
         record.notes += [f"alerts: budget not evaluated: {problem}" for problem in alerting.problems]
-        if delivery.failed or alerting.problems:
+        if delivery.failed or delivery.unsendable or alerting.problems:
             record.outcome = Outcome.ALERTS_FAILED
 
 
