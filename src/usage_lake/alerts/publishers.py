@@ -48,6 +48,19 @@ class SnsPublisher:
         return response["MessageId"]
 
 
+class OutboxPublisher:
+    """Local mode and the demo: each alert becomes `alerts/outbox/<key>.json` in the lake."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    def publish(self, alert: Alert) -> str:
+        key = alert_outbox_key(alert.key)
+        self.lake.put(key, json.dumps({"subject": alert.subject, "text": alert.text, "attributes": attributes(alert),
+                                       "document": alert.document}, indent=1).encode())
+        return key
+
+
 def sns_message(alert: Alert, limit: int = SNS_MESSAGE_LIMIT) -> dict[str, Any]:
     """The Publish arguments of an alert, under `limit` bytes (see the module docstring); `Unsendable` if impossible."""
     attrs = {name: {"DataType": "String", "StringValue": value} for name, value in attributes(alert).items()}
