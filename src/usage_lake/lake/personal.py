@@ -13,6 +13,7 @@ table. `usage-lake purge --email` (`purge_email`) erases one address from every 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import hmac
@@ -87,7 +88,7 @@ class PersonalData:
         document = json.loads(body)
         for record in _records(document):
             for path, kind in fields:
-                _edit(record, path, lambda text, kind=kind: self.value(text, kind))
+                _edit(record, path, functools.partial(self.value, kind=kind))
         return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
     def table(self, name: str, table: pa.Table) -> pa.Table:
