@@ -136,3 +136,15 @@ def test_a_retry_that_would_outlast_the_deadline_is_not_waited_for(sim, local_la
     assert [e.error_type for e in record.errors] == ["DeadlineError"] and "cost_report" in record.errors[0].error
     assert read_table(local_lake, "usage_messages").num_rows > 0
     assert DeadlineError.__mro__[1].__name__ == "AdminApiError"
+
+
+def test_a_slow_answer_is_not_waited_for_past_the_deadline(sim, local_lake):
+    """The HTTP timeout shrinks to the time left before the reserve: a 20 s answer is given up on in about 2 s."""
+    from usage_lake.ingest.run import RESERVE_SECONDS
+
+    sim.faults.after(0, Fault.slow(20), path="cost_report")
+    began = time.monotonic()
+    record = ingest(incremental(), sim=sim, lake=local_lake, deadline=Clock(RESERVE_SECONDS + 2.0))
+    assert time.monotonic() - began < 10
+    assert [e.error_type for e in record.errors] == ["DeadlineError"] and "cost_report" in record.errors[0].error
+    assert read_table(local_lake, "usage_messages").num_rows > 0

@@ -212,6 +212,7 @@ class AdminClient:
     ) -> None:
         self._key = api_key
         self._retry = retry or RetryPolicy()
+        self._timeouts = timeout
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._remaining: Callable[[], float] | None = None  # seconds the run has left (`stop_when`)
@@ -249,6 +250,14 @@ class AdminClient:
         if left - needs < self._reserve:
             raise DeadlineError(f"GET {path}: stopped before {what} with {left:.0f} s left (the run keeps {self._reserve:.0f} s "
                                 "to store what it has and send alerts); the next run fetches it again")
+
+    def _timeout(self) -> httpx.Timeout | httpx._client.UseClientDefault:
+        """The client's timeouts, shortened to the time the run has before its reserve (a slow answer is not waited for
+        past the deadline)."""
+        if self._remaining is None:
+            return httpx.USE_CLIENT_DEFAULT
+        budget = max(1.0, self._remaining() - self._reserve)
+        return httpx.Timeout(min(self._timeouts.read or budget, budget), connect=min(self._timeouts.connect or budget, budget))
 
     def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES, *,
                    max_pages: int | None = None) -> Generator[Page, None, None]:
@@ -296,7 +305,7 @@ class AdminClient:
             retry_after: float | None = None
             self.stats.requests += 1
             try:
-                with self._http.stream("GET", path, params=list(query)) as response:
+                with self._http.stream("GET", path, params=list(query), timeout=self._timeout()) as response:
                     body = _read_page_body(response) if response.status_code == 200 else response.read()
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
                 reason, problem = type(exc).__name__, f"{type(exc).__name__}: {self._key.redact(str(exc)) or 'no detail'}"
