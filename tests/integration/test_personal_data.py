@@ -4,11 +4,11 @@ of the lake (raw pages decoded, Parquet read), and `purge` erases one address fr
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 
 import pyarrow.parquet as pq
-import io
 import pytest
 from support import incremental, ingest
 
@@ -144,3 +144,17 @@ def test_report_html_without_people(sim, org, local_lake, tmp_path, monkeypatch)
     monkeypatch.setenv("REPORT_NO_PEOPLE", "true")
     assert main([*argv, "--out", str(tmp_path / "setting.html")]) == 0
     assert not any(e in (tmp_path / "setting.html").read_text() for e in emails)
+
+
+def test_the_settings_and_where_the_hash_key_comes_from():
+    from usage_lake.errors import SettingsError
+
+    assert Settings.from_env({}).personal_data == "keep"
+    with pytest.raises(SettingsError, match="PERSONAL_DATA must be one of keep, hash, drop"):
+        Settings.from_env({"PERSONAL_DATA": "encrypt"})
+    own = Settings.from_env({"PERSONAL_DATA": "hash", "PERSONAL_DATA_KEY": "a key of its own", "REPORT_NO_PEOPLE": "true"})
+    assert own.report_no_people and "a key of its own" not in repr(own)
+    # its own key: hashes survive a rotated Admin key; without it they follow the Admin key
+    assert personal_data(own, AdminKey("sk-ant-admin01-old")).value("a@b.co") == personal_data(own, AdminKey("sk-ant-admin01-new")).value("a@b.co")
+    plain = Settings(personal_data="hash")
+    assert personal_data(plain, AdminKey("sk-ant-admin01-old")).value("a@b.co") != personal_data(plain, AdminKey("sk-ant-admin01-new")).value("a@b.co")
