@@ -158,3 +158,23 @@ def test_the_settings_and_where_the_hash_key_comes_from():
     assert personal_data(own, AdminKey("sk-ant-admin01-old")).value("a@b.co") == personal_data(own, AdminKey("sk-ant-admin01-new")).value("a@b.co")
     plain = Settings(personal_data="hash")
     assert personal_data(plain, AdminKey("sk-ant-admin01-old")).value("a@b.co") != personal_data(plain, AdminKey("sk-ant-admin01-new")).value("a@b.co")
+
+
+def test_fields_are_found_by_name_so_a_new_endpoint_is_covered():
+    """The Analytics API's actors (`{type: user_actor, user_id, email_address, name}`) at any depth, in a page and a table."""
+    import pyarrow as pa
+
+    hashing = PersonalData.derived("hash", "k")
+    page = json.dumps({"data": [{"day": "2026-12-01", "actor": {"type": "user_actor", "user_id": "u1", "email_address": "Ann@Example.com",
+                                                               "name": "Ann Example"}, "workspace": {"type": "workspace", "name": "Prod"}}],
+                       "has_more": False}).encode()
+    stored = json.loads(hashing.body("analytics_usage", page))
+    actor = stored["data"][0]["actor"]
+    assert actor == {"type": "user_actor", "user_id": "u1", "email_address": hashing.value("ann@example.com"),
+                     "name": hashing.value("Ann Example", "name")}
+    assert stored["data"][0]["workspace"]["name"] == "Prod"  # a workspace's name is not a person's
+    usage_page = b'{"data":[{"results":[{"api_key_id":"email@example.com"}]}],"has_more":false}'
+    assert hashing.body("usage", usage_page) is usage_page  # the usage and cost reports are never parsed for people
+    table = pa.table({"actor_email_address": ["a@b.co", None], "actor_name": ["A B", "C"], "workspace_name": ["W", "W"]})
+    dropped = PersonalData.derived("drop", "k").table("analytics_actors", table)
+    assert dropped.to_pydict() == {"actor_email_address": [None, None], "actor_name": [None, None], "workspace_name": ["W", "W"]}

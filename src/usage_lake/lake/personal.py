@@ -7,19 +7,24 @@ addresses); `drop` stores null. The same transform is applied to the raw page be
 the curated rows (`table`), so a rebuild from raw gives what the run wrote; it is idempotent (a hash is not
 hashed again), so applying it twice, or to a lake already minimised, changes nothing.
 
+What counts as personal is decided by field names, so an endpoint added later is covered without a list to
+keep up to date: in a raw page, every `email` / `email_address` string at any depth, and the `name` of an object
+that is a person (`type` user, user_actor or invite); in a curated table, every column named `email`,
+`email_address` or ending in `_email` / `_email_address`, and the person-name columns (`users.name`, columns
+ending in `actor_name` or `user_name`). The usage and cost reports hold none and are not parsed for it.
+
 Ids (user ids, `created_by_id`, `principal_id`) are kept: they name a person only together with the `users`
 table. `usage-lake purge --email` (`purge_email`) erases one address from every curated day and raw page.
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,27 +34,32 @@ import pyarrow.compute as pc
 from usage_lake.config.settings import PERSONAL_DATA_MODES
 from usage_lake.lake.curated import partition_days, read_parquet, replace_day
 from usage_lake.lake.layout import RAW, partition_key
+from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 
-__all__ = ["MODES", "PERSONAL_COLUMNS", "PERSONAL_FIELDS", "PersonalData", "Purged", "purge_email"]
+__all__ = ["MODES", "NO_PERSONAL_DATA", "PersonalData", "Purged", "personal_columns", "purge_email"]
 
 MODES = PERSONAL_DATA_MODES
 EMAIL, NAME = "email", "name"
-# raw pages: per endpoint, the path of each personal field inside every record of `data`, and what it holds
-PERSONAL_FIELDS: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
-    "users": ((("email",), EMAIL), (("name",), NAME)),
-    "invites": ((("email",), EMAIL),),
-    "claude_code": ((("actor", "email_address"), EMAIL),),
-}
-# curated tables: the columns that hold them
-PERSONAL_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "users": (("email", EMAIL), ("name", NAME)),
-    "invites": (("email", EMAIL),),
-    "claude_code_usage": (("actor_email_address", EMAIL),),
-    "claude_code_models": (("actor_email_address", EMAIL),),
-}
+EMAIL_FIELDS = frozenset({"email", "email_address"})
+PERSON_TYPES = frozenset({"user", "user_actor", "invite"})  # objects whose `name` is a person's
+NO_PERSONAL_DATA = frozenset({"usage", "cost"})  # endpoints whose (large) pages hold no person: never parsed for it
+REMOVED_WITH_PERSON = frozenset({"users", "invites"})  # a purge removes the record itself, not just its e-mail
+_EMAIL_COLUMN = re.compile(r"(.*_)?email(_address)?")
+_NAME_COLUMN = re.compile(r".*(actor|user)_name")
 _HASHED = re.compile(r"hmac:[0-9a-f]{32}")
 _CONTEXT = b"anthropic-usage-lake/personal-data/v1"
+
+
+def personal_columns(table: str, column_names: list[str]) -> list[tuple[str, str]]:
+    """(column, EMAIL or NAME) of a curated table's columns that hold a person's e-mail or name."""
+    found = []
+    for column in column_names:
+        if _EMAIL_COLUMN.fullmatch(column):
+            found.append((column, EMAIL))
+        elif _NAME_COLUMN.fullmatch(column) or (table == "users" and column == "name"):
+            found.append((column, NAME))
+    return found
 
 
 @dataclass(frozen=True)
@@ -82,45 +92,45 @@ class PersonalData:
 
     def body(self, endpoint: str, body: bytes | bytearray) -> bytes | bytearray:
         """A raw page with its personal fields transformed (the same bytes when there are none or the mode is keep)."""
-        fields = PERSONAL_FIELDS.get(endpoint)
-        if self.keeps or not fields:
+        if self.keeps or endpoint in NO_PERSONAL_DATA or not _may_hold_people(body):
             return body
         document = json.loads(body)
-        for record in _records(document):
-            for path, kind in fields:
-                _edit(record, path, functools.partial(self.value, kind=kind))
+        if not _walk(document, self.value):
+            return body
         return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
     def table(self, name: str, table: pa.Table) -> pa.Table:
         """Curated rows with their personal columns transformed."""
-        columns = PERSONAL_COLUMNS.get(name)
-        if self.keeps or not columns or table.num_rows == 0:
+        if self.keeps or table.num_rows == 0:
             return table
-        for column, kind in columns:
-            if column in table.column_names:
-                index = table.schema.get_field_index(column)
-                values = [self.value(v, kind) for v in table.column(column).to_pylist()]
-                table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
+        for column, kind in personal_columns(name, table.column_names):
+            index = table.schema.get_field_index(column)
+            values = [self.value(v, kind) for v in table.column(column).to_pylist()]
+            table = table.set_column(index, table.schema.field(index), pa.array(values, pa.string()))
         return table
 
 
-def _records(document: Any) -> Iterator[dict[str, Any]]:
-    data = document.get("data") if isinstance(document, dict) else None
-    for record in data if isinstance(data, list) else []:
-        if isinstance(record, dict):
-            yield record
+def _may_hold_people(body: bytes | bytearray) -> bool:
+    return b"email" in body or b'"name"' in body
 
 
-def _edit(record: dict[str, Any], path: tuple[str, ...], change: Callable[[str | None], str | None]) -> bool:
-    """Apply `change` to the string at `path`; whether it was there."""
-    *parents, leaf = path
-    node: Any = record
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or not isinstance(node.get(leaf), str):
-        return False
-    node[leaf] = change(node[leaf])
-    return True
+def _walk(node: Any, change: Callable[[str | None, str], str | None]) -> bool:
+    """Apply `change(value, kind)` to every personal field at any depth; whether there was one."""
+    found = False
+    if isinstance(node, dict):
+        for key in EMAIL_FIELDS & node.keys():
+            if isinstance(node[key], str):
+                node[key], found = change(node[key], EMAIL), True
+        if node.get("type") in PERSON_TYPES and isinstance(node.get("name"), str):
+            node["name"], found = change(node["name"], NAME), True
+        for child in node.values():
+            if isinstance(child, (dict, list)):
+                found = _walk(child, change) or found
+    elif isinstance(node, list):
+        for child in node:
+            if isinstance(child, (dict, list)):
+                found = _walk(child, change) or found
+    return found
 
 
 @dataclass
@@ -133,67 +143,75 @@ class Purged:
 
 
 def purge_email(lake: Lake, address: str, personal: PersonalData | None = None) -> Purged:
-    """Erase one e-mail address from the lake: the rows of `users` and `invites` that hold it are removed, and it is
-    nulled in the Claude Code tables (the figures stay); every raw page that holds it is rewritten in place (its
-    record removed, or its e-mail nulled). Matches the address in any case, and its hash when `personal` has a key."""
+    """Erase one e-mail address from the lake: the rows of `users` and `invites` that hold it are removed, and in
+    every other table its e-mail (and the person's name) is nulled, the figures kept; every raw page that holds it
+    is rewritten in place the same way. Matches the address in any case, and its hash when `personal` has a key."""
     wanted = {address.strip().lower()}
     if personal is not None and personal.key:
         wanted.add(personal.hash(address, EMAIL))
     purged = Purged()
-    for table, columns in PERSONAL_COLUMNS.items():
-        column = next(c for c, kind in columns if kind == EMAIL)
+    for table, schema in TABLES.items():
+        columns = personal_columns(table, schema.names)
+        emails = [c for c, kind in columns if kind == EMAIL]
+        if not emails:
+            continue
         for day in partition_days(lake, table):
             key = partition_key(table, day)
             stored = read_parquet(lake.get(key), table=table)
-            hits = pc.is_in(pc.utf8_lower(stored.column(column)), value_set=pa.array(sorted(wanted)))
-            hits = pc.fill_null(hits, False)
+            hits = pa.array([False] * stored.num_rows)
+            for column in emails:
+                match = pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(stored.column(column))),
+                                              value_set=pa.array(sorted(wanted))), False)
+                hits = pc.or_(hits, match)
             count = pc.sum(hits).as_py() or 0
             if not count:
                 continue
-            if table in ("users", "invites"):
+            if table in REMOVED_WITH_PERSON:
                 rewritten = stored.filter(pc.invert(hits))
             else:
-                index = stored.schema.get_field_index(column)
-                rewritten = stored.set_column(index, stored.schema.field(index),
-                                              pc.if_else(hits, pa.scalar(None, pa.string()), stored.column(column)))
+                rewritten = stored
+                for column, _ in columns:
+                    index = rewritten.schema.get_field_index(column)
+                    rewritten = rewritten.set_column(index, rewritten.schema.field(index), pc.if_else(
+                        hits, pa.scalar(None, pa.string()), rewritten.column(column)))
             replace_day(lake, table, day, rewritten)
             purged.objects.append(key)
             purged.rows += count
-    for endpoint, fields in PERSONAL_FIELDS.items():
-        for key in lake.list(f"{RAW}/{endpoint}/"):
-            if not key.endswith(".json.gz"):
-                continue
-            document = json.loads(gzip.decompress(lake.get(key)))
-            if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-                continue
-            erased = _erase(document, fields, wanted, remove=endpoint in ("users", "invites"))
-            if erased:
-                body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-                lake.put(key, gzip.compress(body, mtime=0))
-                purged.objects.append(key)
-                purged.records += erased
+    for key in lake.list(f"{RAW}/"):
+        endpoint = key.split("/")[1] if key.count("/") > 1 else ""
+        if not key.endswith(".json.gz") or endpoint in NO_PERSONAL_DATA:
+            continue
+        body = gzip.decompress(lake.get(key))
+        if not _may_hold_people(body):
+            continue
+        document = json.loads(body)
+        erased = _erase(document, wanted, remove=endpoint in REMOVED_WITH_PERSON)
+        if erased:
+            lake.put(key, gzip.compress(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), mtime=0))
+            purged.objects.append(key)
+            purged.records += erased
     return purged
 
 
-def _erase(document: dict[str, Any], fields: tuple[tuple[tuple[str, ...], str], ...], wanted: set[str], *, remove: bool) -> int:
-    """Remove (or null the e-mail of) every record of the page that holds a wanted address; how many there were."""
-    emails = [path for path, kind in fields if kind == EMAIL]
+def _holds(node: Any, wanted: set[str]) -> bool:
+    """Whether a record holds a wanted address in any e-mail field, at any depth."""
+    found = []
+    _walk(node, lambda text, kind: found.append(kind == EMAIL and text is not None and text.strip().lower() in wanted) or text)
+    return any(found)
+
+
+def _erase(document: Any, wanted: set[str], *, remove: bool) -> int:
+    """Remove (or null the e-mails and person names of) every record of the page that holds a wanted address."""
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, list):
+        return 0
     erased, kept = 0, []
-    for record in document["data"]:
-        values = [_value_at(record, path) for path in emails] if isinstance(record, dict) else []
-        if any(isinstance(v, str) and v.strip().lower() in wanted for v in values):
+    for record in data:
+        if _holds(record, wanted):
             erased += 1
             if remove:
                 continue
-            for path in emails:
-                _edit(record, path, lambda _: None)
+            _walk(record, lambda text, kind: None)
         kept.append(record)
     document["data"] = kept
     return erased
-
-
-def _value_at(record: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = record
-    for part in path:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
