@@ -148,3 +148,26 @@ def test_a_slow_answer_is_not_waited_for_past_the_deadline(sim, local_lake):
     assert time.monotonic() - began < 10
     assert [e.error_type for e in record.errors] == ["DeadlineError"] and "cost_report" in record.errors[0].error
     assert read_table(local_lake, "usage_messages").num_rows > 0
+
+
+def test_a_backfill_cut_between_pages_resumes_from_its_first_unfinished_day(sim, org, local_lake):
+    """A deadline inside a slice: the continuation starts at the first day not written, so no day is skipped."""
+    from datetime import date
+
+    from support import backfill, lake_cents, lake_tokens
+
+    from usage_lake.config.events import RunRequest
+    from usage_lake.ingest.run import RESERVE_SECONDS
+
+    start, end = date(2026, 11, 1), date(2026, 11, 22)
+    first = ingest(backfill(start, end), sim=sim, lake=local_lake, deadline=Pages(sim, RESERVE_SECONDS + 2))
+    assert [e.error_type for e in first.errors] == ["DeadlineError"]
+    written = {(d.report, d.day) for d in first.days if d.action == "written"}
+    missing = min(day for report in ("usage", "cost") for day in (start + timedelta(days=i) for i in range((end - start).days))
+                  if (report, day) not in written)
+    assert first.resume_from == missing < date(2026, 11, 8)  # inside the first slice, not the next slice's start
+    assert first.next_event["start"] == missing.isoformat()
+    second = ingest(RunRequest(mode="backfill", start=missing, end=end, now=NOW, reports=("usage", "cost")), sim=sim, lake=local_lake)
+    assert second.outcome == "succeeded"
+    assert lake_tokens(local_lake, start, end) == sim_tokens(org, midnight(start), midnight(end))
+    assert lake_cents(local_lake, start, end) == org.cost_total_cents(midnight(start), midnight(end))

@@ -114,6 +114,7 @@ class Ingestion:
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
         self._checkpointed = 0.0  # time.monotonic() of the last running record written
         self.lake_writable = True  # False when even the first record could not be written
+        self.deadline_hit = False  # an endpoint stopped between pages for lack of time (`DeadlineError`)
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
@@ -203,20 +204,26 @@ class Ingestion:
                     with self._contained(window.endpoint):
                         self._fetch(window)
             slowest = max(slowest, time.monotonic() - began)
+            if self.deadline_hit:  # an endpoint stopped between pages: a backfill resumes from its first unfinished day
+                if request.mode == Mode.BACKFILL:
+                    self._stop_before(request, part, RESERVE_SECONDS, deadline.remaining_seconds(),
+                                      start=self.first_unfinished_day() or part.start)
+                return
             if index + 1 < len(plan):
                 self.checkpoint()  # every endpoint is done up to here: a killed run resumes from the next slice
 
-    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
+    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float, start: date | None = None) -> None:
         record = self.record
-        record.resume_from = part.start
-        message = f"stopped before {part.start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
+        start = start or part.start
+        record.resume_from = start
+        message = f"stopped before {start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
         if request.mode == Mode.BACKFILL:
             assert request.end is not None
             record.next_event = RunRequest(
                 mode=Mode.BACKFILL, reports=request.reports, now=request.now,
-                start=part.start, end=request.end, continues=record.run_id,
+                start=start, end=request.end, continues=record.run_id,
             ).to_event()
-            message += f"; the rest continues as a backfill from {part.start} to {request.end}"
+            message += f"; the rest continues as a backfill from {start} to {request.end}"
         else:
             message += "; the next scheduled run fetches the window again"
         record.notes.append(message)
@@ -230,6 +237,7 @@ class Ingestion:
         except (AdminApiError, LakeError) as exc:
             if (endpoint.required and not isinstance(exc, DeadlineError)) or (isinstance(exc, AuthenticationError) and exc.status == 401):
                 raise
+            self.deadline_hit = self.deadline_hit or isinstance(exc, DeadlineError)
             self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
             logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)

@@ -195,8 +195,13 @@ def purge_email(lake: Lake, address: str, personal: PersonalData | None = None) 
 
 def _holds(node: Any, wanted: set[str]) -> bool:
     """Whether a record holds a wanted address in any e-mail field, at any depth."""
-    found = []
-    _walk(node, lambda text, kind: found.append(kind == EMAIL and text is not None and text.strip().lower() in wanted) or text)
+    found: list[bool] = []
+
+    def look(text: str | None, kind: str) -> str | None:
+        found.append(kind == EMAIL and text is not None and text.strip().lower() in wanted)
+        return text
+
+    _walk(node, look)
     return any(found)
 
 
