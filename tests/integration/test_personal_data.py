@@ -178,3 +178,28 @@ def test_fields_are_found_by_name_so_a_new_endpoint_is_covered():
     table = pa.table({"actor_email_address": ["a@b.co", None], "actor_name": ["A B", "C"], "workspace_name": ["W", "W"]})
     dropped = PersonalData.derived("drop", "k").table("analytics_actors", table)
     assert dropped.to_pydict() == {"actor_email_address": [None, None], "actor_name": [None, None], "workspace_name": ["W", "W"]}
+
+
+def test_the_function_hashes_with_a_key_of_its_own_from_secrets_manager(aws, sim, org, monkeypatch):
+    import boto3
+    from support import LAKE_BUCKET, FakeContext, deploy_env
+
+    from usage_lake.lake import S3Lake
+
+    boto3.client("s3").create_bucket(Bucket=LAKE_BUCKET)
+    sm = boto3.client("secretsmanager")
+    sm.create_secret(Name="admin", SecretString=sim.admin_key)
+    sm.create_secret(Name="personal-data-key", SecretString="a hash key of its own\n")
+    deploy_env(monkeypatch, base_url=sim.base_url, secret_id="admin", bucket=LAKE_BUCKET, PERSONAL_DATA="hash",
+               PERSONAL_DATA_KEY_SECRET_ID="personal-data-key")
+    from handlers import ingest as handler_module
+
+    summary = handler_module.handler({"mode": "incremental", "now": "2026-11-23T14:30:00Z", "reports": ["users", "invites"]}, FakeContext())
+    assert summary["outcome"] == "succeeded"
+    own = PersonalData.derived("hash", "a hash key of its own")
+    assert read_table(S3Lake(LAKE_BUCKET), "users").column("email").to_pylist() == [own.value(u["email"]) for u in org.directory.users]
+    monkeypatch.setenv("PERSONAL_DATA_KEY_SECRET_ID", "no-such-secret")
+    from usage_lake.errors import SecretError
+
+    with pytest.raises(SecretError, match="no-such-secret"):
+        handler_module.handler({"mode": "incremental", "now": "2026-11-23T15:30:00Z", "reports": ["users"]}, FakeContext())

@@ -19,7 +19,7 @@ from usage_lake.alerts import Alerting, Publisher, load_budgets
 from usage_lake.config import events
 from usage_lake.config.budgets import Budget
 from usage_lake.config.events import Mode, RunRequest
-from usage_lake.config.secrets import AdminKey
+from usage_lake.config.secrets import AdminKey, secret_text
 from usage_lake.config.settings import Settings
 from usage_lake.ingest import DayResult, Deadline, Ingestion, Outcome, RunRecord, rebuild_days, write_record
 from usage_lake.lake.personal import PersonalData
@@ -103,8 +103,12 @@ class IngestJob:
 
 
 def personal_data(settings: Settings, key: AdminKey | None) -> PersonalData:
-    """PERSONAL_DATA as a transform; its hash key derived from PERSONAL_DATA_KEY, else from the Admin key."""
-    secret = settings.personal_data_key or (key.reveal() if key is not None else "")
+    """PERSONAL_DATA as a transform; its hash key derived from PERSONAL_DATA_KEY (or the secret PERSONAL_DATA_KEY_SECRET_ID
+    names), else from the Admin key."""
+    own = settings.personal_data_key
+    if own is None and settings.personal_data_key_secret_id and settings.personal_data == "hash":
+        own = secret_text(settings.personal_data_key_secret_id).strip() or None
+    secret = own or (key.reveal() if key is not None else "")
     return PersonalData.derived(settings.personal_data, secret) if secret else PersonalData(settings.personal_data)
 
 

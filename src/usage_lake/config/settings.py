@@ -57,6 +57,7 @@ class Settings:
     # personal data (docs/privacy.md)
     personal_data: str = "keep"  # PERSONAL_DATA: keep | hash | drop the e-mails and names of people
     personal_data_key: str | None = field(default=None, repr=False)  # PERSONAL_DATA_KEY: the hash key's secret (else the Admin key)
+    personal_data_key_secret_id: str | None = None  # PERSONAL_DATA_KEY_SECRET_ID: ... or a Secrets Manager secret holding it
     report_no_people: bool = False  # REPORT_NO_PEOPLE: `report html` leaves per-person sections out
 
     @property
@@ -101,6 +102,7 @@ class Settings:
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
             personal_data=_choice(env, "PERSONAL_DATA", PERSONAL_DATA_MODES, "keep"),
             personal_data_key=_optional(env, "PERSONAL_DATA_KEY"),
+            personal_data_key_secret_id=_optional(env, "PERSONAL_DATA_KEY_SECRET_ID"),
             report_no_people=_flag(env, "REPORT_NO_PEOPLE"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
