@@ -25,7 +25,7 @@ from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import load_prices
 from usage_lake.sources.http import RetryPolicy
 
-__all__ = ["LOG_FORMAT", "Progress", "configure_logging", "run_to_completion"]
+__all__ = ["LOG_FORMAT", "Progress", "configure_logging", "flush_repeated_warnings", "run_to_completion"]
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -58,16 +58,54 @@ class _CliLog(logging.StreamHandler):
     """The command line's own log handler (so it can be replaced, and routed through the progress bar)."""
 
 
-def configure_logging(*, verbose: bool, stream: TextIO) -> None:
-    """The CLI's logging: warnings (with `verbose`: every day, page and retry too) to `stream`, one line each."""
+class _Repeats(logging.Filter):
+    """Without -v, a warning that repeats (the same logger and message template, e.g. one per day) is shown the first
+    time and then counted; `flush_repeated_warnings` prints one closing line per kind with the count."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = False
+        self.seen: dict[tuple[str, str], int] = {}
+        self.stream: TextIO | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.active or record.levelno != logging.WARNING:
+            return True
+        kind = (record.name, str(record.msg))
+        self.seen[kind] = self.seen.get(kind, 0) + 1
+        return self.seen[kind] == 1
+
+    def flush(self) -> None:
+        repeated = [(name, count) for (name, _), count in self.seen.items() if count > 1]
+        self.seen = {}
+        if not repeated or self.stream is None:
+            return
+        for name, count in repeated:
+            self.stream.write(f"note: {count - 1} more warning(s) like the one above from {name} (-v shows each)\n")
+        self.stream.flush()
+
+
+_REPEATS = _Repeats()
+
+
+def configure_logging(*, verbose: bool, stream: TextIO, quiet: bool = False) -> None:
+    """The CLI's logging to `stream`, one line each: warnings, each kind once (its repeats counted into a closing
+    line); with `verbose` every day, page and retry too, each shown; with `quiet` errors only."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _CliLog)]:
         root.removeHandler(handler)
     handler = _CliLog(stream)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(_REPEATS)
+    _REPEATS.active, _REPEATS.stream, _REPEATS.seen = not verbose, stream, {}
     root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def flush_repeated_warnings() -> None:
+    """The closing line(s) for warnings that repeated (see `configure_logging`)."""
+    _REPEATS.flush()
 
 
 class Progress:
@@ -146,6 +184,7 @@ class Progress:
         self._replaced = [h for h in root.handlers if isinstance(h, _CliLog)]
         self._handler = _ConsoleHandler(self.console)
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._handler.addFilter(_REPEATS)
         for handler in self._replaced:
             root.removeHandler(handler)
         root.addHandler(self._handler)

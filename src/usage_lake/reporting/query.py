@@ -313,7 +313,7 @@ def check_read_only(sql: str, *, athena: bool = False) -> None:
         raise ConfigError(f"one statement at a time: this text holds {len(statements)} (run them one by one)")
     kind = statements[0].type.name
     if kind not in _READING:
-        raise ConfigError(f"usage-lake sql only reads: a {kind} statement is refused (SELECT, WITH, VALUES, DESCRIBE, "
+        raise ConfigError(f"usage-lake sql only reads: {kind} statements are refused (SELECT, WITH, VALUES, DESCRIBE, "
                           "SHOW and EXPLAIN run; nothing that writes, copies, attaches, installs, loads, sets or calls)")
     if kind == "EXPLAIN":
         inner = _EXPLAIN.sub("", statements[0].query, count=1)
