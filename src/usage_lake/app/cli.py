@@ -742,7 +742,7 @@ def _export(args: argparse.Namespace) -> int:
         if isinstance(exc, OSError) or type(exc).__name__ in ("IOException", "PermissionException"):
             raise CliError(f"cannot write --out {args.out}: {_one_line(exc)}") from None
         raise
-    _note(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}", file=sys.stderr)
+    _note(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}")
     return 0
 
 

@@ -283,7 +283,7 @@ class AdminClient:
             if attempt == self._retry.max_attempts or waited + delay > self._retry.max_total:
                 hint = " A 429 without retry-after can mean the organization hit a spend limit." if reason == "429" and retry_after is None else ""
                 if attempt > 1:  # the retries were quiet (INFO); the one that gives up is not
-                    logger.warning("GET %s: gave up after %d attempt(s) and %.1f s of retrying; last: %s", path, attempt, waited, problem)
+                    logger.warning("GET %s: gave up after %d attempt(s) in %.1f s; last: %s", path, attempt, waited, problem)
                 raise AdminApiError(f"GET {path} failed after {attempt} attempt(s) and {waited:.1f} s of retrying; last: {problem}.{hint}")
             self.stats.retries += 1
             self.stats.retry_reasons[reason] += 1
