@@ -69,13 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage-lake: error: -v/--verbose and -q/--quiet contradict each other; give one", file=sys.stderr)
         return 2
     configure_logging(verbose=args.verbose, quiet=args.quiet, stream=sys.stderr)
+    final: str | None = None
     try:
         code = args.command(args)
         sys.stdout.flush()  # a closed pipe (`usage-lake summary | head`) shows here, not at exit
         return code
     except UsageLakeError as exc:
-        print(f"usage-lake: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
+        final = _one_line(exc)
+        return _fail(f"usage-lake: error: {final}", 2, final)
     except KeyboardInterrupt:
         return _interrupted()
     except BrokenPipeError:
@@ -89,11 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc(file=sys.stderr)
-        print(f"usage-lake: internal error: {type(exc).__name__}: {_one_line(exc)} (run again with -v for the details; "
-              "please report it)", file=sys.stderr)
-        return 1
+        final = _one_line(exc)
+        return _fail(f"usage-lake: internal error: {type(exc).__name__}: {final} (run again with -v for the details; "
+                     "please report it)", 1, final)
     finally:
-        flush_repeated_warnings()
+        if final is None:
+            flush_repeated_warnings()
+
+
+def _fail(line: str, code: int, final: str) -> int:
+    """The held log errors (not the one this is), then the one line."""
+    flush_repeated_warnings(final)
+    print(line, file=sys.stderr)
+    return code
 
 
 def _interrupted() -> int:

@@ -60,22 +60,33 @@ class _CliLog(logging.StreamHandler):
 
 class _Repeats(logging.Filter):
     """Without -v, a warning that repeats (the same logger and message template, e.g. one per day) is shown the first
-    time and then counted; `flush_repeated_warnings` prints one closing line per kind with the count."""
+    time and then counted; `flush_repeated_warnings` prints one closing line per kind with the count. Errors are held
+    until then, so that an error the command ends with is printed once (by the command), not also as a log line."""
 
     def __init__(self) -> None:
         super().__init__()
         self.active = False
         self.seen: dict[tuple[str, str], int] = {}
+        self.held: list[tuple[logging.Handler | None, logging.LogRecord]] = []
         self.stream: TextIO | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and self.stream is not None and not getattr(record, "_released", False):
+            self.held.append((None, record))
+            return False
         if not self.active or record.levelno != logging.WARNING:
             return True
         kind = (record.name, str(record.msg))
         self.seen[kind] = self.seen.get(kind, 0) + 1
         return self.seen[kind] == 1
 
-    def flush(self) -> None:
+    def flush(self, final_error: str | None = None) -> None:
+        held, self.held = self.held, []
+        for _, record in held:  # an error the command ends with is printed by the command itself: once
+            if final_error and final_error in record.getMessage():
+                continue
+            record._released = True  # type: ignore[attr-defined]
+            logging.getLogger(record.name).handle(record)
         repeated = [(name, count) for (name, _), count in self.seen.items() if count > 1]
         self.seen = {}
         if not repeated or self.stream is None:
@@ -97,15 +108,16 @@ def configure_logging(*, verbose: bool, stream: TextIO, quiet: bool = False) -> 
     handler = _CliLog(stream)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(_REPEATS)
-    _REPEATS.active, _REPEATS.stream, _REPEATS.seen = not verbose, stream, {}
+    _REPEATS.active, _REPEATS.stream, _REPEATS.seen, _REPEATS.held = not verbose, stream, {}, []
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def flush_repeated_warnings() -> None:
-    """The closing line(s) for warnings that repeated (see `configure_logging`)."""
-    _REPEATS.flush()
+def flush_repeated_warnings(final_error: str | None = None) -> None:
+    """The errors held back, except the one the command ends with (`final_error`, printed by the command), and the
+    closing line(s) for warnings that repeated (see `configure_logging`)."""
+    _REPEATS.flush(final_error)
 
 
 class Progress:
