@@ -85,7 +85,7 @@ class _Repeats(logging.Filter):
         for _, record in held:  # an error the command ends with is printed by the command itself: once
             if final_error and final_error in record.getMessage():
                 continue
-            record._released = True  # type: ignore[attr-defined]
+            record._released = True
             logging.getLogger(record.name).handle(record)
         repeated = [(name, count) for (name, _), count in self.seen.items() if count > 1]
         self.seen = {}
