@@ -112,6 +112,7 @@ def configure_logging(*, verbose: bool, stream: TextIO, quiet: bool = False) -> 
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse fallbacks are not the user's business
 
 
 def flush_repeated_warnings(final_error: str | None = None) -> None:

@@ -271,7 +271,10 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
     statement = fill_parameters(sql, params or {}).strip().rstrip(";").strip()
     check_read_only(statement, athena=True)
     today = now.date() if now else datetime.now(UTC).date()  # one UTC "today" for the fetch and the query
-    duck = athena_to_duckdb(statement, today=today, now=now)
+    explain = _EXPLAIN.match(statement)  # EXPLAIN [ANALYZE] <statement>: the statement is translated and read
+    prefix = statement[:explain.end()] + " " if explain else ""
+    statement = statement[explain.end():].strip() if explain else statement
+    duck = prefix + athena_to_duckdb(statement, today=today, now=now)
     check_read_only(duck)  # what DuckDB will run, after translation
     default = Partitions(start, end)
     if start is None and end is None and not isinstance(lake, LocalLake):
