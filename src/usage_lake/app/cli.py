@@ -421,6 +421,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from usage_lake.app.jobs import rebuild
+    from usage_lake.lake.curated import DayAction
 
     settings = _settings(args)
     lake = _lake(args, settings, reading=True)
@@ -428,7 +429,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
     results = rebuild(lake, settings, reports=reports, start=args.start, end=args.end)
-    if all(result.action == "no_raw" for result in results):
+    if all(result.action == DayAction.NO_RAW for result in results):
         raise CliError(f"nothing to rebuild: {lake.uri()} holds no raw pages of {', '.join(reports)} for "
                        f"{args.start}..{args.end} (end exclusive); fetch them with `usage-lake run --start ... --end ...`")
     for result in results:
