@@ -159,13 +159,20 @@ class LakeDB:
         relation = self.con.sql(sql, params=params) if params else self.con.sql(sql)
         return relation.to_arrow_table()
 
-    def confine(self) -> None:
-        """From now on this connection reads the lake's files only: no other file, no extension, no setting
-        (DuckDB's `allowed_directories`, external access off, configuration locked). Call it after registering."""
+    def confine(self, also: Iterable[str] = ()) -> None:
+        """From now on this connection reads the lake's files only (and the files or folders `also` names): no other
+        file, no extension, no setting (DuckDB's `allowed_directories`, external access off, configuration locked).
+        Call it after registering."""
         roots = [Path(r) for r in (self.lake.root if isinstance(self.lake, LocalLake) else None, self._tmp) if r is not None]
-        folders = dict.fromkeys(str(p) for r in roots for p in (r.absolute(), r.resolve()))
-        allowed = ", ".join("'" + f.rstrip("/").replace("'", "''") + "/'" for f in folders)
-        self.con.execute(f"SET allowed_directories = [{allowed}]")
+        roots += [Path(p).expanduser() for p in also if Path(p).expanduser().is_dir()]
+        files = [Path(p).expanduser() for p in also if not Path(p).expanduser().is_dir()]
+
+        def quoted(paths: Iterable[Path], suffix: str) -> str:
+            found = dict.fromkeys(str(p) for r in paths for p in (r.absolute(), r.resolve()))
+            return ", ".join("'" + f.rstrip("/").replace("'", "''") + suffix + "'" for f in found)
+
+        self.con.execute(f"SET allowed_directories = [{quoted(roots, '/')}]")
+        self.con.execute(f"SET allowed_paths = [{quoted(files, '')}]")
         self.con.execute("SET enable_external_access = false")
         self.con.execute("SET autoinstall_known_extensions = false")
         self.con.execute("SET autoload_known_extensions = false")
@@ -262,12 +269,13 @@ class SqlResult:
 
 
 def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
-            start: date | None = None, end: date | None = None) -> SqlResult:
+            start: date | None = None, end: date | None = None, aws_focus: str | None = None) -> SqlResult:
     """`usage-lake sql`: one reading Athena statement over the lake. `${Name}` placeholders are filled from `params`;
     `now` pins the clock. The statement is checked first (`check_read_only`: nothing runs or is fetched otherwise);
     it then runs on a connection that can read the lake's files only. Only the tables it names are registered;
     from an s3:// lake only the partitions [start, end), or when not given, those a top-level AND of its `dt`
-    predicates admits, are fetched (a local lake is pruned by DuckDB itself). Every date is a UTC date."""
+    predicates admits, are fetched (a local lake is pruned by DuckDB itself). Every date is a UTC date.
+    `aws_focus`: a local copy of the AWS FOCUS export, readable too (focus_all and claude_spend_all, as in Athena)."""
     statement = fill_parameters(sql, params or {}).strip().rstrip(";").strip()
     check_read_only(statement, athena=True)
     today = now.date() if now else datetime.now(UTC).date()  # one UTC "today" for the fetch and the query
@@ -277,7 +285,7 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
     duck = prefix + athena_to_duckdb(statement, today=today, now=now)
     check_read_only(duck)  # what DuckDB will run, after translation
     default = Partitions(start, end)
-    if start is None and end is None and not isinstance(lake, LocalLake):
+    if start is None and end is None and not isinstance(lake, LocalLake) and not aws_focus:  # focus_all reads `focus` whole
         con = _duckdb().connect()
         try:
             default = Partitions(*dt_bounds(statement, con, today=today))
@@ -285,8 +293,13 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
             con.close()
     # as in Athena, a snapshot table holds every day (the named views take the name at the time from them)
     every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
-    with LakeDB(lake, default=default, partitions=every_day, tables=referenced_tables(statement)) as db:
-        db.confine()
+    tables = referenced_tables(statement) | ({"focus"} if aws_focus else set())
+    with LakeDB(lake, default=default, partitions=every_day, tables=tables) as db:
+        if aws_focus:  # the AWS FOCUS export beside the lake: focus_all and claude_spend_all, as Athena has them
+            from usage_lake.reporting.aws_focus import register_aws_focus
+
+            register_aws_focus(db.con, aws_focus, params or {}, to_duckdb=athena_to_duckdb, fill=fill_parameters)
+        db.confine(also=[aws_focus] if aws_focus else [])
         try:
             table = db.arrow(duck)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
