@@ -162,6 +162,9 @@ def bad_inputs(lake: str, tmp: Path) -> list[tuple[list[str], str]]:
         (["runs", "--lake", lake, "--limit", "0"], "at least 1"),
         (["summary", "--lake", lake, "-v", "-q"], "contradict"),
         (["summary", "--lake", lake, "--start", "2026-11-01"], "unrecognized arguments: --start"),
+        (["purge", "--lake", lake, "--email", "not an address"], "expected one e-mail address"),
+        (["report", "headroom", "--lake", lake, "--days", "1000000"], "at most 3660 days"),
+        (["report", "reconcile", "--lake", lake, "--out", str(tmp / "folder")], "is a folder"),
     ]
     return cases
 
@@ -258,6 +261,7 @@ def test_chart_period_groups_long_ranges_by_week_then_month():
 # -- 17.4: one set of flags ---------------------------------------------------------------------------------
 
 REQUIRED = {"rebuild": ["--start", "2026-11-01", "--end", "2026-11-02"], "report": ["daily"], "sql": ["SELECT 1"],
+            "purge": ["--email", "someone@example.com"],
             "export": ["cost_report", "--start", "2026-11-01", "--end", "2026-11-02", "--out", "x.csv"]}
 
 
@@ -270,7 +274,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 def test_every_subcommand_takes_verbose_and_quiet_before_or_after_and_the_reading_ones_one_set_of_output_flags():
     parser = _parser()
     commands = subcommands()
-    assert set(commands) == {"run", "demo", "simulate", "rebuild", "summary", "alerts", "report", "export", "sql", "runs"}
+    assert set(commands) == {"run", "demo", "simulate", "rebuild", "summary", "alerts", "report", "export", "sql", "runs", "purge"}
     for name, sub in commands.items():
         argv = [name, *REQUIRED.get(name, [])]
         for flags in (["-v", *argv], [*argv, "-v"], [*argv, "--verbose"], ["-q", *argv], [*argv, "-q"], [*argv, "--quiet"]):
