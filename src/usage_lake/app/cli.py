@@ -546,14 +546,12 @@ def _add_prices_command(add: functools.partial[Any]) -> None:
                  "beside the list price; and models in the last 30 days of usage with no price at all.")
     _lake_option(prices)
     prices.add_argument("--on", type=_day, help="the UTC day whose prices to show (default: today)")
-    prices.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    prices.add_argument("--out", help="write to this file instead of standard output")
+    _output_options(prices)
     prices.set_defaults(command=_prices)
 
 
 def _prices(args: argparse.Namespace) -> int:
     from usage_lake.money import load_prices
-    from usage_lake.reporting.formats import render
     from usage_lake.reporting.prices import prices_view
 
     settings = _settings(args)
@@ -565,7 +563,9 @@ def _prices(args: argparse.Namespace) -> int:
         if args.lake:  # a lake named on the command line must be one
             raise
         lake = None  # no lake here: the list prices alone
-    _write(render(prices_view(load_prices(settings.pricing_overrides), args.on or datetime.now(UTC).date(), lake), args.format), args.out)
+    if lake is not None and args.out:
+        _outside_lake(args.out, lake)
+    _write(_render(prices_view(load_prices(settings.pricing_overrides), args.on or datetime.now(UTC).date(), lake), args), args.out)
     return 0
 
 
