@@ -9,6 +9,10 @@ Alerts come in families (a day's billed figure, a month's budget steps, a day's 
 when no alert of its family was sent at its level or above. So a month's budget steps only go up, a raised
 threshold gets its own alert, and a lowered one does not repeat what was already said. A record written before
 levels were kept (keys without the amount) covers its whole family.
+
+A budget's alerts are also of one rule (`rule_of`: its amount, the last part of the key, and its scope): a
+lowered or raised amount, or a changed scope, is a new rule whose steps are evaluated afresh and sent once each;
+within one rule a lower step never follows a higher one.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_f
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "covering", "family_records", "sent_record"]
+__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "covering", "family_records", "rule_of", "sent_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +75,20 @@ def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda record: record["sent_at"])
 
 
-def covering(lake: Lake, family: str, level: Decimal) -> dict[str, Any] | None:
-    """The sent record that makes an alert of this family and level redundant (at this level or above), if any."""
+def rule_of(key: str, scope: str | None) -> str | None:
+    """A budget alert's rule: its amount part (the key's last part: `a500`, `b1000`) and its scope; None for the
+    daily-threshold and spike alerts (their families already hold one line each)."""
+    if not key.startswith(("budget/", "monthly/")):
+        return None
+    return f"{key.rsplit('/', 1)[-1]} {scope or 'all'}"
+
+
+def covering(lake: Lake, family: str, level: Decimal, rule: str | None = None) -> dict[str, Any] | None:
+    """The sent record that makes an alert of this family and level redundant (at this level or above), if any;
+    with `rule`, only a record of that rule covers it."""
     for record in reversed(family_records(lake, family)):
+        if rule is not None and rule_of(record.get("key", ""), record.get("scope")) != rule:
+            continue
         if record.get("level") is None or Decimal(record["level"]) >= level:
             return record
     return None
@@ -96,7 +111,7 @@ class Sender:
         return delivery
 
     def deliver_one(self, alert: Alert) -> Outcome:
-        if covering(self.lake, alert.family, alert.level) is not None:
+        if covering(self.lake, alert.family, alert.level, rule_of(alert.key, alert.scope)) is not None:
             return Outcome.COVERED
         claims = sorted(k for k in self.lake.list(alert_claims_prefix(alert.key)) if not k.endswith(".failed.json"))
         now = self.clock()

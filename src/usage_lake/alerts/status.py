@@ -12,11 +12,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usage_lake.alerts.delivery import covering, family_records
+from usage_lake.alerts.delivery import covering, family_records, rule_of
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
 from usage_lake.alerts.messages import amount_text, percent_text, plain_usd
 from usage_lake.alerts.periods import open_spans
-from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, Finding, budget_family, evaluate, period_findings, tag
+from usage_lake.alerts.rules import SPIKE_MIN_DAYS, BudgetReached, DailyOver, Finding, ForecastOver, budget_family, evaluate, period_findings, tag
 from usage_lake.config.budgets import Budget, Measure, Period
 from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
@@ -43,7 +43,7 @@ def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: dateti
                 else:
                     row |= _budget(lake, figures, budget, span, now)
             except SettingsError as exc:  # a name the snapshots do not know: the row says so, the others stand
-                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "sent": [], "would_fire": []}
+                row |= {"error": f"cannot evaluate: {exc}", "figure": None, "percent": None, "forecast": None, "basis": None, "sent": [], "would_fire": []}
             rows.append(row)
     return rows
 
@@ -57,7 +57,7 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
         "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
         "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
         "priority_tier_estimated_usd": str(spend.priority_estimated_usd),
-        "sent": _sent(lake, families), "would_fire": [f.key for f in findings if covering(lake, f.family, f.level) is None],
+        "sent": _sent(lake, families), "would_fire": [f.key for f in findings if covering(lake, f.family, f.level, rule_of(f.key, budget.scope_text)) is None],
     }
 
 
@@ -151,7 +151,8 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
     for finding in findings:
         if isinstance(finding, DailyOver) or not finding.key.startswith(("monthly/", "spike/")):
             continue
-        record = covering(lake, finding.family, finding.level)
+        scope = finding.budget.scope_text if isinstance(finding, BudgetReached | ForecastOver) else None
+        record = covering(lake, finding.family, finding.level, rule_of(finding.key, scope))
         state = "WOULD FIRE" if record is None else "sent " + record["sent_at"] + (
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from usage_lake import __version__
 from usage_lake.alerts import Publisher
-from usage_lake.app.jobs import parse_event
+from usage_lake.app.jobs import check_settings_files, parse_event
 from usage_lake.app.runner import Progress, configure_logging, run_to_completion
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey, admin_key_from_secret, admin_key_from_text
@@ -232,6 +232,7 @@ def _request(args: argparse.Namespace) -> RunRequest:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    check_settings_files(settings)  # in a terminal a bad BUDGETS or LABELS file is refused before the run starts
     lake = _lake(args, settings)
     request = _resumed(args, lake, _request(args))
     key = _admin_key(args)

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import cast
 
 import pyarrow as pa
 
@@ -42,13 +43,13 @@ from usage_lake.ingest.plan import Slice, Window, run_windows, slices
 from usage_lake.ingest.raw import Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
-from usage_lake.lake.curated import DayAction, store_tables
+from usage_lake.lake.curated import DayAction, partition_days, store_tables
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
-from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Kind, Snapshot, by_kind
+from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Endpoint, Kind, Snapshot, by_kind
 from usage_lake.sources.http import AdminClient
 from usage_lake.sources.labels import LabelMap
 from usage_lake.sources.rows import take_defaulted
@@ -62,6 +63,7 @@ RESERVE_SECONDS = 30.0  # kept free at the end of a Lambda run to write the run 
 SAFETY_FACTOR = 1.5  # another slice starts only if the slowest one so far, times this, still fits
 CHECKPOINT_SECONDS = 10.0  # a running record is rewritten after each slice, and at most this often as days are written
 # what a day may end as and count as done (an incomplete day is fetched again by a resumed run)
+NAMING_SNAPSHOTS = ("organization", "workspaces")  # a run writing the cost report takes them while the lake has none
 FINISHED = frozenset({DayAction.WRITTEN, DayAction.KEPT, DayAction.EMPTY, DayAction.NOT_READY})
 
 
@@ -87,6 +89,7 @@ class Ingestion:
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
         labels: LabelMap | None = None,
+        keep_labels: bool = False,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -95,6 +98,7 @@ class Ingestion:
         self.on_day = on_day
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
+        self.keep_labels = keep_labels  # the LABELS file is unusable: the lake's last good labels stay in force
         self.unpriced_models: set[str] = set()
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
@@ -112,6 +116,7 @@ class Ingestion:
         record = self.record
         chosen = registry.endpoints(self.settings, request.reports)
         endpoints, snapshots = by_kind(chosen)
+        snapshots += self._naming_snapshots(endpoints, snapshots)
         record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in chosen), request.continues
         if request.mode == Mode.BACKFILL:
             record.range_start, record.range_end = request.origin or request.start, request.end
@@ -224,13 +229,22 @@ class Ingestion:
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
             logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
 
+    def _naming_snapshots(self, endpoints: list[Endpoint], snapshots: list[Snapshot]) -> list[Snapshot]:
+        """FOCUS names its rows from the `organization` and `workspaces` snapshots: a run that writes the cost report
+        (a back-fill of it included) takes the ones the lake has never had, even when it was not asked for them."""
+        if not any(e.name == "cost" for e in endpoints):
+            return []
+        asked = {s.name for s in snapshots}
+        return [cast(Snapshot, registry.endpoint(name, self.settings)) for name in NAMING_SNAPSHOTS
+                if name not in asked and not partition_days(self.lake, name)]
+
     def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
         """The organization's lists (once a UTC day each), then the labels in force."""
         taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
         for endpoint in snapshots:
             with self._contained(endpoint):
                 self._note_day(taker.take(endpoint))
-        labels = taker.labels(self.labels)
+        labels = None if self.keep_labels else taker.labels(self.labels)
         if labels is not None:
             self._note_day(labels)
 

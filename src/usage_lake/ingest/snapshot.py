@@ -7,7 +7,8 @@ manifest names them, as for the reports, so a snapshot can be rebuilt without th
 written even when the list is empty (no invites today is a fact), replacing any earlier one of that day.
 
 The `labels` table is rebuilt on every run from the label map (LABELS file, ANTHROPIC_AGENT_MAP_JSON) and the
-latest `workspaces` snapshot's tags; it is written only when it differs from what the day already holds.
+latest `workspaces` snapshot's tags; it is written only when it differs from what is in force (the day's own
+partition, else the latest one before it): labels that went away are an empty snapshot, so they stop applying.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class SnapshotTaker:
                             f"({table} failed or was not asked for); it is tried again next run")
         return read_parquet(self.lake.get(key), table=table)
 
+    def _labelled_before(self) -> bool:
+        """True when the latest `labels` snapshot before today holds labels (an empty one today ends them)."""
+        earlier = [d for d in partition_days(self.lake, LABELS_TABLE) if d < self.now.date()]
+        return bool(earlier) and read_parquet(self.lake.get(partition_key(LABELS_TABLE, earlier[-1])), table=LABELS_TABLE,
+                                              columns=["entity_id"]).num_rows > 0
+
     def labels(self, label_map: LabelMap) -> DayResult | None:
         """Write today's `labels` when they changed; None when there is nothing to write."""
         day = self.now.date()
@@ -84,6 +91,6 @@ class SnapshotTaker:
             stored = read_parquet(self.lake.get(key), table=LABELS_TABLE, columns=_LABEL_COLUMNS)
             if stored.to_pylist() == table.select(_LABEL_COLUMNS).to_pylist():
                 return None
-        elif table.num_rows == 0:
-            return None
+        elif table.num_rows == 0 and not self._labelled_before():
+            return None  # never labelled: nothing to say
         return DayResult(LABELS_TABLE, day, table.num_rows, replace_day(self.lake, LABELS_TABLE, day, table))
