@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ __all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "coverin
 logger = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(minutes=15)
+_AMOUNT_PART = re.compile(r"[ab]\d+(\.\d+)?")  # a budget key's last part: its amount (`rules._amount_part`)
 
 
 class Outcome(StrEnum):
@@ -75,19 +77,27 @@ def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda record: record["sent_at"])
 
 
-def rule_of(key: str, scope: str | None) -> str | None:
+def rule_of(key: str, scope: str | None) -> tuple[str, str] | None:
     """A budget alert's rule: its amount part (the key's last part: `a500`, `b1000`) and its scope; None for the
     daily-threshold and spike alerts (their families already hold one line each)."""
     if not key.startswith(("budget/", "monthly/")):
         return None
-    return f"{key.rsplit('/', 1)[-1]} {scope or 'all'}"
+    return key.rsplit("/", 1)[-1], scope or "all"
 
 
-def covering(lake: Lake, family: str, level: Decimal, rule: str | None = None) -> dict[str, Any] | None:
+def _of_rule(record: dict[str, Any], rule: tuple[str, str]) -> bool:
+    """True when a sent record is of `rule`. Records from before amounts (or scopes) were kept cover every rule."""
+    amount = record.get("key", "").rsplit("/", 1)[-1]
+    if not _AMOUNT_PART.fullmatch(amount):
+        return True
+    return amount == rule[0] and record.get("scope", rule[1]) == rule[1]
+
+
+def covering(lake: Lake, family: str, level: Decimal, rule: tuple[str, str] | None = None) -> dict[str, Any] | None:
     """The sent record that makes an alert of this family and level redundant (at this level or above), if any;
     with `rule`, only a record of that rule covers it."""
     for record in reversed(family_records(lake, family)):
-        if rule is not None and rule_of(record.get("key", ""), record.get("scope")) != rule:
+        if rule is not None and not _of_rule(record, rule):
             continue
         if record.get("level") is None or Decimal(record["level"]) >= level:
             return record

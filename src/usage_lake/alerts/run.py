@@ -27,6 +27,7 @@ from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
 from usage_lake.lake.store import Lake, read_location
 from usage_lake.money.pricing import PriceTable, load_prices
+from usage_lake.sources.labels import current_labels as labels_now
 
 __all__ = ["Alerting", "load_budgets", "notice"]
 
@@ -64,12 +65,21 @@ class Alerting:
     """Evaluates the rules over a lake and delivers what fires. One instance per run."""
 
     def __init__(self, lake: Lake, settings: Settings, publisher: Publisher, *, run_id: str,
-                 clock: Callable[[], datetime], budgets: list[Budget] | None = None, prices: PriceTable | None = None) -> None:
+                 clock: Callable[[], datetime], budgets: list[Budget] | None = None, prices: PriceTable | None = None,
+                 current_labels: bool = True) -> None:
+        """`current_labels`: today's labels from the LABELS setting when it is set (a command reads what the next run
+        writes); a run, which has just written them (or kept the last good ones), passes False."""
         self.lake = lake
         self.settings = settings
         self.budgets = budgets if budgets is not None else load_budgets(settings)
         prices = prices or load_prices(settings.pricing_overrides)
-        self.figures = Figures(lake, prices=prices, scopes=Scopes(Snapshots(lake), source=SOURCE))
+        snapshots = Snapshots(lake)
+        if current_labels:
+            today = clock().date()
+            labels = labels_now(settings, snapshots, today)
+            if labels is not None:
+                snapshots.pending("labels", today, labels)
+        self.figures = Figures(lake, prices=prices, scopes=Scopes(snapshots, source=SOURCE))
         self.messages = Messages(settings, run_id, web_search_usd=prices.web_search_per_request)
         self.sender = Sender(lake, publisher, run_id=run_id, clock=clock)
         self.problems: list[CannotEvaluate] = []  # budgets that could not be evaluated this run (a name no snapshot knows)

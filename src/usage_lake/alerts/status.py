@@ -8,6 +8,7 @@ text; `status` is the whole terminal view. Nothing here sends anything.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,12 @@ from usage_lake.alerts.rules import SPIKE_MIN_DAYS, BudgetReached, DailyOver, Fi
 from usage_lake.config.budgets import Budget, Measure, Period
 from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
+from usage_lake.lake.layout import alert_sent_prefix
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
+from usage_lake.times import format_timestamp
 
-__all__ = ["budget_rows", "render_budgets", "status"]
+__all__ = ["budget_rows", "render_budgets", "sent_since", "status"]
 
 
 def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: datetime) -> list[dict[str, Any]]:
@@ -79,6 +82,19 @@ def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, no
 def _sent(lake: Lake, families: list[str]) -> list[dict[str, Any]]:
     return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject")} for family in families
             for r in family_records(lake, family)]
+
+
+def sent_since(lake: Lake, since: datetime, *, except_budgets: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The alerts the lake has sent at or after `since` (oldest first), whatever the settings of this shell say;
+    `except_budgets`: leave out those budgets' (shown with their budget rows)."""
+    records = []
+    for key in lake.list(alert_sent_prefix("")):
+        record = json.loads(lake.get(key))
+        if record.get("budget") not in except_budgets and record.get("sent_at", "") >= format_timestamp(since):
+            parts = record["key"].split("/")  # budget/<name>/<period>/..., problem/<budget>/<period>/..., else <kind>/<period>/...
+            record["period_id"] = parts[2] if parts[0] == "budget" or (parts[0] == "problem" and len(parts) > 3) else parts[1]
+            records.append(record)
+    return sorted(records, key=lambda record: record["sent_at"])
 
 
 def render_budgets(rows: list[dict[str, Any]]) -> list[str]:

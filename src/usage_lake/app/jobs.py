@@ -100,7 +100,7 @@ class IngestJob:
         record = self.record
         assert self.publisher is not None and self.ingestion.now is not None
         alerting = Alerting(self.lake, self.settings, self.publisher, run_id=record.run_id, clock=self.clock, budgets=self.budgets,
-                            prices=self.prices)
+                            prices=self.prices, current_labels=False)
         try:
             delivery = alerting.deliver(alerting.evaluate(self.ingestion.days(), self.ingestion.now))
         except Exception as exc:  # alerts must not undo an ingest that worked: record it, and the next run tries again

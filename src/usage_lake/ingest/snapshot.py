@@ -24,6 +24,7 @@ from usage_lake.ingest.raw import SNAPSHOT_WIDTH, Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, RunRecord
 from usage_lake.lake.curated import DayAction, partition_days, read_parquet, replace_day
 from usage_lake.lake.layout import partition_key
+from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 from usage_lake.sources.base import Snapshot
 from usage_lake.sources.http import AdminClient
@@ -83,9 +84,9 @@ class SnapshotTaker:
     def labels(self, label_map: LabelMap) -> DayResult | None:
         """Write today's `labels` when they changed; None when there is nothing to write."""
         day = self.now.date()
-        tagged = [d for d in partition_days(self.lake, "workspaces") if d <= day]
-        workspaces = read_parquet(self.lake.get(partition_key("workspaces", tagged[-1])), table="workspaces") if tagged else None
-        table = labels_table(label_map, workspaces, run_id=self.record.run_id, snapshot_at=self.now)
+        workspaces = SnapshotReader(self.lake).on("workspaces", day)
+        table = labels_table(label_map, workspaces.rows if workspaces is not None else None, run_id=self.record.run_id,
+                             snapshot_at=self.now)
         key = partition_key(LABELS_TABLE, day)
         if self.lake.exists(key):
             stored = read_parquet(self.lake.get(key), table=LABELS_TABLE, columns=_LABEL_COLUMNS)
