@@ -78,16 +78,16 @@ def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
 
 
 def rule_of(key: str, scope: str | None) -> tuple[str, str] | None:
-    """A budget alert's rule: its amount part (the key's last part: `a500`, `b1000`) and its scope; None for the
+    """A budget alert's rule: its amount (the key's last part: `a500`, `b1000`, `a500-s<scope digest>`) and its scope; None for the
     daily-threshold and spike alerts (their families already hold one line each)."""
     if not key.startswith(("budget/", "monthly/")):
         return None
-    return key.rsplit("/", 1)[-1], scope or "all"
+    return key.rsplit("/", 1)[-1].partition("-")[0], scope or "all"
 
 
 def _of_rule(record: dict[str, Any], rule: tuple[str, str]) -> bool:
     """True when a sent record is of `rule`. Records from before amounts (or scopes) were kept cover every rule."""
-    amount = record.get("key", "").rsplit("/", 1)[-1]
+    amount = record.get("key", "").rsplit("/", 1)[-1].partition("-")[0]  # a scope's digest may follow: a500-s1a2b3c4d
     if not _AMOUNT_PART.fullmatch(amount):
         return True
     return amount == rule[0] and record.get("scope", rule[1]) == rule[1]

@@ -18,6 +18,7 @@ sent only above the highest level already sent (`delivery.py`), so steps never g
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -121,8 +122,10 @@ def budget_family(spend: BudgetFigure, kind: str) -> str:
 
 
 def _amount_part(budget: Budget) -> str:
-    """The amount in a key (a changed amount is a new rule): `b<amount>` for the legacy budget, else `a<amount>`."""
-    return f"{'b' if budget.legacy else 'a'}{tag(budget.amount)}"
+    """The rule in a key (a changed amount or scope is a new rule): `b<amount>` for the legacy budget, else
+    `a<amount>`, and for a scoped budget `-s<digest of its scope>` (`delivery.rule_of` reads it back)."""
+    part = f"{'b' if budget.legacy else 'a'}{tag(budget.amount)}"
+    return f"{part}-s{hashlib.sha256(budget.scope_text.encode()).hexdigest()[:8]}" if budget.scope else part
 
 
 def _budget_prefix(spend: BudgetFigure) -> str:

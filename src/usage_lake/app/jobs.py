@@ -127,7 +127,7 @@ class IngestJob:
             record.notes.append(f"{step} step failed: {exc}; the data was fetched and written, {kept}")
             if record.outcome == Outcome.SUCCEEDED:
                 record.outcome = Outcome.PARTIAL
-            if self.publisher is None or not self.settings.alerts_enabled:
+            if self.publisher is None:  # a topic (or the outbox) is set: it hears of it, alerts or not
                 continue
             key = f"problem/{setting}/{_version(location, str(exc))}"
             alert = notice(key, f"usage-lake: the {setting} file is unusable ({step} step failed)",
