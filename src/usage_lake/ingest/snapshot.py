@@ -22,7 +22,7 @@ import pyarrow as pa
 from usage_lake.errors import LakeError
 from usage_lake.ingest.raw import SNAPSHOT_WIDTH, Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, RunRecord
-from usage_lake.lake.curated import DayAction, partition_days, read_parquet, replace_day
+from usage_lake.lake.curated import DayAction, read_parquet, replace_day
 from usage_lake.lake.layout import partition_key
 from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
@@ -76,10 +76,9 @@ class SnapshotTaker:
         return read_parquet(self.lake.get(key), table=table)
 
     def _labelled_before(self) -> bool:
-        """True when the latest `labels` snapshot before today holds labels (an empty one today ends them)."""
-        earlier = [d for d in partition_days(self.lake, LABELS_TABLE) if d < self.now.date()]
-        return bool(earlier) and read_parquet(self.lake.get(partition_key(LABELS_TABLE, earlier[-1])), table=LABELS_TABLE,
-                                              columns=["entity_id"]).num_rows > 0
+        """True when the labels in force (today has no partition yet) hold labels: an empty snapshot today ends them."""
+        in_force = SnapshotReader(self.lake).on(LABELS_TABLE, self.now.date(), ["entity_id"])
+        return in_force is not None and in_force.rows.num_rows > 0
 
     def labels(self, label_map: LabelMap) -> DayResult | None:
         """Write today's `labels` when they changed; None when there is nothing to write."""
