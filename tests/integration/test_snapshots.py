@@ -209,6 +209,21 @@ def test_a_label_budget_shown_by_alerts_reads_the_current_labels_setting(tmp_pat
     assert int(row["figure"]) == output_tokens(org, DAY1.replace(hour=0), keys={key}) > 0  # the back-fill ends at midnight
 
 
+def test_report_projects_reads_the_current_labels_setting(tmp_path, monkeypatch, capsys):
+    org = SimulatedOrg.small()
+    lake_dir = tmp_path / "lake"
+    key = org.directory.api_keys[0]["id"]
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"api_keys": {key: {"project": "search"}}}))
+    with Simulator(org, now=DAY1) as sim:
+        fill(sim, LocalLake(lake_dir))  # the lake has the workspaces' tags as labels, no project yet
+    monkeypatch.setenv("LABELS", str(labels))
+    assert main(["report", "projects", "--lake", str(lake_dir), "--now", "2026-11-20T10:00:00Z", "--days", "30", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    (search,) = [r for r in rows if r["project"] == "search"]
+    assert int(search["output_tokens"]) == output_tokens(org, DAY1.replace(hour=0), keys={key})
+
+
 def test_missing_and_malformed_labels_do_not_stop_ingestion_and_keep_the_last_good_labels(tmp_path):
     org = SimulatedOrg.small()
     lake = LocalLake(tmp_path / "lake")

@@ -543,11 +543,25 @@ def _report(args: argparse.Namespace) -> int:
                 "models": lambda: views.models(db, window),
                 "workspaces": lambda: views.workspaces(db, window),
                 "keys": lambda: views.keys(db, window),
-                "projects": lambda: views.projects(db, window, args.by),
+                "projects": lambda: views.projects(_current_labels(db, settings, lake, today), window, args.by),
                 "claude-code": lambda: views.claude_code(db, window),
             }[args.view]()
     _write(render(view, args.format), args.out)
     return 0
+
+
+def _current_labels(db: Any, settings: Settings, lake: Lake, today: date) -> Any:
+    """While LABELS (or the agent map) is set in this shell, the labels in force are the setting's: what the next run
+    writes (a budget and `report projects` then agree before it runs)."""
+    from usage_lake.lake.snapshots import SnapshotReader
+    from usage_lake.sources.labels import current_labels
+
+    labels = current_labels(settings, SnapshotReader(lake), today)
+    if labels is not None:
+        db.con.register("current_labels", labels)
+        db.con.execute('CREATE OR REPLACE VIEW "labels" AS SELECT * FROM current_labels')
+        db.present["labels"] = [today.isoformat()]
+    return db
 
 
 def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: datetime) -> int:
