@@ -56,11 +56,13 @@ class SnapshotReader:
         self._days: dict[str, list[date]] = {}
         self._tables: dict[tuple[str, date], pa.Table] = {}
         self._pending: dict[str, tuple[date, pa.Table]] = {}
+        self._named: dict[str, tuple[dict[str, set[str]], dict[str, set[str]]]] = {}  # table -> (name, casefolded) -> ids
 
     def pending(self, table: str, day: date, rows: pa.Table) -> None:
         """Hold `rows` as `table`'s snapshot of `day` (replacing the lake's partition of that day, if any)."""
         self._pending[table] = (day, rows)
         self._days.pop(table, None)
+        self._named.pop(table, None)
 
     def days(self, table: str) -> list[date]:
         """The days that hold a snapshot of `table` (a pending one included)."""
@@ -93,17 +95,18 @@ class SnapshotReader:
 
     def ids_named(self, table: str, name: str) -> list[str]:
         """The ids that carried `name` in any snapshot of `table` (exact match, else a case-insensitive one), sorted."""
-        exact: set[str] = set()
-        folded: set[str] = set()
-        for snapshot in self.history(table, ["id", "name"]):
-            for entity_id, entity_name in zip(snapshot.rows.column("id").to_pylist(), snapshot.rows.column("name").to_pylist(), strict=True):
-                if entity_id is None or entity_name is None:
-                    continue
-                if entity_name == name:
-                    exact.add(entity_id)
-                elif entity_name.casefold() == name.casefold():
-                    folded.add(entity_id)
-        return sorted(exact or folded)
+        if table not in self._named:
+            exact: dict[str, set[str]] = {}
+            folded: dict[str, set[str]] = {}
+            for snapshot in self.history(table, ["id", "name"]):
+                for entity_id, entity_name in zip(snapshot.rows.column("id").to_pylist(), snapshot.rows.column("name").to_pylist(),
+                                                  strict=True):
+                    if entity_id is not None and entity_name is not None:
+                        exact.setdefault(entity_name, set()).add(entity_id)
+                        folded.setdefault(entity_name.casefold(), set()).add(entity_id)
+            self._named[table] = (exact, folded)
+        exact, folded = self._named[table]
+        return sorted(exact.get(name) or folded.get(name.casefold()) or ())
 
     def names(self, table: str, day: date) -> list[str]:
         """The names in the snapshot in force on `day` (for an error message)."""
