@@ -630,9 +630,8 @@ def test_names_resolve_through_the_snapshots_and_a_budget_that_cannot_be_evaluat
         "(known on 2026-11-23: Growth, Platform)")
     lake.put(partition_key("api_keys", date(2026, 11, 2)), parquet_bytes(pa.table({"id": list(org.keys[:2]), "name": ["prod", "prod"]})))
     assert row({"api_key": ["prod"]}, measure="estimated_cost")["error"] is None  # two keys share it (a rotation): both
-    assert row({"label:project": ["search"]}, measure="billed_cost")["error"] == (
-        "cannot evaluate: BUDGETS: budget 'team': `measure` billed_cost cannot be scoped by a label that API keys carry "
-        "(the cost report has no per-key cost); use cost or estimated_cost")
+    keyed = row({"label:project": ["search"]}, measure="billed_cost")  # a label keys carry: the estimate, and it says so
+    assert (keyed["error"], keyed["basis"]) == (None, "estimated") and "no per-key cost" in keyed["basis_note"]
     assert row({"label:team": ["platform"]}, measure="billed_cost")["error"] is None  # a workspace label: the cost report bills it
     with pytest.raises(SettingsError, match="billed_cost cannot be scoped by `api_key_id`"):
         row({"api_key_id": [org.keys[0]]}, measure="billed_cost")  # malformed: refused in one line

@@ -145,16 +145,11 @@ class Scopes:
         self._resolved: dict[tuple[str, date], DayScope] = {}
 
     def on(self, budget: Budget, day: date) -> DayScope:
-        """The scope on `day`; `SettingsError` when the budget cannot be evaluated (a name no snapshot knows,
-        billed_cost on a label that API keys carry: the cost report has no per-key cost)."""
+        """The scope on `day`; `SettingsError` when the budget cannot be evaluated (a name no snapshot knows)."""
         key = (budget.scope_text, day)  # budgets with the same scope share it
         if key not in self._resolved:
             self._resolved[key] = self._resolve(budget, day)
-        scope = self._resolved[key]
-        if budget.measure == "billed_cost" and not scope.billable:
-            raise SettingsError(f"{self._where(budget)}: `measure` billed_cost cannot be scoped by a label that API keys carry "
-                                "(the cost report has no per-key cost); use cost or estimated_cost")
-        return scope
+        return self._resolved[key]
 
     def _where(self, budget: Budget) -> str:
         return f"{self.source}: budget {budget.name!r}"
