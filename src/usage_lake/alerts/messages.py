@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from usage_lake.alerts.figures import BILLED, COST, ESTIMATED, USAGE, BudgetFigure, DaySpend, Ranking
+from usage_lake.alerts.figures import ANALYTICS_BILLED, BILLED, COST, ESTIMATED, USAGE, BudgetFigure, DaySpend, Ranking
 from usage_lake.alerts.rules import MONTH_END_GRACE_DAYS, BudgetReached, DailyOver, Finding, ForecastOver, Spike, tag
 from usage_lake.alerts.scopes import DayScope
 from usage_lake.config.budgets import LEGACY_DAILY, LEGACY_MONTHLY, Budget, Measure
@@ -341,7 +341,7 @@ def _compact(value: Decimal) -> str:
 def measure_text(measure: Measure) -> str:
     return {Measure.COST: "spend", Measure.BILLED_COST: "billed spend", Measure.ESTIMATED_COST: "estimated spend",
             Measure.INPUT_TOKENS: "input tokens", Measure.OUTPUT_TOKENS: "output tokens", Measure.TOTAL_TOKENS: "tokens",
-            Measure.WEB_SEARCH_REQUESTS: "web search requests"}[measure]
+            Measure.WEB_SEARCH_REQUESTS: "web search requests", Measure.REQUESTS: "API requests"}[measure]
 
 
 def _scope_words(budget: Budget) -> str:
@@ -363,6 +363,10 @@ def budget_basis_text(spend: BudgetFigure) -> list[str]:
         if spend.unbilled_days:
             lines.append(f"{spend.unbilled_days} day(s) with usage the cost report has not billed yet are not counted.")
         return [*lines, *_priority_beside(spend)]
+    if spend.basis == ANALYTICS_BILLED:  # a key scope, billed per key by the Analytics API (issue 18)
+        return [f"Basis: billed (analytics) - the Usage and Cost Analytics API bills per API key: {spend.billed_days} day(s) at their "
+                f"billed cost without Priority Tier, {spend.estimated_days} day(s) it has not billed at usage x list prices.",
+                *_priority_beside(spend)]
     if budget.measure in (Measure.COST, Measure.BILLED_COST):  # a scope the cost report cannot bill
         reason = spend.estimate_reason or "the cost report cannot measure this scope"
         return [f"Basis: estimated - {reason}, so this scope is measured on its usage x list prices "
@@ -373,8 +377,8 @@ def budget_basis_text(spend: BudgetFigure) -> list[str]:
 def _priority_beside(spend: BudgetFigure) -> list[str]:
     if not spend.priority_estimated_usd:
         return []
-    return [f"Priority Tier usage is billed separately and is not in this figure: estimated at {usd(spend.priority_estimated_usd)} "
-            "over the same days from usage x list prices."]
+    return [f"Priority Tier usage is billed separately and is not in this figure: {usd(spend.priority_estimated_usd)} over the same "
+            "days (billed by the Usage and Cost Analytics API where the lake has it, else estimated from usage x list prices)."]
 
 
 def budget_rankings(spend: BudgetFigure) -> list[str]:
@@ -401,6 +405,7 @@ _SQL_MEASURE = {
                           "+ output_tokens",
     Measure.WEB_SEARCH_REQUESTS: "web_search_requests",
     Measure.ESTIMATED_COST: "estimated_cost_usd",
+    Measure.REQUESTS: "requests",
 }
 
 
@@ -409,6 +414,11 @@ def budget_query(database: str, spend: BudgetFigure, web_search_usd: Decimal) ->
     bill, else the usage report; the scope as it was resolved on the period's last day."""
     scope = spend.scope or DayScope()
     where = [f"dt BETWEEN '{spend.span.start}' AND '{spend.through}'"]
+    if spend.basis == ANALYTICS_BILLED:
+        where += _scope_sql(scope, usage=True)
+        where.append("coalesce(service_tier, '') <> 'priority'")
+        return (f"SELECT dt, model, workspace_id, api_key_id, sum(amount_usd) AS usd FROM \"{database}\".analytics_cost "
+                f"WHERE {' AND '.join(where)} GROUP BY 1, 2, 3, 4 ORDER BY usd DESC LIMIT 50;")
     if spend.basis in (COST, BILLED):
         where += _scope_sql(scope, usage=False)
         return (f"SELECT dt, model, workspace_id, cost_type, sum(amount_usd) AS usd FROM \"{database}\".cost_report "
@@ -421,7 +431,8 @@ def budget_query(database: str, spend: BudgetFigure, web_search_usd: Decimal) ->
         expression = _SQL_MEASURE[measure]
     where += _scope_sql(scope, usage=True)
     name = "usd" if measure.is_money else measure.value
-    return (f"SELECT dt, model, workspace_id, api_key_id, sum({expression}) AS {name} FROM \"{database}\".usage_messages "
+    table = "analytics_usage" if measure == Measure.REQUESTS else "usage_messages"  # requests: only the Analytics API counts them
+    return (f"SELECT dt, model, workspace_id, api_key_id, sum({expression}) AS {name} FROM \"{database}\".{table} "
             f"WHERE {' AND '.join(where)} GROUP BY 1, 2, 3, 4 ORDER BY {name} DESC LIMIT 50;")
 
 

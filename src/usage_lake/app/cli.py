@@ -402,7 +402,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
 
-REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts", "html")
+REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "reconcile", "headroom", "alerts", "html")
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
@@ -451,6 +451,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--out", help="write to this file instead of standard output")
     sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
+    sql.add_argument("--aws-focus", metavar="PATH", help="a local copy of the AWS FOCUS 1.2 export (Parquet): adds the focus_all and "
+                     "claude_spend_all views, as in Athena")
     sql.set_defaults(command=_sql)
 
 
@@ -538,6 +540,13 @@ def _report(args: argparse.Namespace) -> int:
             raise CliError("summary covers fixed periods up to today; use report daily for a range")
         with views.open_for(lake, None, tables=("usage_messages", "cost_report")) as db:
             view = views.summary(db, today, extra_days=args.days)
+    elif args.view in ("reconcile", "headroom"):  # issue 18: reporting.analytics_views
+        from usage_lake.reporting import analytics_views
+
+        window = _window(args, today, 30 if args.view == "reconcile" else 7)
+        tables = analytics_views.RECONCILE_TABLES if args.view == "reconcile" else analytics_views.HEADROOM_TABLES
+        with views.open_for(lake, window, tables=tables) as db:
+            view = (analytics_views.reconcile if args.view == "reconcile" else analytics_views.headroom)(db, window)
     else:
         window = _window(args, today, 30)
         with views.open_for(lake, window, tables=views.TABLES_OF[args.view]) as db:
@@ -616,7 +625,8 @@ def _sql(args: argparse.Namespace) -> int:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
     lake = _lake(args, settings, reading=True)
-    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
+    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
+                     aws_focus=args.aws_focus)
     if result.fetched_objects:
         print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
     _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)

@@ -86,7 +86,8 @@ class IngestJob:
         record = self.record
         try:
             self.ingestion.run(request, deadline)
-            if request.mode == Mode.INCREMENTAL and self.publisher and self.settings.alerts_enabled and not record.resume_from:
+            alerting = self.settings.alerts_enabled or bool(self.settings.cap_alert_percents)  # the built-in cap alerts (issue 18)
+            if request.mode == Mode.INCREMENTAL and self.publisher and alerting and not record.resume_from:
                 self._send_alerts()  # a backfill never alerts
             self._report_bad_files()
         finally:

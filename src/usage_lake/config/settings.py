@@ -53,6 +53,9 @@ class Settings:
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
+    analytics_api: str = "auto"  # ANALYTICS_API: auto (fetch the Analytics API beside the legacy reports) | off
+    # CAP_ALERTS: percentages of each Anthropic spend cap that alert once a cap, month and step ("" turns them off)
+    cap_alert_percents: tuple[int, ...] = (80, 95)
 
     @property
     def alerts_enabled(self) -> bool:
@@ -94,6 +97,8 @@ class Settings:
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
+            analytics_api=_choice(env, "ANALYTICS_API", ("auto", "off"), "auto"),
+            cap_alert_percents=_percents(env, "CAP_ALERTS", (80, 95)),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
             raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "
@@ -165,6 +170,20 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
             "use a backfill for longer ranges"
         )
     return int(raw)
+
+
+def _percents(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """A comma-separated list of whole percentages between 1 and 100 (`80,95`); `off` or empty: none."""
+    value = env.get(name)
+    if value is None:
+        return default
+    value = value.strip()
+    if value.lower() in ("", "off", "none", "0"):
+        return ()
+    parts = [p.strip() for p in value.split(",")]
+    if not all(p.isdigit() and 1 <= int(p) <= 100 for p in parts):
+        raise SettingsError(f"{name} must be whole percentages between 1 and 100, comma-separated (like 80,95), or off; got {value!r}")
+    return tuple(sorted({int(p) for p in parts}))
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

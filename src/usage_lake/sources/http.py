@@ -40,7 +40,7 @@ from usage_lake.errors import AdminApiError, AuthenticationError, PaginationErro
 
 __all__ = [
     "LIST_PAGES", "OBJECT", "REPORT_PAGES", "AdminApiError", "AdminClient", "AuthenticationError", "Bucket", "ClientStats",
-    "Decoded", "Page", "PaginationError", "Paging", "Params", "ResponseShapeError", "RetryPolicy", "decode_page",
+    "Decoded", "Headers", "Page", "PaginationError", "Paging", "Params", "ResponseShapeError", "RetryPolicy", "decode_page",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 Params = Sequence[tuple[str, str]]
+Headers = Sequence[tuple[str, str]]  # an endpoint's own request headers (`anthropic-beta`)
 
 
 @dataclass(frozen=True)
@@ -219,15 +220,17 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
-    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES) -> Generator[Page, None, None]:
+    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES,
+                   headers: Headers = ()) -> Generator[Page, None, None]:
         """Every page of one query, in order. The same query is re-sent with the cursor (`page=<next_page>` for
-        reports, `after_id=<last_id>` for lists)."""
+        reports, `after_id=<last_id>` for lists). `headers` are the endpoint's own request headers (a beta
+        header), sent with every page beside the client's."""
         seen: set[str] = set()
         cursor: str | None = None
         number = 0
         while True:
             query = tuple(params) + (((paging.cursor_param, cursor),) if cursor else ())
-            body, headers, decoded = self._get(path, query, paging.decode)
+            body, received, decoded = self._get(path, query, paging.decode, headers)
             number += 1
             yield Page(
                 path=path,
@@ -238,7 +241,7 @@ class AdminClient:
                 has_more=decoded.has_more,
                 next_page=decoded.cursor,
                 fetched_at=datetime.now(UTC),
-                request_id=headers.get("request-id"),
+                request_id=received.get("request-id"),
                 records=decoded.records,
             )
             has_more, cursor = decoded.has_more, decoded.cursor
@@ -252,13 +255,14 @@ class AdminClient:
                 raise PaginationError(f"GET {path} page {number} repeats the cursor {cursor!r}; stopping rather than looping")
             seen.add(cursor)
 
-    def _get(self, path: str, query: Params, decode: Callable[[bytes | bytearray], Decoded]) -> tuple[bytes | bytearray, httpx.Headers, Decoded]:
+    def _get(self, path: str, query: Params, decode: Callable[[bytes | bytearray], Decoded],
+             headers: Headers = ()) -> tuple[bytes | bytearray, httpx.Headers, Decoded]:
         waited = 0.0
         for attempt in range(1, self._retry.max_attempts + 1):
             retry_after: float | None = None
             self.stats.requests += 1
             try:
-                with self._http.stream("GET", path, params=list(query)) as response:
+                with self._http.stream("GET", path, params=list(query), headers=dict(headers)) as response:
                     body = _read_page_body(response) if response.status_code == 200 else response.read()
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
                 reason, problem = type(exc).__name__, f"{type(exc).__name__}: {self._key.redact(str(exc)) or 'no detail'}"
