@@ -224,7 +224,7 @@ def test_a_403_on_one_endpoint_leaves_the_others_written(org, s3_lake):
 
     # issue 18: a 403 on an optional endpoint is "not available to this key", not a failure
     assert record.outcome == "succeeded" and record.errors == []
-    assert list(record.unavailable) == ["users", "claude_code"]
+    assert list(record.unavailable) == ["claude_code", "users"]
     start = midnight(TODAY - timedelta(days=3))
     assert lake_tokens(s3_lake, TODAY - timedelta(days=3), TODAY + timedelta(days=1)) == sim_tokens(org, start, NOW)
     assert lake_cents(s3_lake, TODAY - timedelta(days=3), TODAY) == org.cost_total_cents(start, midnight(TODAY))
@@ -234,7 +234,7 @@ def test_a_403_on_one_endpoint_leaves_the_others_written(org, s3_lake):
     assert s3_lake.list("users/") == [] and s3_lake.list("claude_code_usage/") == []
     (run_key,) = s3_lake.list("runs/")
     run = read_parquet(s3_lake.get(run_key)).to_pylist()[0]
-    assert run["outcome"] == "succeeded" and [u["report"] for u in run["unavailable"]] == ["users", "claude_code"]
+    assert run["outcome"] == "succeeded" and [u["report"] for u in run["unavailable"]] == ["claude_code", "users"]
     assert record.summary()["endpoints"]["users"] == "unavailable"
     # the permission is granted: the next run of the day fills in what is missing
     with Simulator(org, now=NOW) as sim:

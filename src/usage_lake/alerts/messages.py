@@ -25,9 +25,13 @@ from usage_lake.money import usd
 from usage_lake.times import format_timestamp
 
 __all__ = ["COST", "LEFT_OUT", "SPIKE", "Alert", "Messages", "amount_text", "athena_query", "budget_query", "cost_basis_text",
-           "measure_text", "of_text", "percent_text", "plain_usd", "rankings"]
+           "bounded", "measure_text", "of_text", "percent_text", "plain_usd", "rankings"]
 
 SPIKE = "spike"  # the `budget` attribute of spike alerts
+
+# A name from the API (a key, a workspace, a model) is cut to this many characters in an alert: anyone in the
+# organization can name a key, and a 1,000,000-character name made every alert that ranked it too big for SNS.
+NAME_LIMIT = 80
 
 LEFT_OUT = ("Not included: Claude usage through Amazon Bedrock or Google Vertex AI (billed by those clouds), "
             "and discounts or credits not shown in the Admin API.")
@@ -205,7 +209,7 @@ class Messages:
             "value": str(spend.value), "forecast": None if spend.forecast is None else str(spend.forecast),
             "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
             "priority_tier_estimated_usd": str(spend.priority_estimated_usd),
-            "top": {name: [[label, str(value)] for label, value in ranking] for name, ranking in spend.top.items()},
+            "top": {name: [[bounded(label), str(value)] for label, value in ranking] for name, ranking in spend.top.items()},
         }
         if budget.measure.is_money:
             document["figure_usd"] = str(figure)
@@ -224,7 +228,7 @@ class Messages:
     def _alert(self, finding: Finding, kind: str, basis: str, day: date, severity: str, subject: str, lines: list[str],
                document: dict[str, Any], spend: DaySpend | None, *, budget: str = LEGACY_DAILY) -> Alert:
         if spend is not None:
-            document["top"] = {name: [[label, str(amount)] for label, amount in ranking]
+            document["top"] = {name: [[bounded(label), str(amount)] for label, amount in ranking]
                                for name, ranking in spend.top.get(basis if basis != "forecast" else BILLED, {}).items()}
         document |= {"budget": budget, "scope": "all"}
         return self.finish(finding, kind, basis, day, severity, subject, lines, document, budget, "all")
@@ -268,10 +272,15 @@ def rankings(spend: DaySpend, basis: str) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and basis == BILLED else ""
         lines.append(f"{title}{note}:")
-        lines += [f"  {label:<44} {usd(amount):>12}" for label, amount in ranking]
+        lines += [f"  {bounded(label):<44} {usd(amount):>12}" for label, amount in ranking]
     if spend.unpriced_rows:
         lines.append(f"({spend.unpriced_rows} usage row(s) use models missing from the price table and are not in the estimate.)")
     return lines
+
+
+def bounded(name: str, limit: int = NAME_LIMIT) -> str:
+    """A name cut to `limit` characters, an ellipsis marking the cut (ids stay whole: they are the way back)."""
+    return name if len(name) <= limit else name[:limit - 1] + "\u2026"
 
 
 def cost_basis_text(spend: BudgetFigure) -> list[str]:
@@ -390,7 +399,7 @@ def budget_rankings(spend: BudgetFigure) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and spend.keys_estimated else ""
         lines.append(f"{title} in the scope{note}:")
-        lines += [f"  {label:<44} {_value_text(spend.budget.measure, value):>18}" for label, value in ranking]
+        lines += [f"  {bounded(label):<44} {_value_text(spend.budget.measure, value):>18}" for label, value in ranking]
     return lines
 
 

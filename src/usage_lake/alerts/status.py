@@ -80,8 +80,13 @@ def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, no
 
 
 def _sent(lake: Lake, families: list[str]) -> list[dict[str, Any]]:
-    return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject")} for family in families
-            for r in family_records(lake, family)]
+    return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject"), **({"not_sent": r["not_sent"]} if r.get("not_sent") else {})}
+            for family in families for r in family_records(lake, family)]
+
+
+def _sent_word(record: dict[str, Any]) -> str:
+    """"sent", or, for an alert no retry could send (reported once, not retried), why not."""
+    return f"NOT SENT ({record['not_sent'][:200]}), given up" if record.get("not_sent") else "sent"
 
 
 def sent_since(lake: Lake, since: datetime, *, except_budgets: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -144,7 +149,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
         for basis in (BILLED, ESTIMATED):
             if sent := family_records(lake, f"daily/{day}/{basis}"):
                 level = sent[-1].get("level")
-                notes.append(f"{basis} sent {sent[-1]['sent_at']}" + (f" (at {plain_usd(Decimal(level))})" if level else ""))
+                notes.append(f"{basis} {_sent_word(sent[-1])} {sent[-1]['sent_at']}" + (f" (at {plain_usd(Decimal(level))})" if level else ""))
             over = daily.get((day, basis))
             if over is not None and covering(lake, over.family, over.level) is None:
                 notes.append(f"{basis} WOULD FIRE on the next run" if day >= window_start
@@ -169,7 +174,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
             continue
         scope = finding.budget.scope_text if isinstance(finding, BudgetReached | ForecastOver) else None
         record = covering(lake, finding.family, finding.level, rule_of(finding.key, scope))
-        state = "WOULD FIRE" if record is None else "sent " + record["sent_at"] + (
+        state = "WOULD FIRE" if record is None else _sent_word(record) + " " + record["sent_at"] + (
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")
     if budgets:

@@ -25,18 +25,19 @@ from usage_lake.alerts.run import notice
 from usage_lake.config import events
 from usage_lake.config.budgets import Budget, legacy_budgets
 from usage_lake.config.events import Mode, RunRequest
-from usage_lake.config.secrets import AdminKey
+from usage_lake.config.secrets import AdminKey, secret_text
 from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
 from usage_lake.ingest import DayResult, Deadline, Ingestion, Outcome, RunRecord, rebuild_days, write_record
 from usage_lake.ingest.runlog import EndpointError
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.store import Lake, read_location
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient, RetryPolicy
 from usage_lake.sources.labels import LabelMap, load_labels
 
-__all__ = ["IngestJob", "check_settings_files", "parse_event", "rebuild"]
+__all__ = ["IngestJob", "check_settings_files", "parse_event", "personal_data", "rebuild"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class IngestJob:
                 self.bad_files.append(("LABELS", settings.labels or "", exc))
         self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
         self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
-                                   on_day=on_day, prices=prices, labels=labels, keep_labels=labels is None)
+                                   on_day=on_day, prices=prices, labels=labels, keep_labels=labels is None,
+                                   personal=personal_data(settings, key))
 
     @property
     def record(self) -> RunRecord:
@@ -110,11 +112,13 @@ class IngestJob:
             record.outcome = Outcome.ALERTS_FAILED
             record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
             return
-        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed)
+        record.alerts_sent = len(delivery.sent)
+        record.alerts_failed = len(delivery.failed) + len(delivery.unsendable)
         record.notes += [f"alert sent: {key}" for key in delivery.sent]
         record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
+        record.notes += [f"alert NOT sent and not retried: {key}: {why}" for key, why in delivery.unsendable.items()]
         record.notes += [f"alerts: {problem}; skipped" for problem in alerting.problems]  # the run still succeeds
-        if delivery.failed:
+        if delivery.failed or delivery.unsendable:
             record.outcome = Outcome.ALERTS_FAILED
 
     def _report_bad_files(self) -> None:
@@ -152,6 +156,16 @@ def check_settings_files(settings: Settings) -> None:
     """The BUDGETS and LABELS files read strictly: `SettingsError` names the first bad one (the CLI refuses it)."""
     load_budgets(settings)
     load_labels(settings)
+
+
+def personal_data(settings: Settings, key: AdminKey | None) -> PersonalData:
+    """PERSONAL_DATA as a transform; its hash key derived from PERSONAL_DATA_KEY (or the secret PERSONAL_DATA_KEY_SECRET_ID
+    names), else from the Admin key."""
+    own = settings.personal_data_key
+    if own is None and settings.personal_data_key_secret_id and settings.personal_data == "hash":
+        own = secret_text(settings.personal_data_key_secret_id).strip() or None
+    secret = own or (key.reveal() if key is not None else "")
+    return PersonalData.derived(settings.personal_data, secret) if secret else PersonalData(settings.personal_data)
 
 
 def rebuild(lake: Lake, settings: Settings, *, reports: list[str], start: date, end: date) -> list[DayResult]:

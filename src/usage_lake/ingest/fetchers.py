@@ -47,7 +47,7 @@ def fetch_daily(run: Ingestion, window: Window) -> None:
             stray = next((b for b in page.buckets if not start <= b.starting_at < start + DAY), None)
             if stray is not None:
                 raise ResponseShapeError(f"{where}: holds records dated {format_timestamp(stray.starting_at)}, not {day}")
-            raw_key, reused = store_page(run.lake, endpoint.name, day, page.body)
+            raw_key, reused = store_page(run.lake, endpoint.name, day, page.body, run.personal)
             run.record.raw_pages_reused += reused
             table = endpoint.to_table(page.buckets, run_id=run.record.run_id, ingested_at=page.fetched_at, where=where, prices=run.prices)
             table, defaulted = take_defaulted(table)
@@ -68,7 +68,7 @@ def fetch_bucketed(run: Ingestion, window: Window) -> None:
             for page in pages(run.client, window, run.page_sizes):
                 run.record.pages += 1
                 day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
-                stored = raw_writer.submit(store_page, run.lake, endpoint.name, day, page.body)
+                stored = raw_writer.submit(store_page, run.lake, endpoint.name, day, page.body, run.personal)
                 table = endpoint.to_table(page.buckets, run_id=run.record.run_id, ingested_at=page.fetched_at,
                                           where=f"{endpoint.name} report page {page.number} ({page.path})", prices=run.prices)
                 table, defaulted = take_defaulted(table)

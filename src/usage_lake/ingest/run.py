@@ -8,7 +8,13 @@ comes back empty while the lake already holds rows for it is kept, not erased, a
 
 An endpoint kind decides the loop (`sources.base.Kind`): bucketed reports go through the day assembly above;
 a daily report (Claude Code) is one query per UTC day, the day written when its query ends; snapshot endpoints
-(the organization's lists) are taken first, once a UTC day (`snapshot.py`), then the labels in force.
+(the organization's lists) are taken after the reports, so they can never starve usage and cost, once a UTC
+day (`snapshot.py`), then the labels in force.
+
+Every query has a page ceiling and the client checks the deadline before every page (`sources.http`): an
+endpoint whose cursor never ends, or that is still fetching when only `RESERVE_SECONDS` are left, stops with a
+named error recorded in the run log (a `DeadlineError` even for usage and cost: the days already written stay,
+the next run fetches the rest), and the run goes on to its alerts and returns before Lambda's hard limit.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
 does the rest; a run that fails keeps every day it completed, records itself, and re-raises. An endpoint that
@@ -33,7 +39,7 @@ import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError, AuthenticationError, LakeError
+from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError
 from usage_lake.focus import Unmatched
 from usage_lake.ingest.days import PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
@@ -46,6 +52,7 @@ from usage_lake.ingest.raw import Manifest
 from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
 from usage_lake.lake.curated import DayAction, partition_days, store_tables
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
@@ -91,6 +98,7 @@ class Ingestion:
         prices: PriceTable | None = None,
         labels: LabelMap | None = None,
         keep_labels: bool = False,
+        personal: PersonalData | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -100,6 +108,7 @@ class Ingestion:
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
         self.keep_labels = keep_labels  # the LABELS file is unusable: the lake's last good labels stay in force
+        self.personal = personal or PersonalData()  # PERSONAL_DATA: applied to raw pages and curated rows as stored
         self.unpriced_models: set[str] = set()
         self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
@@ -111,6 +120,7 @@ class Ingestion:
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
         self._checkpointed = 0.0  # time.monotonic() of the last running record written
         self.lake_writable = True  # False when even the first record could not be written
+        self.deadline_hit = False  # an endpoint stopped between pages for lack of time (`DeadlineError`)
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
@@ -118,7 +128,8 @@ class Ingestion:
         record = self.record
         chosen = registry.endpoints(self.settings, request.reports)
         endpoints, snapshots = by_kind(chosen)
-        snapshots += self._naming_snapshots(endpoints, snapshots)
+        naming = self._naming_snapshots(endpoints)  # taken before the reports: the FOCUS days they write need them
+        snapshots = [s for s in snapshots if s.name not in {n.name for n in naming}]
         record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in chosen), request.continues
         if request.mode == Mode.BACKFILL:
             record.range_start, record.range_end = request.origin or request.start, request.end
@@ -139,8 +150,10 @@ class Ingestion:
         try:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+            self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
+            self._take_snapshots(naming, now, labels=False)  # none, once the lake has them
+            self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
             self._take_snapshots(snapshots, now)
-            self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
@@ -204,20 +217,26 @@ class Ingestion:
                     with self._contained(window.endpoint):
                         fetch(self, window)
             slowest = max(slowest, time.monotonic() - began)
+            if self.deadline_hit:  # an endpoint stopped between pages: a backfill resumes from its first unfinished day
+                if request.mode == Mode.BACKFILL:
+                    self._stop_before(request, part, RESERVE_SECONDS, deadline.remaining_seconds(),
+                                      start=self.first_unfinished_day() or part.start)
+                return
             if index + 1 < len(plan):
                 self.checkpoint()  # every endpoint is done up to here: a killed run resumes from the next slice
 
-    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
+    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float, start: date | None = None) -> None:
         record = self.record
-        record.resume_from = part.start
-        message = f"stopped before {part.start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
+        start = start or part.start
+        record.resume_from = start
+        message = f"stopped before {start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
         if request.mode == Mode.BACKFILL:
             assert request.end is not None
             record.next_event = RunRequest(
                 mode=Mode.BACKFILL, reports=request.reports, now=request.now,
-                start=part.start, end=request.end, continues=record.run_id,
+                start=start, end=request.end, continues=record.run_id,
             ).to_event()
-            message += f"; the rest continues as a backfill from {part.start} to {request.end}"
+            message += f"; the rest continues as a backfill from {start} to {request.end}"
         else:
             message += "; the next scheduled run fetches the window again"
         record.notes.append(message)
@@ -229,7 +248,7 @@ class Ingestion:
         try:
             yield
         except (AdminApiError, LakeError) as exc:
-            if endpoint.required or (isinstance(exc, AuthenticationError) and exc.status == 401):
+            if (endpoint.required and not isinstance(exc, DeadlineError)) or (isinstance(exc, AuthenticationError) and exc.status == 401):
                 raise
             if isinstance(exc, AdminApiError) and is_unavailable(exc):
                 if endpoint.name not in self.record.unavailable:
@@ -238,28 +257,29 @@ class Ingestion:
                                              f"({exc.status}: {exc.api_message or exc}); not a failure, the run goes on")
                     logger.info("run %s: %s is unavailable to this organization or key (%s)", self.record.run_id, endpoint.name, exc.status)
                 return
+            self.deadline_hit = self.deadline_hit or isinstance(exc, DeadlineError)
             self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
             logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
 
-    def _naming_snapshots(self, endpoints: list[Endpoint], snapshots: list[Snapshot]) -> list[Snapshot]:
+    def _naming_snapshots(self, endpoints: list[Endpoint]) -> list[Snapshot]:
         """FOCUS names its rows from the `organization` and `workspaces` snapshots: a run that writes the cost report
-        (a back-fill of it included) takes the ones the lake has never had, even when it was not asked for them."""
+        (a back-fill of it included) takes the ones the lake has never had first, asked for or not (two small requests,
+        once per lake); the other snapshots come after the reports."""
         if not any(e.name == "cost" for e in endpoints):
             return []
-        asked = {s.name for s in snapshots}
         return [cast(Snapshot, e) for e in registry.endpoints(self.settings, NAMING_SNAPSHOTS)  # those the settings leave on
-                if e.name not in asked and not partition_days(self.lake, e.name)]
+                if not partition_days(self.lake, e.name)]
 
-    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
-        """The organization's lists (once a UTC day each), then the labels in force."""
-        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
+    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime, *, labels: bool = True) -> None:
+        """The organization's lists (once a UTC day each), then (with `labels`) the labels in force."""
+        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now, personal=self.personal)
         for endpoint in snapshots:
             with self._contained(endpoint):
                 self.note_day(taker.take(endpoint))
-        labels = None if self.keep_labels else taker.labels(self.labels)
-        if labels is not None:
-            self.note_day(labels)
+        written = None if self.keep_labels or not labels else taker.labels(self.labels)
+        if written is not None:
+            self.note_day(written)
 
     def _previous_page_sizes(self) -> dict[tuple[str, str], int]:
         """What the previous run measured; a lake that cannot tell (unreadable run log) means starting small."""
@@ -296,7 +316,7 @@ class Ingestion:
             Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
                              rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
                              pages=list(pending.pages.values())).write(self.lake)
-        action = store_tables(self.lake, day, endpoint.outputs(table))
+        action = store_tables(self.lake, day, {name: self.personal.table(name, rows) for name, rows in endpoint.outputs(table).items()})
         if action == DayAction.KEPT:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)

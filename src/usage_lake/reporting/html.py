@@ -54,8 +54,9 @@ class Report:
 
 
 def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | None = None, prices=None,  # noqa: ANN001
-                 label: str = "project", extra: Sequence[View] = ()) -> Report:
-    """Read the lake once per question and gather the views and charts of the report."""
+                 label: str = "project", extra: Sequence[View] = (), people: bool = True) -> Report:
+    """Read the lake once per question and gather the views and charts of the report; without `people`
+    (`--no-people`, REPORT_NO_PEOPLE) the per-person sections (Claude Code per user) are left out."""
     window = Window.last(days, today)
     month_start = today.replace(day=1)
     needed = {table for view in ("workspaces", "keys", "projects", "claude-code") for table in views.TABLES_OF[view]}
@@ -70,7 +71,7 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
         by_model = views.models(db, window, prices)
         by_day_model = _daily_by_model(db, window, by_model)
         found = [daily, by_model, views.workspaces(db, window), views.keys(db, window),
-                 views.projects(db, window, label), views.claude_code(db, window)]
+                 views.projects(db, window, label), *([views.claude_code(db, window)] if people else [])]
         if db.has("analytics_cost"):  # issue 18: the two billed sources side by side, and rate-limit headroom
             found.append(analytics_views.reconcile(db, window))
         found.append(analytics_views.headroom(db, Window(max(window.start, today - timedelta(days=6)), window.end, today)))
@@ -79,6 +80,8 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     notes = []
     if not any(v.name == "daily" and any(s != "no data" for s in v.table.column("status").to_pylist()) for v in report_views):
         notes.append(f"The lake holds no usage or cost for {window}.")
+    if not people:
+        notes.append("Per-person sections (Claude Code per user) are left out of this report.")
     return Report(window, report_views, charts, notes, budget)
 
 
@@ -201,8 +204,8 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
         charts.append(Chart(key, title, chart.to_dict()))
 
     # Claude Code per user
-    code = by_name["claude-code"].table
-    if code.num_rows and "estimated_usd" in code.column_names:
+    code = by_name["claude-code"].table if "claude-code" in by_name else None
+    if code is not None and code.num_rows and "estimated_usd" in code.column_names:
         users = [{"user": u or "(unknown)", "usd": _f(c), "sessions": s} for u, c, s in
                  zip(code.column("actor").to_pylist(), code.column("estimated_usd").to_pylist(), code.column("sessions").to_pylist(), strict=True)]
         measure = "usd" if any(u["usd"] is not None for u in users) else "sessions"

@@ -342,6 +342,15 @@ def _edit(body: bytes, fault: Fault) -> bytes:
     return msgspec.json.encode(doc)
 
 
+def _endless(response: _Response, request_id: str) -> _Response:
+    """The page with `has_more` true and a cursor never handed out before (reports: `next_page`; lists: `last_id`)."""
+    doc = msgspec.json.decode(b"".join(response.chunks))
+    if isinstance(doc, dict) and "has_more" in doc:
+        doc["has_more"] = True
+        doc["last_id" if "last_id" in doc else "next_page"] = f"endless_{request_id}"
+    return _Response(200, [msgspec.json.encode(doc)])
+
+
 def _mangle(response: _Response, fault: Fault) -> _Response:
     """The body faults: a field removed or changed, a row repeated, buckets cut off, the body cut in half (valid
     HTTP), or a short read (then close)."""
@@ -568,6 +577,9 @@ class Simulator:
             return self._error(ApiError(fault.code, fault.message, headers), request_id)
         if kind == "not_json":
             return _Response(200, [_HTML], content_type="text/html")
+        if kind == "endless_cursor":
+            response = self._normal(handler, request_id, path, tuple(p for p in pairs if p[0] not in ("page", "after_id")))
+            return _endless(response, request_id) if response.status == 200 else response
         response = self._normal(handler, request_id, path, pairs)
         return _mangle(response, fault) if response.status == 200 else response
 
