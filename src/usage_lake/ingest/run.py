@@ -128,8 +128,6 @@ class Ingestion:
         record = self.record
         chosen = registry.endpoints(self.settings, request.reports)
         endpoints, snapshots = by_kind(chosen)
-        naming = self._naming_snapshots(endpoints)  # taken before the reports: the FOCUS days they write need them
-        snapshots = [s for s in snapshots if s.name not in {n.name for n in naming}]
         record.mode, record.reports, record.continues = request.mode, tuple(e.name for e in chosen), request.continues
         if request.mode == Mode.BACKFILL:
             record.range_start, record.range_end = request.origin or request.start, request.end
@@ -151,7 +149,9 @@ class Ingestion:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
             self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
+            naming = self._naming_snapshots(endpoints)  # before the reports: the FOCUS days they write need them
             self._take_snapshots(naming, now, labels=False)  # none, once the lake has them
+            snapshots = [s for s in snapshots if s.name not in {n.name for n in naming}]
             self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
             self._take_snapshots(snapshots, now)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
