@@ -11,7 +11,8 @@
     delivery.py    exactly once: claims, `.failed` retries, sent records in the lake; a family only rises
     prices.py      price notices (issue 19): a model with no price, a bill off the list price; each sent once
     status.py      where we stand: what `usage-lake alerts` prints (and its JSON rows)
-    run.py         the budgets loaded at start (`load_budgets`) and one run's alerting wired once (`Alerting`)
+    run.py         the budgets file read (`load_budgets`), one run's alerting wired once (`Alerting`), and the notices
+                   of what cannot be evaluated (`notice`)
     publishers.py  SNS (deployed) and the lake's outbox (local); the only boto3 user here
 """
 
@@ -19,7 +20,7 @@ from usage_lake.alerts.delivery import Delivery, Publisher, Sender
 from usage_lake.alerts.figures import BILLED, ESTIMATED, BudgetFigure, DaySpend, Figures, read_day
 from usage_lake.alerts.messages import Alert, Messages
 from usage_lake.alerts.run import Alerting, load_budgets
-from usage_lake.alerts.status import budget_rows, render_budgets
+from usage_lake.alerts.status import budget_rows, render_budgets, sent_since
 
 __all__ = ["BILLED", "ESTIMATED", "Alert", "Alerting", "BudgetFigure", "DaySpend", "Delivery", "Figures", "Messages", "Publisher",
-           "Sender", "budget_rows", "load_budgets", "read_day", "render_budgets"]
+           "Sender", "budget_rows", "load_budgets", "read_day", "render_budgets", "sent_since"]
