@@ -431,6 +431,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     export.add_argument("--out", required=True, help="the file to write")
     export.add_argument("--ids-only", action="store_true", help="leave out the name and label columns")
+    _output_options(export, table=False)
     export.set_defaults(command=_export)
 
     sql = sub.add_parser("sql", help="Athena SQL over the lake, run locally by DuckDB (same table names and columns)",
@@ -447,6 +448,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--out", help="write to this file instead of standard output")
     sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
+    _output_options(sql)
     sql.set_defaults(command=_sql)
 
 
@@ -460,7 +462,27 @@ def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None,
     parser.add_argument("--out", help="write to this file instead of standard output (html: default report.html)")
     parser.add_argument("--by", default="project", help="projects: the label key to group by (default: project)")
     parser.add_argument("--now", help="pin the clock (RFC 3339): what 'today' is, for replays")
+    _output_options(parser)
     parser.set_defaults(command=_report, **({"view": view} if view else {}))
+
+
+def _output_options(parser: argparse.ArgumentParser, *, table: bool = True) -> None:
+    if table:
+        parser.add_argument("--wide", action="store_true", help="table: every column (default: the few that fit 80 columns)")
+        parser.add_argument("--limit", type=int, default=None, help="table: show at most N rows (default 1,000; 0: all)")
+    parser.add_argument("--raw-csv", action="store_true", help="csv: keep cells that start with = + - @ as they are "
+                        "(default: a leading ' so a spreadsheet does not run them as formulas)")
+
+
+def _render_options(args: argparse.Namespace) -> dict[str, Any]:
+    """How `render` writes for this command: the terminal's width when a table goes to a terminal (None: full values)."""
+    width = None
+    if not getattr(args, "out", None) and sys.stdout.isatty():
+        import shutil
+
+        width = shutil.get_terminal_size((80, 24)).columns
+    return {"wide": getattr(args, "wide", False), "raw_csv": getattr(args, "raw_csv", False),
+            "limit": getattr(args, "limit", None), "width": width}
 
 
 def _clock(args: argparse.Namespace) -> datetime:
@@ -524,7 +546,7 @@ def _report(args: argparse.Namespace) -> int:
         window = _window(args, today, 7)
         if window.end != today + timedelta(days=1):
             raise CliError("alerts: the rules look back from today; use --days N")
-        _write(render(alerts_view(lake, settings, now, window.days), args.format), args.out)
+        _write(render(alerts_view(lake, settings, now, window.days), args.format, **_render_options(args)), args.out)
         return 0
     if args.view == "html":
         return _report_html(args, settings, lake, now)
@@ -545,7 +567,7 @@ def _report(args: argparse.Namespace) -> int:
                 "projects": lambda: views.projects(db, window, args.by),
                 "claude-code": lambda: views.claude_code(db, window),
             }[args.view]()
-    _write(render(view, args.format), args.out)
+    _write(render(view, args.format, **_render_options(args)), args.out)
     return 0
 
 
@@ -578,8 +600,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    from usage_lake.reporting.formats import render, sql_view
-    from usage_lake.reporting.query import run_sql
+    from usage_lake.reporting.formats import write_result
+    from usage_lake.reporting.query import sql_batches
 
     if bool(args.query) == bool(args.file):
         raise CliError("give the statement either as an argument or with --file")
@@ -598,11 +620,46 @@ def _sql(args: argparse.Namespace) -> int:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
     lake = _lake(args, settings, reading=True)
-    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
-    if result.fetched_objects:
-        print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
-    _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)
+    options = _render_options(args)
+    with sql_batches(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end) as stream:
+        if stream.fetched_objects:
+            print(f"fetched {stream.fetched_objects} partition object(s), {stream.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}",
+                  file=sys.stderr)
+        _write_stream(lambda out: write_result(stream.reader, args.format, out, raw_csv=options["raw_csv"], limit=options["limit"],
+                                               width=options["width"]), args.out)
     return 0
+
+
+def _write_stream(write: Callable[[Any], object], out: str | None) -> None:
+    """`write(binary file)` to standard output, or to `out` under a temporary name renamed into place (nothing
+    half-written on failure). A query that fails while streaming is one line."""
+    from pathlib import Path
+
+    try:
+        if not out:
+            sys.stdout.flush()
+            write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (CliError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - DuckDB's error while the rows stream: its first line names the problem
+        import pyarrow as pa
+
+        if type(exc).__module__.split(".")[0] != "duckdb" and not isinstance(exc, pa.ArrowException):
+            raise
+        raise CliError(f"the query failed: {str(exc).splitlines()[0]}") from None
+    if out:
+        print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

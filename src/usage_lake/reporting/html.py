@@ -21,12 +21,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usage_lake import __version__
+from usage_lake import __version__, words
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import views
 from usage_lake.reporting.formats import show, totals_row
 from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, View, Window
+from usage_lake.sanitize import DISPLAY_LENGTH, display, is_clean
+from usage_lake.words import UNKNOWN_USER
 
 __all__ = ["Chart", "Report", "build_report", "charts_for", "render_html"]
 
@@ -176,18 +178,15 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
 
     # top workspaces, keys, projects
     label = next((c.name for c in by_name["projects"].columns[:1]), "project_shown")
-    for key, view_name, label_col, amount, title in (
-        ("top-workspaces", "workspaces", "workspace", "billed_usd", "Top workspaces (billed)"),
-        ("top-keys", "keys", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
-        ("top-projects", "projects", label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
+    for key, view_name, id_col, label_col, amount, title in (
+        ("top-workspaces", "workspaces", "workspace_id", "workspace", "billed_usd", "Top workspaces (billed)"),
+        ("top-keys", "keys", "api_key_id", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
+        ("top-projects", "projects", label, label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
     ):
         table = by_name[view_name].table
-        bars = [{"name": n, "usd": _f(u)} for n, u in zip(table.column(label_col).to_pylist(), table.column(amount).to_pylist(), strict=True)
-                if u is not None]
-        if amount == "billed_usd" and not bars:  # nothing billed in the range yet: the estimate
-            bars = [{"name": n, "usd": _f(u)} for n, u in zip(table.column(label_col).to_pylist(),
-                                                             table.column("estimated_usd").to_pylist(), strict=True) if u is not None]
-        bars = sorted(bars, key=lambda b: -(b["usd"] or 0))[:TOP]
+        if amount == "billed_usd" and all(u is None for u in table.column(amount).to_pylist()):
+            amount = "estimated_usd"  # nothing billed in the range yet: the estimate
+        bars = _ranked(table, id_col, label_col, amount)
         chart = alt.Chart(alt.Data(values=bars)).mark_bar().encode(
             y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("usd:Q", title="USD"),
@@ -197,7 +196,7 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     # Claude Code per user
     code = by_name["claude-code"].table
     if code.num_rows and "estimated_usd" in code.column_names:
-        users = [{"user": u or "(unknown)", "usd": _f(c), "sessions": s} for u, c, s in
+        users = [{"user": u or UNKNOWN_USER, "usd": _f(c), "sessions": s} for u, c, s in
                  zip(code.column("actor").to_pylist(), code.column("estimated_usd").to_pylist(), code.column("sessions").to_pylist(), strict=True)]
         measure = "usd" if any(u["usd"] is not None for u in users) else "sessions"
         users = sorted(users, key=lambda u: -(u[measure] or 0))[:TOP]
@@ -210,12 +209,49 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     return charts
 
 
+def _ranked(table: Any, id_col: str, label_col: str, amount: str) -> list[dict[str, Any]]:
+    """The top bars of a ranking: summed per id (two keys that share a name are two bars), labelled with the
+    disambiguated name the view's table shows, largest first."""
+    sums: dict[Any, Decimal] = {}
+    labels: dict[Any, str] = {}
+    for entity, name, value in zip(table.column(id_col).to_pylist(), table.column(label_col).to_pylist(),
+                                   table.column(amount).to_pylist(), strict=True):
+        if value is None:
+            continue
+        sums[entity] = sums.get(entity, Decimal(0)) + value
+        labels.setdefault(entity, name)
+    top = sorted(sums, key=lambda e: (-sums[e], labels[e] or ""))[:TOP]
+    seen: dict[str, int] = {}
+    bars = []
+    for entity in top:
+        name = display(labels[entity] if labels[entity] is not None else words.NOTHING)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:  # two labels cut to the same text: still two bars
+            name = f"{name} #{seen[name]}"
+        bars.append({"name": name, "usd": _f(sums[entity])})
+    return bars
+
+
+def safe_spec(node: Any, data: bool = False) -> Any:
+    """A chart spec with every string made safe for the renderer (which aborts the process on a control
+    character): escaped everywhere, and names in the data (`values`) cut as in the tables."""
+    if isinstance(node, str):
+        if is_clean(node) and (not data or len(node) <= DISPLAY_LENGTH):
+            return node
+        return display(node, DISPLAY_LENGTH if data else None)
+    if isinstance(node, dict):
+        return {k: safe_spec(v, data or k in ("values", "datasets")) for k, v in node.items()}
+    if isinstance(node, list):
+        return [safe_spec(v, data) for v in node]
+    return node
+
+
 def _svg(spec: dict[str, Any]) -> str:
     try:
         import vl_convert
     except ImportError as exc:  # pragma: no cover
         raise missing_extra(exc) from None
-    svg: str = vl_convert.vegalite_to_svg(spec)
+    svg: str = vl_convert.vegalite_to_svg(safe_spec(spec))
     return svg  # its width and viewBox: drawn at its size, shrunk to fit a narrower page (CSS max-width)
 
 

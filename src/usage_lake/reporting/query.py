@@ -20,8 +20,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from usage_lake.lake.store import Lake, LocalLake
 
 __all__ = [
     "FACT_TABLES", "SNAPSHOT_TABLES", "LakeDB", "Partitions", "athena_to_duckdb", "dt_bounds", "fill_parameters",
-    "SqlResult", "missing_extra", "referenced_tables", "require_data", "run_sql",
+    "SqlResult", "SqlStream", "missing_extra", "referenced_tables", "require_data", "run_sql", "sql_batches",
 ]
 
 # Tables other issues add (organization snapshots, labels, Claude Code, FOCUS). Registered when the lake holds
@@ -253,7 +254,31 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
             start: date | None = None, end: date | None = None) -> SqlResult:
     """`usage-lake sql`: an Athena statement over the lake. `${Name}` placeholders are filled from `params`; `now` pins
     the clock. Only the tables it names are registered; from an s3:// lake only the partitions [start, end), or when
-    not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself)."""
+    not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself).
+    The whole result in memory: for big results, `sql_batches`."""
+    with sql_batches(lake, sql, params=params, now=now, start=start, end=end) as stream:
+        try:
+            table = stream.reader.read_all()
+        except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
+            raise ConfigError(f"the query failed: {str(exc).splitlines()[0]}") from None
+        return SqlResult(table, stream.fetched_objects, stream.fetched_bytes)
+
+
+@dataclass
+class SqlStream:
+    reader: pa.RecordBatchReader  # the result, batch by batch (read it inside the `with`)
+    fetched_objects: int
+    fetched_bytes: int
+
+
+BATCH_ROWS = 65_536  # rows per record batch a streamed result holds in memory
+
+
+@contextmanager
+def sql_batches(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
+                start: date | None = None, end: date | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[SqlStream]:
+    """As `run_sql`, the result as a `pyarrow.RecordBatchReader` of `batch_rows` rows a batch: memory stays bounded
+    by a batch (and DuckDB's own working set), however many rows the statement returns."""
     statement = fill_parameters(sql, params or {}).strip().rstrip(";")
     today = now.date() if now else None
     duck = athena_to_duckdb(statement, today=today, now=now)
@@ -267,11 +292,12 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
     # as in Athena, a snapshot table holds every day (the named views take the name at the time from them)
     every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
     with LakeDB(lake, default=default, partitions=every_day, tables=referenced_tables(statement)) as db:
+        db.con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream a plain scan without buffering it
         try:
-            table = db.arrow(duck)
+            reader = db.con.sql(duck).to_arrow_reader(batch_rows)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
             raise ConfigError(f"the query failed: {str(exc).splitlines()[0]}") from None
-        return SqlResult(table, db.fetched_objects, db.fetched_bytes)
+        yield SqlStream(reader, db.fetched_objects, db.fetched_bytes)
 
 
 def _sqlglot() -> Any:
