@@ -124,7 +124,8 @@ def _parser() -> argparse.ArgumentParser:
                               description="Serve the synthetic organization over HTTP until interrupted. Point a run at it "
                               "with ANTHROPIC_BASE_URL and the admin key it prints.")
     simulate.add_argument("--port", type=_port, default=8765, help="TCP port on 127.0.0.1 (default: 8765; 0: any free port)")
-    simulate.add_argument("--org", choices=("small", "large"), default="small", help="small: the demo org; large: 1,000 API keys x 10 models")
+    simulate.add_argument("--org", choices=("small", "large", "hostile"), default="small",
+                          help="small: the demo org; large: 1,000 API keys x 10 models; hostile: the small org with hostile names")
     simulate.add_argument("--faults", default="", help="fault mix, e.g. '429:0.2,503:0.1,drop:0.05' (see usage_lake.simulator.faults)")
     simulate.set_defaults(command=_simulate)
 
@@ -321,7 +322,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
-    org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.small()
+    org = {"large": SimulatedOrg.large, "hostile": SimulatedOrg.hostile}.get(args.org, SimulatedOrg.small)()
     try:
         sim = Simulator(org, port=args.port)
     except OSError as exc:
@@ -594,7 +595,8 @@ def _export(args: argparse.Namespace) -> int:
     lake = _lake(args, settings, reading=True)
     if args.end <= args.start:
         raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
-    done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only)
+    done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only,
+                        raw_csv=args.raw_csv)
     print(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}", file=sys.stderr)
     return 0
 

@@ -79,10 +79,27 @@ def _csv_rows(rows: Iterable[dict[str, Any]], raw: bool) -> Iterable[list[Any]]:
                else c for v in row.values()]
 
 
+class _CsvWriter:
+    """csv.writer, but a row with a bare CR in a cell is written fully quoted (the minimal quoting of a `\n`
+    line terminator would leave it bare, and a reader would split the row there)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._minimal = csv.writer(out, lineterminator="\n")
+        self._all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: list[Any]) -> None:
+        cr = any(isinstance(c, str) and "\r" in c for c in row)
+        (self._all if cr else self._minimal).writerow(row)
+
+    def writerows(self, rows: Iterable[list[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def to_csv(table: pa.Table, *, raw: bool = False) -> str:
     """Every column; text cells that would be formulas neutralised (a leading `'`) unless `raw`."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow([csv_cell(name, raw=raw) for name in table.column_names])
     writer.writerows(_csv_rows(table.to_pylist(), raw))
     return out.getvalue()
@@ -111,7 +128,7 @@ def write_batches(reader: pa.RecordBatchReader, fmt: Literal["csv", "json", "par
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
         if fmt == "csv":
-            writer = csv.writer(text, lineterminator="\n")
+            writer = _CsvWriter(text)
             writer.writerow([csv_cell(name, raw=raw_csv) for name in reader.schema.names])
             for batch in reader:
                 writer.writerows(_csv_rows(batch.to_pylist(), raw_csv))
@@ -207,6 +224,29 @@ def write_result(reader: pa.RecordBatchReader, fmt: Format, out: IO[bytes], *, r
     return total
 
 
+GAP = 3  # characters between two columns (padding, rule, padding)
+MIN_TEXT = 8  # a name column is never cut narrower than this
+
+
+def _text_widths(columns: Sequence[Column], natural: list[int], width: int | None) -> dict[int, int]:
+    """The widest each text column may be so the row fits `width`: what numbers leave, shared in proportion to the
+    names' own widths (never under `MIN_TEXT`); nothing when it all fits or there is no width."""
+    if width is None or sum(natural) + GAP * (len(natural) - 1) <= width:
+        return {}
+    text = [i for i, c in enumerate(columns) if c.kind == "text"]
+    if not text:
+        return {}
+    room = width - GAP * (len(natural) - 1) - sum(n for i, n in enumerate(natural) if i not in text)
+    wanted = sum(natural[i] for i in text)
+    limits = {i: max(MIN_TEXT, min(natural[i], room * natural[i] // wanted)) for i in text}
+    spare = room - sum(limits.values())
+    for i in sorted(text, key=lambda i: natural[i] - limits[i], reverse=True):  # what rounding left, to the most cut
+        grow = max(0, min(spare, natural[i] - limits[i]))
+        limits[i] += grow
+        spare -= grow
+    return limits
+
+
 def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: int | None = None, more_rows: int = 0) -> str:
     """The view as a table laid out by rich: `width` columns at most (None: as wide as the values need)."""
     from rich import box
@@ -222,21 +262,25 @@ def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: 
     rows = all_rows[:limit] if limit > 0 else all_rows
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title=None, show_footer=False,
                   collapse_padding=False)
-    for c in columns:
-        text = c.kind in ("text", "day")
-        table.add_column(Text(display(c.header, name_limit)), justify="left" if text else "right", no_wrap=True,
-                         overflow="ellipsis", min_width=min(8, len(c.header)) if text else None)
-    for row in rows:
-        table.add_row(*(Text(_show_row(row, c, compact, name_limit)) for c in columns))
+    body = [[_show_row(row, c, compact, name_limit) for c in columns] for row in rows]
     if view.totals and all_rows:
         totals = totals_row(view)
-        table.add_section()
-        table.add_row(*(Text("total" if i == 0 else show(totals.get(c.name), c.kind, compact=compact) if c.name in totals else "")
-                        for i, c in enumerate(columns)))
+        body.append(["total" if i == 0 else show(totals.get(c.name), c.kind, compact=compact) if c.name in totals else ""
+                     for i, c in enumerate(columns)])
+    # numbers and days are never cut: they keep their width; names give way (cut with …) to fit the terminal
+    natural = [max([len(c.header), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
+    limits = _text_widths(columns, natural, width)
+    for i, c in enumerate(columns):
+        table.add_column(Text(display(c.header, name_limit)), justify="left" if c.kind in ("text", "day") else "right",
+                         no_wrap=True, overflow="ellipsis", min_width=None if c.kind == "text" else natural[i], max_width=limits.get(i))
+    for n, cells in enumerate(body):
+        if view.totals and all_rows and n == len(body) - 1:
+            table.add_section()
+        table.add_row(*(Text(cell) for cell in cells))
     out = io.StringIO()
     console = Console(file=out, width=width or 100_000, color_system=None, force_terminal=False, force_jupyter=False,
                       highlight=False, emoji=False, markup=False, soft_wrap=False, legacy_windows=False)
-    lines = [display(view.title, None if width is None else max(20, width)), ""]
+    lines = [display(view.title, None), ""]
     if all_rows:
         console.print(table)
         lines += [line.rstrip() for line in out.getvalue().splitlines()]
