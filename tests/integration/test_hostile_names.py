@@ -174,7 +174,7 @@ def test_sql_csv_and_table_are_neutralised(hostile, capsys):
 
 def test_summary_runs_and_alerts_commands_are_safe(hostile, capsys):
     org, lake = hostile
-    for argv in (["summary", "--days", "7"], ["runs"], ["alerts"]):
+    for argv in (["summary", "--days", "7", *NOW_FLAG], ["runs"], ["alerts"]):
         assert_safe_text(cli(capsys, *argv, "--lake", str(lake.root)), " ".join(argv))
 
 

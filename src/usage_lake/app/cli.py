@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
     runs.add_argument("--limit", type=_positive, default=10, help="how many runs, newest first (default: 10)")
+    runs.add_argument("--wide", action="store_true", help="every column (default: the few that fit 80 columns)")
     runs.set_defaults(command=_runs)
     return parser
 
@@ -364,7 +365,8 @@ def _summary(args: argparse.Namespace) -> int:
         settings = _settings(args)
         lake = _lake(args, settings, reading=True)
         today = _clock(args).date()
-        print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range((args.days or 7) - 1, -1, -1)]), end="\n\n")
+        print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range((args.days or 7) - 1, -1, -1)],
+                               width=_render_options(args)["width"]), end="\n\n")
     return _report(args)
 
 
@@ -393,7 +395,8 @@ def _runs(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     now = datetime.now(UTC)
-    print(recent_runs(_lake(args, settings, reading=True), limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
+    print(recent_runs(_lake(args, settings, reading=True), limit=args.limit, outcome=lambda run: effective_outcome(run, now),
+                      width=_render_options(args)["width"], wide=getattr(args, "wide", False)))
     return 0
 
 

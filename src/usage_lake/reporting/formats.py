@@ -33,8 +33,8 @@ from usage_lake import words
 from usage_lake.reporting.views import Column, View
 from usage_lake.sanitize import DISPLAY_LENGTH, csv_cell, display
 
-__all__ = ["FORMATS", "TABLE_LIMIT", "Format", "plain_decimal", "render", "show", "shown_columns", "sql_view", "to_csv", "to_json",
-           "to_text", "totals_row", "write_batches", "write_result"]
+__all__ = ["FORMATS", "TABLE_LIMIT", "Format", "plain_decimal", "render", "show", "shown_columns", "sql_view", "table_lines", "to_csv",
+           "to_json", "to_text", "totals_row", "write_batches", "write_result"]
 
 Format = Literal["table", "csv", "json"]
 FORMATS: tuple[Format, ...] = ("table", "csv", "json")
@@ -247,43 +247,47 @@ def _text_widths(columns: Sequence[Column], natural: list[int], width: int | Non
     return limits
 
 
-def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: int | None = None, more_rows: int = 0) -> str:
-    """The view as a table laid out by rich: `width` columns at most (None: as wide as the values need)."""
+def table_lines(columns: Sequence[Column], body: list[list[str]], *, width: int | None, total: bool = False) -> list[str]:
+    """Cells (already shown, safe text) as table lines laid out by rich: at most `width` columns (None: as wide as the
+    cells), numbers and days never cut, names cut with `…` to fit; `total`: the last row is a totals row."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), show_footer=False, collapse_padding=False)
+    natural = [max([len(c.header), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
+    limits = _text_widths(columns, natural, width)
+    for i, c in enumerate(columns):
+        table.add_column(Text(display(c.header, None)), justify="left" if c.kind in ("text", "day") else "right",
+                         no_wrap=True, overflow="ellipsis", min_width=None if c.kind == "text" else natural[i], max_width=limits.get(i))
+    for n, cells in enumerate(body):
+        if total and n == len(body) - 1:
+            table.add_section()
+        table.add_row(*(Text(cell) for cell in cells))
+    out = io.StringIO()
+    console = Console(file=out, width=width or 100_000, color_system=None, force_terminal=False, force_jupyter=False,
+                      highlight=False, emoji=False, markup=False, soft_wrap=False, legacy_windows=False)
+    console.print(table)
+    return [line.rstrip() for line in out.getvalue().splitlines()]
+
+
+def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: int | None = None, more_rows: int = 0) -> str:
+    """The view as a table laid out by rich: `width` columns at most (None: as wide as the values need)."""
     columns: Sequence[Column] = shown_columns(view, wide=wide)
     compact = not wide
     name_limit = DISPLAY_LENGTH if width is not None else PIPED_NAME_LENGTH
     limit = TABLE_LIMIT if limit is None else limit
     all_rows = view.table.to_pylist()
     rows = all_rows[:limit] if limit > 0 else all_rows
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title=None, show_footer=False,
-                  collapse_padding=False)
     body = [[_show_row(row, c, compact, name_limit) for c in columns] for row in rows]
     if view.totals and all_rows:
         totals = totals_row(view)
         body.append(["total" if i == 0 else show(totals.get(c.name), c.kind, compact=compact) if c.name in totals else ""
                      for i, c in enumerate(columns)])
-    # numbers and days are never cut: they keep their width; names give way (cut with …) to fit the terminal
-    natural = [max([len(c.header), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
-    limits = _text_widths(columns, natural, width)
-    for i, c in enumerate(columns):
-        table.add_column(Text(display(c.header, name_limit)), justify="left" if c.kind in ("text", "day") else "right",
-                         no_wrap=True, overflow="ellipsis", min_width=None if c.kind == "text" else natural[i], max_width=limits.get(i))
-    for n, cells in enumerate(body):
-        if view.totals and all_rows and n == len(body) - 1:
-            table.add_section()
-        table.add_row(*(Text(cell) for cell in cells))
-    out = io.StringIO()
-    console = Console(file=out, width=width or 100_000, color_system=None, force_terminal=False, force_jupyter=False,
-                      highlight=False, emoji=False, markup=False, soft_wrap=False, legacy_windows=False)
     lines = [display(view.title, None), ""]
     if all_rows:
-        console.print(table)
-        lines += [line.rstrip() for line in out.getvalue().splitlines()]
+        lines += table_lines(columns, body, width=width, total=view.totals)
     else:
         lines += [" ".join(display(c.header) for c in columns), "(no rows)"]
     more_rows += len(all_rows) - len(rows)
