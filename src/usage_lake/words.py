@@ -20,7 +20,7 @@ __all__ = [
     "ALERT_FIGURE", "API_KEY", "BILLED", "CACHE_HIT", "CACHE_READ", "CACHE_WRITE_1H", "CACHE_WRITE_5M", "DEFAULT_WORKSPACE",
     "ESTIMATED", "INPUT_TOKENS", "MODEL", "NO_API_KEY", "NO_MODEL", "NOTHING", "OTHERS", "OUTPUT_TOKENS", "PRIORITY_ESTIMATED",
     "UNCACHED_INPUT", "UNKNOWN_USER", "WEB_SEARCHES", "WORKSPACE", "count", "decimal_text", "money", "no_label", "percent",
-    "percent_text",
+    "percent_text", "with_id",
 ]
 
 # -- placeholders -------------------------------------------------------------------------------------------
@@ -30,6 +30,11 @@ NO_MODEL = "(no model: web search, code execution)"
 UNKNOWN_USER = "(unknown user)"
 OTHERS = "(others)"  # what a chart's bars beyond its top N add up to
 NOTHING = "-"  # no figure (never shown as 0)
+
+
+def with_id(name: str, entity_id: str) -> str:
+    """A name that several ids share, told apart: `batch-worker (apikey_01...)` (tables, charts, rankings, e-mails)."""
+    return f"{name} ({entity_id})"
 
 
 def no_label(key: str) -> str:

@@ -22,7 +22,7 @@ from typing import Literal
 from usage_lake.errors import ConfigError
 from usage_lake.lake.store import Lake
 from usage_lake.reporting.query import FACT_TABLES, SNAPSHOT_TABLES, LakeDB, Partitions
-from usage_lake.reporting.views import DEFAULT_WORKSPACE, Window
+from usage_lake.reporting.views import DEFAULT_WORKSPACE, NO_API_KEY, Window
 from usage_lake.sanitize import CSV_TRIGGERS
 
 __all__ = ["EXPORT_FORMATS", "EXPORTABLE", "Exported", "export_table"]
@@ -113,12 +113,12 @@ def _lookups(db: LakeDB, types: dict[str, str]) -> tuple[list[str], list[str]]:
         name = "w.name" if db.has("workspaces") and {"id", "name"} <= set(db.columns("workspaces")) else "CAST(NULL AS VARCHAR)"
         if name == "w.name":
             joins.append("LEFT JOIN (SELECT id, any_value(name) AS name FROM workspaces GROUP BY id) w ON w.id = t.workspace_id")
-        columns.append(f"CASE WHEN t.workspace_id IS NULL THEN '{DEFAULT_WORKSPACE}' ELSE {name} END AS workspace_name")
+        columns.append(f"CASE WHEN t.workspace_id IS NULL THEN '{_quote(DEFAULT_WORKSPACE)}' ELSE {name} END AS workspace_name")
     if has_key and "api_key_name" not in types:
         name = "k.name" if db.has("api_keys") and {"id", "name"} <= set(db.columns("api_keys")) else "CAST(NULL AS VARCHAR)"
         if name == "k.name":
             joins.append("LEFT JOIN (SELECT id, any_value(name) AS name FROM api_keys GROUP BY id) k ON k.id = t.api_key_id")
-        columns.append(f"{name} AS api_key_name")
+        columns.append(f"CASE WHEN t.api_key_id IS NULL THEN '{_quote(NO_API_KEY)}' ELSE {name} END AS api_key_name")
     if (has_ws or has_key) and db.has("labels") and {"entity_type", "entity_id", "key", "value"} <= set(db.columns("labels")):
         label_keys = [r[0] for r in db.con.execute("SELECT DISTINCT key FROM labels WHERE key IS NOT NULL ORDER BY key").fetchall()]
         for i, key in enumerate(label_keys):

@@ -372,7 +372,7 @@ def claude_code(db: LakeDB, window: Window) -> View:
 
 def _label_column(table: pa.Table, name_col: str, id_col: str, out: str) -> pa.Table:
     """A display column: the name, else the id (names come with the organization tables); a name that two ids
-    share is told apart by the end of its id, `batch-worker (…a1b2c3)`, in tables, charts and rankings alike."""
+    share is told apart by its id, `batch-worker (apikey_01...)`, in tables, charts and rankings alike (`words.with_id`)."""
     return table.append_column(out, pa.array(disambiguated(table.column(name_col).to_pylist(), table.column(id_col).to_pylist()),
                                              pa.string()))
 
@@ -388,7 +388,7 @@ def disambiguated(names: Sequence[str | None], ids: Sequence[str | None]) -> lis
         if name is None:
             shown.append(entity if entity is not None else words.NOTHING)
         elif len(ids_of[name]) > 1 and entity is not None:
-            shown.append(f"{name} (…{entity[-6:]})")
+            shown.append(words.with_id(name, entity))
         else:
             shown.append(name)
     return shown

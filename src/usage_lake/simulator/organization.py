@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from usage_lake import words
 from usage_lake.simulator.ids import _hash, _make_id, render_time
 
 __all__ = ["DEFAULT_WORKSPACE_NAME", "HOSTILE_KEYS", "HOSTILE_USERS", "HOSTILE_WORKSPACES", "Directory"]
 
-DEFAULT_WORKSPACE_NAME = "Default Workspace"
+DEFAULT_WORKSPACE_NAME = words.DEFAULT_WORKSPACE  # what the Console calls it
 _TAG_USER, _TAG_EXTRA, _TAG_INVITE, _TAG_ORG = 11, 12, 13, 14
 _CREATED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 _ARCHIVED = datetime(2026, 11, 21, 9, 15, tzinfo=UTC)  # a recent archival: the lake still holds this workspace's usage
