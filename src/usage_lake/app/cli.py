@@ -323,7 +323,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
-    org = {"large": SimulatedOrg.large, "hostile": SimulatedOrg.hostile}.get(args.org, SimulatedOrg.small)()
+    org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.hostile() if args.org == "hostile" else SimulatedOrg.small()
     try:
         sim = Simulator(org, port=args.port)
     except OSError as exc:

@@ -14,12 +14,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.lake.curated import partition_days, read_parquet, read_table
 from usage_lake.lake.layout import RUNS_TABLE
 from usage_lake.lake.names import Names
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
-from usage_lake import words
 from usage_lake.money import default_prices, usd
 from usage_lake.sanitize import display
 

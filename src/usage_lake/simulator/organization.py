@@ -107,7 +107,8 @@ class Directory:
         directory.workspaces.append(_workspace(sandbox, "Old Sandbox", 91, True, {"cost_center": "R&D"}, archived_at=_CREATED + timedelta(days=60)))
         archived = {w["id"] for w in directory.workspaces if w["archived_at"]}
         # users first: keys name them as creators and principals
-        people = (HOSTILE_USERS if hostile else _SMALL_USERS) if small else tuple((f"User {i:03d}", f"user{i:03d}@example.com", ("developer", "user", "claude_code_user")[i % 3])
+        small_users = HOSTILE_USERS if hostile else _SMALL_USERS
+        people = small_users if small else tuple((f"User {i:03d}", f"user{i:03d}@example.com", ("developer", "user", "claude_code_user")[i % 3])
                                                   for i in range(max(5, len(org.api_key_ids) // 20)))
         for index, (name, email, role) in enumerate(people):
             directory.users.append({"id": _make_id("user", seed, _TAG_USER, index), "type": "user", "email": email, "name": name,
