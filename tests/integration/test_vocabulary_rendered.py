@@ -135,3 +135,19 @@ def test_the_alert_email_uses_the_vocabulary(lake):
     for text in ranked:
         for token in MONEY.findall(text):
             assert WIDE_MONEY.fullmatch(token.rstrip(".,")) or COMPACT_MONEY.fullmatch(token.rstrip(".,")), token
+
+
+def test_the_html_tables_print_figures_as_the_terminal_does(lake):
+    """`report alerts` and the HTML alerts table printed `573.1202495275` and `10000000` raw."""
+    from usage_lake.app.report_alerts import alerts_view
+    from usage_lake.reporting.html import render_html
+
+    settings = Settings(daily_spend_threshold_usd=Decimal(70), monthly_budget_usd=Decimal(10_000_000))
+    report = build_report(lake, today=TODAY, days=7, extra=[alerts_view(lake, settings, NOW, 7)])
+    page = render_html(report)
+    alerts = page[page.index('data-view="alerts"'):]
+    alerts = alerts[:alerts.index("</table>")]
+    cells = re.findall(r'<td class="n">([^<]*)</td>', page)
+    assert cells and "$10,000,000.00" in alerts
+    for cell in cells:
+        assert re.fullmatch(r"-|-?\$\d{1,3}(,\d{3})*\.\d\d|\d{1,3}(,\d{3})*|\d{1,3}(,\d{3})*\.\d%", cell), cell

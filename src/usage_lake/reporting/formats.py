@@ -33,7 +33,7 @@ from usage_lake import words
 from usage_lake.reporting.views import Column, View
 from usage_lake.sanitize import DISPLAY_LENGTH, csv_cell, display
 
-__all__ = ["FORMATS", "TABLE_LIMIT", "Format", "plain_decimal", "render", "show", "shown_columns", "sql_view", "table_lines", "to_csv",
+__all__ = ["FORMATS", "TABLE_LIMIT", "Format", "plain_decimal", "render", "show", "show_cell", "shown_columns", "sql_view", "table_lines", "to_csv",
            "to_json", "to_text", "totals_row", "write_batches", "write_result"]
 
 Format = Literal["table", "csv", "json"]
@@ -165,7 +165,7 @@ def show(value: Any, kind: str, *, compact: bool = False, limit: int | None = DI
     return display(json.dumps(cell) if isinstance(cell, dict | list) else str(cell), limit)
 
 
-def _show_row(row: dict[str, Any], column: Column, compact: bool, limit: int | None) -> str:
+def show_cell(row: dict[str, Any], column: Column, compact: bool, limit: int | None) -> str:
     kind = column.kind
     if kind == "measure":  # a budget's figure: money for money measures, else a count
         kind = "usd" if "cost" in str(row.get("measure") or "") else "int"
@@ -280,7 +280,7 @@ def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: 
     limit = TABLE_LIMIT if limit is None else limit
     all_rows = view.table.to_pylist()
     rows = all_rows[:limit] if limit > 0 else all_rows
-    body = [[_show_row(row, c, compact, name_limit) for c in columns] for row in rows]
+    body = [[show_cell(row, c, compact, name_limit) for c in columns] for row in rows]
     if view.totals and all_rows:
         totals = totals_row(view)
         body.append(["total" if i == 0 else show(totals.get(c.name), c.kind, compact=compact) if c.name in totals else ""

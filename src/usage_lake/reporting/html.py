@@ -24,9 +24,9 @@ from typing import Any
 from usage_lake import __version__, words
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import views
-from usage_lake.reporting.formats import show, totals_row
+from usage_lake.reporting.formats import show, show_cell, totals_row
 from usage_lake.reporting.query import LakeDB, missing_extra
-from usage_lake.reporting.views import NO_MODEL, View, Window
+from usage_lake.reporting.views import NO_MODEL, Column, View, Window
 from usage_lake.sanitize import DISPLAY_LENGTH, display, is_clean
 from usage_lake.words import UNKNOWN_USER
 
@@ -323,11 +323,11 @@ def _table(view: View) -> str:
     head = "".join(f"<th>{esc(c.header)}</th>" for c in view.columns)
     body = []
     for row in shown:
-        body.append("<tr>" + "".join(_td(row.get(c.name), c.kind) for c in view.columns) + "</tr>")
+        body.append("<tr>" + "".join(_td(row, c) for c in view.columns) + "</tr>")
     if view.totals and rows:
         totals = totals_row(view)
         body.append('<tr class="total">' + "".join(
-            "<td>total</td>" if i == 0 else _td(totals.get(c.name), c.kind) if c.name in totals else "<td></td>"
+            "<td>total</td>" if i == 0 else _td(totals, c) if c.name in totals else "<td></td>"
             for i, c in enumerate(view.columns)) + "</tr>")
     notes = list(view.notes)
     if len(rows) > len(shown):
@@ -340,6 +340,7 @@ def _table(view: View) -> str:
             + "".join(f'<p class="note">{esc(n)}</p>' for n in notes) + "</section>")
 
 
-def _td(value: Any, kind: str) -> str:
-    cls = ' class="n"' if kind in ("usd", "int", "rate") else ""
-    return f"<td{cls}>{html.escape(show(value, kind))}</td>"
+def _td(row: dict[str, Any], column: Column) -> str:
+    """A cell as the terminal table shows it (`--wide`): money to the cent, counts with separators, names made safe."""
+    cls = ' class="n"' if column.kind in ("usd", "int", "rate", "percent", "measure", "num") else ""
+    return f"<td{cls}>{html.escape(show_cell(row, column, False, DISPLAY_LENGTH))}</td>"
