@@ -43,6 +43,13 @@ def test_the_athena_views_use_the_vocabulary_placeholders():
     assert {words.DEFAULT_WORKSPACE, words.NO_API_KEY} <= literals
 
 
+def test_the_saved_queries_use_the_vocabulary_placeholders():
+    queries = Path(__file__).resolve().parents[2] / "infra" / "queries"
+    text = "\n".join(path.read_text(encoding="utf-8") for path in queries.glob("*.sql"))
+    literals = set(re.findall(r"coalesce\([^,()]*(?:\([^()]*\))?[^,()]*, '([^']*)'\)", text))
+    assert literals and literals <= {words.DEFAULT_WORKSPACE, words.NO_API_KEY, words.NO_MODEL, words.no_label("project")}
+
+
 def test_formats():
     assert words.money(Decimal("1234.565")) == "$1,234.56" and words.money(Decimal("1234.5"), compact=True) == "$1,234"
     assert words.money(Decimal("-3")) == "-$3.00" and words.money(None) == "-"
