@@ -151,3 +151,22 @@ def test_the_html_tables_print_figures_as_the_terminal_does(lake):
     assert cells and "$10,000,000.00" in alerts
     for cell in cells:
         assert re.fullmatch(r"-|-?\$\d{1,3}(,\d{3})*\.\d\d|\d{1,3}(,\d{3})*|\d{1,3}(,\d{3})*\.\d%", cell), cell
+
+
+def test_json_gives_money_rates_and_percents_as_decimal_strings(lake, capsys):
+    for view in ("daily", "models", "claude-code"):
+        rows = json.loads(cli(capsys, "report", view, "--lake", str(lake.root), "--days", "7", "--format", "json", *NOW_FLAG))["rows"]
+        for row in rows:
+            for key, value in row.items():
+                assert not isinstance(value, float), f"report {view} --format json: {key} = {value!r}"
+                if key.endswith(("_usd", "_rate")) and value is not None:
+                    assert isinstance(value, str) and Decimal(value) >= 0
+
+
+def test_a_terminal_table_is_capped_and_says_how_many_more(lake, capsys):
+    out = cli(capsys, "sql", "SELECT dt, model, output_tokens FROM usage_messages", "--lake", str(lake.root), "--limit", "5")
+    total = int(re.search(r"([\d,]+) row\(s\)", out).group(1).replace(",", ""))
+    assert total > 5 and f"... and {total - 5:,} more row(s)" in out
+    assert len([line for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]) == 5
+    keys = cli(capsys, "report", "keys", "--lake", str(lake.root), "--days", "7", "--limit", "2", *NOW_FLAG)
+    assert "more row(s)" in keys and "total" in keys

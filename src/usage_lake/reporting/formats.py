@@ -105,9 +105,16 @@ def to_csv(table: pa.Table, *, raw: bool = False) -> str:
     return out.getvalue()
 
 
+def _json_cell(value: Any) -> Any:
+    """As `_cell`; a rate (a float in the view: cache hit, tool accept) as a decimal string too, like money and percents."""
+    if isinstance(value, float):
+        return words.decimal_text(Decimal(str(value)))
+    return _cell(value)
+
+
 def to_json(view: View) -> str:
     document = {"view": view.name, "title": view.title, "notes": view.notes,
-                "rows": [{k: _cell(v) for k, v in row.items()} for row in view.table.to_pylist()]}
+                "rows": [{k: _json_cell(v) for k, v in row.items()} for row in view.table.to_pylist()]}
     return json.dumps(document, indent=2) + "\n"
 
 
