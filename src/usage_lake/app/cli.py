@@ -127,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--org", choices=("small", "large", "hostile"), default="small",
                           help="small: the demo org; large: 1,000 API keys x 10 models; hostile: the small org with hostile names")
     simulate.add_argument("--faults", default="", help="fault mix, e.g. '429:0.2,503:0.1,drop:0.05' (see usage_lake.simulator.faults)")
+    simulate.add_argument("--cost-report", choices=("2026", "2025"), default="2026",
+                          help="2025: the cost report's token rows leave inference_geo null, as before it had one (default: 2026)")
     simulate.set_defaults(command=_simulate)
 
     rebuild = add("rebuild", help="rebuild curated days from the raw pages, without calling the API",
@@ -324,6 +326,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
     org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.hostile() if args.org == "hostile" else SimulatedOrg.small()
+    org.cost_inference_geo = args.cost_report != "2025"
     try:
         sim = Simulator(org, port=args.port)
     except OSError as exc:
