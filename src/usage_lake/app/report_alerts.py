@@ -23,7 +23,7 @@ __all__ = ["alerts_view"]
 
 SCHEMA = pa.schema([
     ("budget", pa.string()), ("period", pa.string()), ("scope", pa.string()), ("measure", pa.string()), ("basis", pa.string()),
-    ("figure", pa.decimal128(38, 14)), ("amount", pa.decimal128(38, 14)), ("percent", pa.decimal128(38, 2)),
+    ("figure", pa.decimal128(38, 14)), ("amount", pa.decimal128(38, 14)), ("percent", pa.string()),
     ("forecast", pa.decimal128(38, 14)), ("state", pa.string()), ("alert_key", pa.string()), ("sent_at", pa.string()),
 ])
 
@@ -44,7 +44,7 @@ def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) ->
         rows.append({
             "budget": row["budget"], "period": row["period_id"], "scope": row["scope"], "measure": row["measure"], "basis": row.get("basis"),
             "figure": _exact(row.get("figure")), "amount": _exact(row["amount"]),
-            "percent": None if row.get("percent") is None else Decimal(row["percent"]),  # as `alerts --json`: "119.93"
+            "percent": row.get("percent"),  # a decimal string, as `alerts --json` gives it: "119.93"
             "forecast": _exact(row.get("forecast")), "state": state,
             "alert_key": sent[-1]["key"] if sent else would[0] if would else None, "sent_at": sent[-1]["sent_at"] if sent else None,
         })
