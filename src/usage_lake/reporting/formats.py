@@ -29,7 +29,7 @@ from typing import IO, Any, Literal
 
 import pyarrow as pa
 
-from usage_lake import words
+from usage_lake import tables, words
 from usage_lake.reporting.views import Column, View
 from usage_lake.sanitize import DISPLAY_LENGTH, csv_cell, display
 
@@ -231,52 +231,9 @@ def write_result(reader: pa.RecordBatchReader, fmt: Format, out: IO[bytes], *, r
     return total
 
 
-GAP = 3  # characters between two columns (padding, rule, padding)
-MIN_TEXT = 8  # a name column is never cut narrower than this
-
-
-def _text_widths(columns: Sequence[Column], natural: list[int], width: int | None) -> dict[int, int]:
-    """The widest each text column may be so the row fits `width`: what numbers leave, shared in proportion to the
-    names' own widths (never under `MIN_TEXT`); nothing when it all fits or there is no width."""
-    if width is None or sum(natural) + GAP * (len(natural) - 1) <= width:
-        return {}
-    text = [i for i, c in enumerate(columns) if c.kind == "text"]
-    if not text:
-        return {}
-    room = width - GAP * (len(natural) - 1) - sum(n for i, n in enumerate(natural) if i not in text)
-    wanted = sum(natural[i] for i in text)
-    limits = {i: max(MIN_TEXT, min(natural[i], room * natural[i] // wanted)) for i in text}
-    spare = room - sum(limits.values())
-    for i in sorted(text, key=lambda i: natural[i] - limits[i], reverse=True):  # what rounding left, to the most cut
-        grow = max(0, min(spare, natural[i] - limits[i]))
-        limits[i] += grow
-        spare -= grow
-    return limits
-
-
 def table_lines(columns: Sequence[Column], body: list[list[str]], *, width: int | None, total: bool = False) -> list[str]:
-    """Cells (already shown, safe text) as table lines laid out by rich: at most `width` columns (None: as wide as the
-    cells), numbers and days never cut, names cut with `…` to fit; `total`: the last row is a totals row."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), show_footer=False, collapse_padding=False)
-    natural = [max([len(c.header), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
-    limits = _text_widths(columns, natural, width)
-    for i, c in enumerate(columns):
-        table.add_column(Text(display(c.header, None)), justify="left" if c.kind in ("text", "day") else "right",
-                         no_wrap=True, overflow="ellipsis", min_width=None if c.kind == "text" else natural[i], max_width=limits.get(i))
-    for n, cells in enumerate(body):
-        if total and n == len(body) - 1:
-            table.add_section()
-        table.add_row(*(Text(cell) for cell in cells))
-    out = io.StringIO()
-    console = Console(file=out, width=width or 100_000, color_system=None, force_terminal=False, force_jupyter=False,
-                      highlight=False, emoji=False, markup=False, soft_wrap=False, legacy_windows=False)
-    console.print(table)
-    return [line.rstrip() for line in out.getvalue().splitlines()]
+    """Cells (already shown, safe text) as table lines: `usage_lake.tables.table_lines` with the views' columns."""
+    return tables.table_lines([(display(c.header, None), c.kind) for c in columns], body, width=width, total=total)
 
 
 def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: int | None = None, more_rows: int = 0) -> str:

@@ -88,6 +88,10 @@ def spend_and_tokens(lake: Lake, days: Sequence[date], *, today: date | None = N
                if (n := sum(1 for s in status.values() if s == kind))]
     if missing:
         lines.append("Not in these totals: " + "; ".join(missing) + _advice(status))
+    if width is not None:  # the sentences wrap at the terminal's width (the tables fit it already)
+        import textwrap
+
+        lines = [part for line in lines for part in (textwrap.wrap(line, width, subsequent_indent="  ") if len(line) > width else [line])]
     return "\n".join(lines)
 
 
