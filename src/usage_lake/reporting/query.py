@@ -251,12 +251,12 @@ class SqlResult:
 
 
 def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
-            start: date | None = None, end: date | None = None) -> SqlResult:
+            start: date | None = None, end: date | None = None, aws_focus: str | None = None) -> SqlResult:
     """`usage-lake sql`: an Athena statement over the lake. `${Name}` placeholders are filled from `params`; `now` pins
     the clock. Only the tables it names are registered; from an s3:// lake only the partitions [start, end), or when
     not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself).
     The whole result in memory: for big results, `sql_batches`."""
-    with sql_batches(lake, sql, params=params, now=now, start=start, end=end) as stream:
+    with sql_batches(lake, sql, params=params, now=now, start=start, end=end, aws_focus=aws_focus) as stream:
         try:
             table = stream.reader.read_all()
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
@@ -276,7 +276,8 @@ BATCH_ROWS = 65_536  # rows per record batch a streamed result holds in memory
 
 @contextmanager
 def sql_batches(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
-                start: date | None = None, end: date | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[SqlStream]:
+                start: date | None = None, end: date | None = None, aws_focus: str | None = None,
+                batch_rows: int = BATCH_ROWS) -> Iterator[SqlStream]:
     """As `run_sql`, the result as a `pyarrow.RecordBatchReader` of `batch_rows` rows a batch: memory stays bounded
     by a batch (and DuckDB's own working set), however many rows the statement returns."""
     statement = fill_parameters(sql, params or {}).strip().rstrip(";")
@@ -291,8 +292,13 @@ def sql_batches(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None
             con.close()
     # as in Athena, a snapshot table holds every day (the named views take the name at the time from them)
     every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
-    with LakeDB(lake, default=default, partitions=every_day, tables=referenced_tables(statement)) as db:
+    tables = referenced_tables(statement) | ({"focus"} if aws_focus else set())
+    with LakeDB(lake, default=default, partitions=every_day, tables=tables) as db:
         db.con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream a plain scan without buffering it
+        if aws_focus:  # the AWS FOCUS export beside the lake: focus_all and claude_spend_all, as Athena has them
+            from usage_lake.reporting.aws_focus import register_aws_focus
+
+            register_aws_focus(db.con, aws_focus, params or {}, to_duckdb=athena_to_duckdb, fill=fill_parameters)
         try:
             reader = db.con.sql(duck).to_arrow_reader(batch_rows)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
