@@ -119,9 +119,12 @@ def test_the_handler_returns_before_the_lambda_deadline(aws, sim, monkeypatch):
     first, *rest = summary["errors"]
     assert first["report"] == "claude_code" and first["error_type"] == "DeadlineError"
     # the snapshots come after the reports that bill: each stops before its first page (members: no workspaces today)
-    assert {e["report"]: e["error_type"] for e in rest} == {"organization": "DeadlineError", "workspaces": "DeadlineError",
+    # (the Analytics API and the spend caps stop likewise; members and rate limits need today's workspaces snapshot)
+    assert {e["report"]: e["error_type"] for e in rest} == {"analytics_usage": "DeadlineError", "analytics_cost": "DeadlineError",
+                                                            "organization": "DeadlineError", "workspaces": "DeadlineError",
                                                             "api_keys": "DeadlineError", "users": "DeadlineError",
-                                                            "invites": "DeadlineError", "workspace_members": "LakeError"}
+                                                            "invites": "DeadlineError", "workspace_members": "LakeError",
+                                                            "spend_limits": "DeadlineError", "rate_limits": "LakeError"}
     assert summary["rows"]["usage"] > 0 and summary["rows"]["cost"] > 0
     assert context.get_remaining_time_in_millis() >= (RESERVE_SECONDS - 1) * 1000  # the reserve is left for the run log
 

@@ -300,7 +300,7 @@ def to_text(view: View, *, wide: bool = False, limit: int | None = None, width: 
         lines += [" ".join(display(c.header) for c in columns), "(no rows)"]
     more_rows += len(all_rows) - len(rows)
     if more_rows:
-        lines.append(f"... and {more_rows:,} more row(s) (--limit 0 or --format csv shows every row)")
+        lines.append(f"... and {more_rows:,} more row(s) (a larger --limit, or --format csv, shows them)")
     if view.notes:
         lines += [""] + [display(n, None) for n in view.notes]
     if width is not None:  # notes and the title wrap at the terminal's width
