@@ -37,7 +37,7 @@ def test_the_athena_views_use_the_vocabulary_placeholders():
     """The named views' placeholder literals are the vocabulary's (Athena cannot import Python: a test keeps them equal)."""
     literals = set()
     for path in VIEWS.glob("*.sql"):
-        literals |= set(re.findall(r"IS NULL THEN '([^']*)'", path.read_text(encoding="utf-8")))
+        literals |= set(re.findall(r"(?:workspace_id|api_key_id|model) IS NULL THEN '([^']*)'", path.read_text(encoding="utf-8")))
     assert literals, "no placeholder literal found in the Athena views"
     assert literals <= {words.DEFAULT_WORKSPACE, words.NO_API_KEY, words.NO_MODEL}
     assert {words.DEFAULT_WORKSPACE, words.NO_API_KEY} <= literals
