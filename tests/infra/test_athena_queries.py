@@ -410,7 +410,7 @@ def test_spend_by_project(filled, athena):
         by_key = estimate(org, start, ("api_key_id", "workspace_id"), end)
         tokens = usage_by(org, start, ("api_key_id", "workspace_id"), end)
         for (key, space), usd in by_key.items():
-            project = project_of(org, key, space) if labelled else "(no project)"
+            project = project_of(org, key, space) if labelled else words.no_label("project")
             expected[project] += usd
             output[project] += tokens[(key, space)]["output_tokens"]
     found = {r["project"]: r for r in athena("spend_by_project")}
