@@ -31,6 +31,7 @@ import pyarrow as pa
 import pytest
 
 from support import backfill, incremental, ingest
+from usage_lake import words
 from usage_lake.alerts import Alerting, load_budgets
 from usage_lake.alerts.messages import plain_usd
 from usage_lake.alerts.publishers import SnsPublisher
@@ -728,7 +729,7 @@ def test_the_weekly_digest_compares_the_weeks_and_is_sent_once(tmp_path):
     movers = sorted(((m, now_.get(m, Decimal(0)), then.get(m, Decimal(0))) for m in now_.keys() | then.keys()),
                     key=lambda c: (-abs(c[1] - c[2]), c[0]))[:5]
     assert [[m, Decimal(a), Decimal(b)] for m, a, b in digest.document["movers"]["models"]] == [[m, a, b] for m, a, b in movers]
-    assert {label for label, _, _ in digest.document["movers"]["projects"]} == {"search", "ads", "(no project)"}
+    assert {label for label, _, _ in digest.document["movers"]["projects"]} == {"search", "ads", words.no_label("project")}
     assert digest.document["claude_code"] == {"days": 1, "num_sessions": 8, "lines_added": 160, "lines_removed": 32, "commits": 3,
                                               "pull_requests": 1, "users_and_keys": 2}
     assert "Claude Code: 1 days, 8 sessions, 160 lines added, 32 lines removed, 3 commits, 1 pull requests" in digest.text
