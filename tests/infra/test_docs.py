@@ -212,6 +212,25 @@ def test_every_setting_is_in_the_settings_table():
     assert documented - read <= {"ANTHROPIC_ADMIN_API_KEY"}, sorted(documented - read)  # the CLI's own: the key itself
 
 
+def test_every_template_parameter_is_on_the_configuration_page():
+    template = (ROOT / "infra" / "template.yaml").read_text(encoding="utf-8")
+    section = template[template.index("\nParameters:\n"):]
+    section = section[:re.search(r"\n[A-Za-z]", section[1:]).start() + 1]
+    parameters = re.findall(r"^  ([A-Za-z0-9]+):$", section, re.M)
+    assert len(parameters) > 20
+    page = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    assert [p for p in parameters if f"`{p}`" not in page] == []
+
+
+def test_the_saved_queries_table_names_every_saved_query():
+    names = sorted(re.search(r"^-- name: (.+)$", q.read_text(encoding="utf-8"), re.M).group(1)
+                   for q in (ROOT / "infra" / "queries").glob("*.sql"))
+    page = (DOCS / "sql.md").read_text(encoding="utf-8")
+    table = page[page.index("| saved query |"):]
+    rows = re.findall(r"^\| ([^|]+?) \|", table[:table.index("\n\n")], re.M)[1:]  # after the header row
+    assert sorted(rows) == names  # each once: the table once listed one twice
+
+
 def test_the_pictures_counts_are_the_codes():
     from usage_lake.lake.schema import TABLES
     from usage_lake.lake.views import views
