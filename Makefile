@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs docs-tables bench bench-cold-start package lock template focus-check build-IngestFunction clean
+.PHONY: demo test lint docs docs-tables docs-diagram bench bench-cold-start package lock template focus-check build-IngestFunction clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -33,6 +33,13 @@ docs: $(STAMP) docs-tables
 
 docs-tables: $(STAMP)
 	$(BIN)/python docs/hooks/tables.py
+
+# The architecture picture (docs/assets/deployed.svg) from its Mermaid source, the README's diagram. Needs node, npx and
+# a Chromium (PUPPETEER_EXECUTABLE_PATH, default Debian's); not part of `make docs`, which uses the committed SVG.
+docs-diagram:
+	mkdir -p build
+	printf '{"executablePath": "%s", "args": ["--no-sandbox"]}' "$${PUPPETEER_EXECUTABLE_PATH:-/usr/bin/chromium}" > build/puppeteer.json
+	PUPPETEER_SKIP_DOWNLOAD=1 npx -y @mermaid-js/mermaid-cli -p build/puppeteer.json -i docs/assets/deployed.mmd -o docs/assets/deployed.svg -b white
 
 # Benchmarks (figures, not tests): the transform on one core and on two, a 31-day backfill, budgets, the cold start.
 bench: $(STAMP)

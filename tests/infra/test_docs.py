@@ -245,6 +245,17 @@ def test_the_pictures_counts_are_the_codes():
             assert len(nodes) == len(set(nodes)), f"{page_id(page)}: a node defined twice: {nodes}"
 
 
+def test_the_sites_picture_is_the_readmes_diagram():
+    """docs/assets/deployed.svg is drawn (make docs-diagram) from docs/assets/deployed.mmd, the README's diagram."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    source = (DOCS / "assets" / "deployed.mmd").read_text(encoding="utf-8")
+    assert re.search(r"```mermaid\n(.*?)```", readme, re.S).group(1) == source
+    svg = (DOCS / "assets" / "deployed.svg").read_text(encoding="utf-8")
+    for label in re.findall(r'\["([^"]+)"\]', source):  # every box, as drawn: its lines in order
+        for line in label.replace("&lt;", "<").split("<br/>"):
+            assert line.replace("<", "&lt;") in svg, line
+
+
 def test_the_readme_is_short():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
 
