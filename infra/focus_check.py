@@ -3,8 +3,10 @@
     python infra/focus_check.py --validator build/focus-venv/bin/focus-validator [--work build/focus-check]
 
 1. Fills a local lake from the simulator through the real pipeline (a week, Priority Tier estimates on), with the
-   organization and workspace snapshots the lake's `organization`/`workspaces` tables hold (names and tags).
-2. Writes the week's `focus` rows as Parquet (the table itself) and as the FOCUS CSV export.
+   organization and workspace snapshots the lake's `organization`/`workspaces` tables hold (names and tags); and a
+   second one from the simulator serving a 2025-shaped cost report (`cost_inference_geo = False`: token rows with a
+   null `inference_geo`, joined with usage summed over geo).
+2. Writes each week's `focus` rows as Parquet (the table itself) and as the FOCUS CSV export.
 3. Runs focus-validator (FOCUS 1.2, offline) on both with the applicability criteria that hold for Anthropic, and
    compares the failed rules with EXCEPTIONS: each one is explained in docs/focus.md ("What the validator says").
    An unexpected failure fails the check, and so does a listed exception that no longer happens (the list stays true).
@@ -70,9 +72,13 @@ EXCEPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 TAGS = pa.map_(pa.string(), pa.string())
 
 
-def fill(lake: LocalLake) -> None:
+SHAPES = {"": True, "-null-geo": False}  # file suffix -> whether the cost report splits inference_geo
+
+
+def fill(lake: LocalLake, *, cost_inference_geo: bool = True) -> None:
     """A week of the simulator's org through the real pipeline, with its organization and workspace snapshots."""
     org = SimulatedOrg.small()
+    org.cost_inference_geo = cost_inference_geo
     workspaces = [w for w in org.workspace_ids if w]
     lake.put(partition_key("organization", FIRST), parquet_bytes(pa.table({"id": ["0f6d0c52-5b4d-4a3c-9e0f-simulated"],
                                                                            "name": ["Simulated Org"]})))
@@ -120,25 +126,28 @@ def main(argv: list[str]) -> int:
                              capture_output=True, text=True, check=True).stdout.strip()
     shutil.copy(Path(package) / "rules" / "currency_codes.csv", rules / "currency_codes.csv")
 
-    lake = LocalLake(work / "lake")
-    fill(lake)
-    table = focus_table(lake, FIRST, END)
-    pq.write_table(table, work / "focus.parquet")
-    write_csv(table, str(work / "focus.csv"))
-    print(f"focus sample: {table.num_rows} rows, {FIRST}..{END} (exclusive), from the simulator")
+    for suffix, geo in SHAPES.items():
+        lake = LocalLake(work / f"lake{suffix}")
+        fill(lake, cost_inference_geo=geo)
+        table = focus_table(lake, FIRST, END)
+        pq.write_table(table, work / f"focus{suffix}.parquet")
+        write_csv(table, str(work / f"focus{suffix}.csv"))
+        print(f"focus sample{suffix or ''}: {table.num_rows} rows, {FIRST}..{END} (exclusive), from the simulator"
+              + ("" if geo else " serving a cost report without inference_geo"))
 
     ok = True
-    for kind in ("parquet", "csv"):
-        failed, total = failed_rules(args.validator, work / f"focus.{kind}", work)
+    for suffix, kind in ((suffix, kind) for suffix in SHAPES for kind in ("parquet", "csv")):
+        failed, total = failed_rules(args.validator, work / f"focus{suffix}.{kind}", work)
         unexpected, gone = failed - expected(kind), expected(kind) - failed
-        print(f"focus-validator {kind}: {total} rules, {len(failed)} failed, all of them documented exceptions"
-              if not unexpected and not gone else f"focus-validator {kind}: {total} rules, {len(failed)} failed")
+        label = f"focus{suffix}.{kind}"
+        print(f"focus-validator {label}: {total} rules, {len(failed)} failed, all of them documented exceptions"
+              if not unexpected and not gone else f"focus-validator {label}: {total} rules, {len(failed)} failed")
         for reason, (formats, ids) in EXCEPTIONS.items():
             if kind in formats:
                 print(f"  exception ({len(ids)} rules): {reason}")
         if unexpected:
             ok = False
-            print(f"  UNEXPECTED failures: {', '.join(sorted(unexpected))} (see {work}/focus-{kind}.xml)")
+            print(f"  UNEXPECTED failures: {', '.join(sorted(unexpected))} (see {work}/focus{suffix}-{kind}.xml)")
         if gone:
             ok = False
             print(f"  documented exceptions that no longer fail (update EXCEPTIONS and docs/focus.md): {', '.join(sorted(gone))}")

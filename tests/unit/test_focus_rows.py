@@ -154,8 +154,9 @@ def test_rows_without_a_quantity_or_price_keep_list_cost_equal_to_billed():
     assert unpriced["ConsumedQuantity"] == Decimal(1_000) and unpriced["ListUnitPrice"] is None
     assert unpriced["ListCost"] == unpriced["BilledCost"] == Decimal("0.03")
     assert (unpriced["RegionId"], unpriced["x_InferenceGeo"]) == (None, "global")  # served anywhere: no distinct region
-    assert notes == ["focus 2026-11-20: 1 token row(s) have no usage row with the same workspace, model, tier, context window, "
-                     "geo and token type: no ConsumedQuantity/PricingQuantity for them"]
+    assert notes == ["focus: 1 token row(s) of the cost report (2026-11-20) match no usage (workspace / model / tier / context "
+                     "window / geo / token type): no ConsumedQuantity/PricingQuantity for them: "
+                     "wrkspc_B / claude-haiku-4-5-20251001 / standard / 0-200k / not_available / uncached_input_tokens"]
 
 
 def test_the_spec_rules_hold_except_where_the_admin_api_has_no_quantity():
@@ -229,7 +230,7 @@ def test_a_day_without_usage_still_has_every_cost_row():
     rows, notes = build(usage=[])
     assert len(rows) == len(COST) and all(r["ConsumedQuantity"] is None for r in rows)
     assert sum(r["BilledCost"] for r in rows) == sum(Decimal(c["amount"]) for c in COST) / 100
-    assert "4 token row(s) have no usage row" in notes[0]
+    assert "focus: 4 token row(s) of the cost report (2026-11-20) match no usage" in notes[0]
 
 
 def test_setting_reads_true_and_false_and_refuses_anything_else():
@@ -260,3 +261,36 @@ def test_csv_export_keeps_every_digit_utc_times_and_json_tags():
         for name in ("BilledCost", "ListCost", "ListUnitPrice", "PricingQuantity", "ConsumedQuantity"):
             assert (Decimal(row[name]) if row[name] else None) == original[name]
     assert csv_columns(table.slice(0, 0)).num_rows == 0
+
+
+def test_null_geo_in_the_cost_report_means_usage_summed_over_geo_outside_priority_tier():
+    """Issue 16 item 3: a 2025-shaped token row (no inference_geo) takes the tokens of every geo, not of a null geo; its
+    list cost prices each part at its own price (US 1.1x) and its unit price is their average."""
+    cost = [charge("77.5", None, "Claude Opus 4.6 Usage - Output Tokens", "tokens", OPUS, "output_tokens", "standard", "0-200k", None),
+            charge("1.875", A, "Claude Sonnet 4.5 Usage - 5m Cache Write Tokens (Batch, Long Context)", "tokens", SONNET,
+                   "cache_creation.ephemeral_5m_input_tokens", None, "200k-1M", None)]
+    usage = [used("key_1", None, OPUS, "standard", "0-200k", "us", output=10_000),
+             used("key_6", None, OPUS, "standard", "0-200k", "global", output=20_000),
+             used("key_7", None, OPUS, "priority", "0-200k", "global", output=5_000),  # not in the cost report
+             used("key_2", A, SONNET, "batch", "200k-1M", "not_available", w5m=3_000),
+             used("key_3", A, SONNET, "batch", "200k-1M", "not_available", w5m=2_000)]
+    rows, notes = build(cost=cost, usage=usage)
+    opus, sonnet = rows
+    assert notes == []
+    assert (opus["ConsumedQuantity"], opus["PricingQuantity"]) == (Decimal(30_000), Decimal("0.03"))
+    assert opus["ListCost"] == Decimal("0.775")  # 10,000 x $27.5/MTok + 20,000 x $25/MTok, exactly
+    assert opus["ListUnitPrice"] == Decimal("25.833333333333")  # their average, to 12 decimal places
+    assert abs(opus["ListUnitPrice"] * opus["PricingQuantity"] - opus["ListCost"]) < Decimal("1e-12")
+    assert (opus["BilledCost"], opus["x_InferenceGeo"], opus["RegionId"]) == (Decimal("0.775"), None, None)
+    # a null service tier too: the batch rows of that workspace, model, window and token type
+    assert (sonnet["ConsumedQuantity"], sonnet["ListUnitPrice"], sonnet["ListCost"]) == (Decimal(5_000), Decimal("3.75"), Decimal("0.01875"))
+    assert violations(pa.Table.from_pylist([sonnet], schema=FOCUS)) == {"BillingAccountId: MUST NOT be null": 1}
+
+
+def test_a_token_row_matching_nothing_is_named_by_its_key():
+    cost = [charge("1", B, "Claude Haiku 4.5 Usage - Input Tokens", "tokens", HAIKU, "uncached_input_tokens", "standard", "0-200k", None)]
+    rows, notes = build(cost=cost, usage=USAGE)
+    assert rows[0]["ConsumedQuantity"] is None and rows[0]["ListCost"] == rows[0]["BilledCost"]
+    assert notes == ["focus: 1 token row(s) of the cost report (2026-11-20) match no usage (workspace / model / tier / context "
+                     "window / geo / token type): no ConsumedQuantity/PricingQuantity for them: "
+                     "wrkspc_B / claude-haiku-4-5-20251001 / standard / 0-200k / * / uncached_input_tokens"]

@@ -30,6 +30,7 @@ from usage_lake.lake.layout import partition_key
 from usage_lake.lake.names import Names
 from usage_lake.lake.schema import AMOUNT_USD
 from usage_lake.lake.store import Lake
+from usage_lake.money import alert_figure
 from usage_lake.money.pricing import PriceTable
 from usage_lake.times import midnight
 
@@ -45,6 +46,7 @@ CUBE_DIMS = ["model", "workspace_id", "api_key_id", "service_tier", "inference_g
 USAGE_COLUMNS = ["bucket_end", *CUBE_DIMS, "estimated_cost_usd", "uncached_input_tokens", "cache_creation_5m_input_tokens",
                  "cache_creation_1h_input_tokens", "cache_read_input_tokens", "output_tokens", "web_search_requests"]
 COST_COLUMNS = ["model", "workspace_id", "service_tier", "inference_geo", "amount_usd"]
+UNSPLIT_DIMS = ("model", "service_tier", "inference_geo")  # cost report dimensions a report shape may leave null
 TOKEN_COLUMNS = {Measure.INPUT_TOKENS: "input_tokens", Measure.OUTPUT_TOKENS: "output_tokens",
                  Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests"}
 
@@ -80,8 +82,29 @@ class DaySpend:
 
     @property
     def cost_usd(self) -> Decimal | None:
-        """The `cost` measure: billed once the cost report has the day, else the comparable estimate."""
-        return self.billed_usd if self.billed_usd is not None else self.comparable_estimate_usd
+        """The day's alert figure (`money.alert_figure`): billed once the cost report has the day, else the comparable
+        estimate. The `cost` measure, the daily threshold and every view's "alert figure" are this number."""
+        return alert_figure(self.billed_usd, self.estimated_usd, self.priority_estimated_usd)
+
+    @property
+    def alert_basis(self) -> str | None:
+        """The basis of `cost_usd`: billed, estimated (without Priority Tier), or None (no data)."""
+        return self.best_basis
+
+    def unsplit(self, scope: DayScope) -> tuple[str, ...]:
+        """The dimensions of `scope` this day's cost report does not split (null on its token lines while usage carries
+        them, e.g. `inference_geo` on a 2025-shaped report): its billed figure cannot measure the scope."""
+        if self.cost is None or self.cost.num_rows == 0:
+            return ()
+        named = {name for name, _ in scope.columns} | ({"model"} if scope.models else set())
+        tokens = self.cost.filter(pc.is_valid(self.cost.column("model")))
+        found = []
+        for name in UNSPLIT_DIMS:
+            if name not in named or (self.usage is not None and self.usage.column(name).null_count == self.usage.num_rows):
+                continue  # not in the scope, or usage does not carry it either
+            if (tokens.num_rows == 0) if name == "model" else tokens.column(name).null_count > 0:
+                found.append(name)
+        return tuple(found)
 
     def estimated_through(self, end: datetime) -> Decimal | None:
         """The estimate of the usage buckets that ended by `end` (None: no priced usage stored for the day)."""
@@ -192,6 +215,19 @@ class BudgetFigure:
     top: dict[str, Ranking] = field(default_factory=dict)  # models / workspaces / api_keys in the scope
     keys_estimated: bool = False  # the API keys ranking is from the estimate while the figure is (partly) billed
     scope: DayScope | None = field(default=None, repr=False, compare=False)  # the scope as resolved on the last day
+    unsplit: tuple[str, ...] = ()  # scope dimensions the cost report did not split on some day: those days estimated
+
+    @property
+    def estimate_reason(self) -> str | None:
+        """Why a `cost` or `billed_cost` figure is (partly) the estimate rather than the cost report, if it is."""
+        if self.budget.measure not in (Measure.COST, Measure.BILLED_COST):
+            return None
+        reasons = []
+        if self.scope is not None and not self.scope.billable:
+            reasons.append("the cost report has no per-key cost")
+        if self.unsplit:
+            reasons.append(f"the cost report does not split {' or '.join(self.unsplit)} (null there: not split)")
+        return "; ".join(reasons) or None
 
     @property
     def percent(self) -> Decimal:
@@ -224,6 +260,7 @@ class _Tally:
     estimated_days: int = 0
     unbilled_days: int = 0
     priority: Decimal = Decimal(0)
+    unsplit: set[str] = field(default_factory=set)
     main: list[pa.Table] = field(default_factory=list)  # (model, workspace_id, api_key_id, value) contributions
     keys: list[pa.Table] = field(default_factory=list)  # the estimate's contributions, for the API keys ranking
 
@@ -250,12 +287,11 @@ class Figures:
         return self._names.workspace(entity_id) if kind == "workspace" else self._names.api_key(entity_id)
 
     def best(self, day: date) -> Decimal | None:
-        """The day's billed figure, else its estimate, else None (no data)."""
-        spend = self.day(day)
-        return spend.figure(spend.best_basis) if spend.best_basis else None
+        """The day's alert figure: billed, else its estimate without Priority Tier, else None (no data)."""
+        return self.day(day).cost_usd
 
     def trailing_average(self, day: date) -> tuple[Decimal | None, int]:
-        """Average daily spend over the 7 days before `day` that have data (billed, else estimated)."""
+        """Average daily alert figure over the 7 days before `day` that have data (billed, else estimated without Priority Tier)."""
         figures = [f for d in range(1, TRAILING_DAYS + 1)
                    if (f := self.best(day - timedelta(days=d))) is not None]
         return _average(figures)
@@ -286,12 +322,13 @@ class Figures:
             self._count(tally, measure, self.day(day), self.scopes.on(budget, day))
         billable = all(self.scopes.on(budget, span.start + timedelta(days=n)).billable
                        for n in range((through - span.start).days + 1))
-        basis = _basis(measure, billable)
+        basis = _basis(measure, billable and not tally.unsplit)
         return BudgetFigure(
             budget, span, through, span.ended(now), tally.value, basis, tally.billed_days, tally.estimated_days, tally.unbilled_days,
             tally.priority if measure in (Measure.COST, Measure.BILLED_COST) else Decimal(0),
             self._forecast(budget, span, now, tally), self._rankings(tally, measure),
-            keys_estimated=bool(tally.keys) and tally.billed_days > 0, scope=self.scopes.on(budget, through))
+            keys_estimated=bool(tally.keys) and tally.billed_days > 0, scope=self.scopes.on(budget, through),
+            unsplit=tuple(name for name in UNSPLIT_DIMS if name in tally.unsplit))
 
     def _count(self, tally: _Tally, measure: Measure, spend: DaySpend, scope: DayScope) -> None:
         """Add one day of the budget's scope to the tally."""
@@ -313,16 +350,19 @@ class Figures:
                 tally.main.append(_contributions(usage, usage.column("estimated_cost_usd")))
             return
         comparable = self._comparable(usage, scope) if usage is not None and priced else None
-        billed = spend.cost is not None and scope.billable
-        if billed:
-            assert spend.cost is not None
+        unsplit = spend.unsplit(scope) if scope.billable else ()
+        tally.unsplit.update(unsplit)
+        # the cost report measures the scope unless it has no per-key cost or leaves a scope dimension null (not split):
+        # then the day's estimate stands in for it, never $0
+        measurable = scope.billable and not unsplit
+        if spend.cost is not None and measurable:
             cost = _keep(spend.cost, scope.cost_mask(spend.cost))
             tally.value += _sum(cost.column("amount_usd"))
             tally.billed_days += 1
             tally.main.append(_contributions(cost, cost.column("amount_usd")))
             if comparable is not None:
                 tally.keys.append(comparable)
-        elif measure == Measure.BILLED_COST:
+        elif measure == Measure.BILLED_COST and spend.cost is None:  # billed_cost counts the days the cost report has
             tally.unbilled_days += usage is not None
         elif comparable is not None:
             tally.value += _sum(comparable.column("value"))
@@ -347,8 +387,9 @@ class Figures:
         after = FORECAST_AFTER_DAYS.get(budget.period)
         if whole is None or after is None:
             return None
-        if budget.measure == Measure.BILLED_COST:  # billed days are whole days
-            return tally.value / tally.billed_days * span.days if tally.billed_days >= after else None
+        if budget.measure == Measure.BILLED_COST:  # billed days are whole days (estimated where the report does not split the scope)
+            counted = tally.billed_days + tally.estimated_days  # estimated: billed days the report cannot split
+            return tally.value / counted * span.days if counted >= after else None
         if whole < after:
             return None
         elapsed = Decimal(whole) + Decimal(max(now.hour * 60 + now.minute, 60)) / (24 * 60)  # days, today's part at least an hour
@@ -365,11 +406,12 @@ class Figures:
 
 
 def _basis(measure: Measure, billable: bool) -> str:
+    """`billable`: the cost report measured the scope on every billed day (no key in it, every dimension split)."""
     if measure in TOKEN_COLUMNS:
         return USAGE
     if measure == Measure.COST:
         return COST if billable else ESTIMATED
-    return BILLED if measure == Measure.BILLED_COST else ESTIMATED
+    return BILLED if measure == Measure.BILLED_COST and billable else ESTIMATED
 
 
 def _true(mask: pa.Array | pa.ChunkedArray, null: bool = True) -> pa.Array | pa.ChunkedArray:

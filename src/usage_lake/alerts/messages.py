@@ -99,7 +99,7 @@ class Messages:
             lines.append(f"This confirms the estimated alert sent on {confirms['sent_at']}: estimated {usd(Decimal(confirms['figure_usd']))}, "
                          f"billed {usd(figure)}.")
         lines += ["", _basis_text(basis, day >= finding.today)]
-        if spend.priority_estimated_usd and basis == BILLED:
+        if spend.priority_estimated_usd:
             lines.append(f"Priority Tier usage is billed separately and is not in this figure: estimated at "
                          f"{usd(spend.priority_estimated_usd)} for the day from usage x list prices.")
         lines.append(LEFT_OUT)
@@ -299,10 +299,10 @@ def _basis_text(basis: str, today: bool) -> str:
     if basis == BILLED:
         return "Basis: billed - the Admin API cost report for the whole UTC day."
     if today:
-        return ("Basis: estimated - today's usage so far x list prices (the cost report has no figure for a day until it has "
-                "ended). Priority Tier usage is included in the estimate.")
-    return ("Basis: estimated - usage x list prices; the cost report has no figure for this day yet. A follow-up comes "
-            "if the billed figure confirms it.")
+        return ("Basis: estimated - today's usage so far x list prices, without Priority Tier (the usage the cost report "
+                "bills; it has no figure for a day until it has ended).")
+    return ("Basis: estimated - usage x list prices without Priority Tier (the usage the cost report bills); the cost report "
+            "has no figure for this day yet. A follow-up comes if the billed figure confirms it.")
 
 
 def _severity(step: Decimal) -> str:
@@ -363,8 +363,9 @@ def budget_basis_text(spend: BudgetFigure) -> list[str]:
         if spend.unbilled_days:
             lines.append(f"{spend.unbilled_days} day(s) with usage the cost report has not billed yet are not counted.")
         return [*lines, *_priority_beside(spend)]
-    if budget.measure == Measure.COST:  # a scope the cost report cannot bill
-        return [f"Basis: estimated - the cost report has no per-key cost, so this scope is measured on its usage x list prices "
+    if budget.measure in (Measure.COST, Measure.BILLED_COST):  # a scope the cost report cannot bill
+        reason = spend.estimate_reason or "the cost report cannot measure this scope"
+        return [f"Basis: estimated - {reason}, so this scope is measured on its usage x list prices "
                 f"without Priority Tier (the usage the cost report bills), over {days}.", *_priority_beside(spend)]
     return [f"Basis: estimated - usage x list prices, Priority Tier included, over {days}."]
 

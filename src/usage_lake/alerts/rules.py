@@ -5,9 +5,9 @@ Rules (each off unless set); a figure fires when it is at or above its line (`>=
   its open periods (`periods.py`: the current one, and the one before for GRACE_DAYS after its end) against its
   thresholds (the highest step crossed), and, with `forecast`, the straight-line forecast against the amount,
   like AWS Budgets' ACTUAL and FORECASTED notifications.
-- daily threshold (`DAILY_SPEND_THRESHOLD_USD`, the budget `daily-threshold`): a complete day on its billed cost
-  (cost report; the estimate until the cost report has the day), today on its estimated cost. One alert per
-  (day, basis), for every day of the run's window.
+- daily threshold (`DAILY_SPEND_THRESHOLD_USD`, the budget `daily-threshold`): a day's alert figure
+  (`money.alert_figure`: billed once the cost report has the day, until then - today included - the estimate
+  without Priority Tier, which is shown beside). One alert per (day, basis), for every day of the run's window.
 - spike (`SPIKE_RATIO`): today's estimate so far at or above that multiple of the average of the same hours of
   the trailing 7 days (estimate against estimate), once at least SPIKE_MIN_DAYS of them have data.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from usage_lake.alerts.figures import ESTIMATED, BudgetFigure, DaySpend, Figures
+from usage_lake.alerts.figures import BudgetFigure, DaySpend, Figures
 from usage_lake.alerts.periods import FORECAST_AFTER_DAYS, GRACE_DAYS, open_spans
 from usage_lake.config.budgets import Budget, Period, legacy_budgets
 from usage_lake.config.settings import Settings
@@ -183,8 +183,7 @@ def daily(figures: Figures, days: list[date], now: datetime, threshold: Decimal)
     found: list[Finding] = []
     for day in days:
         spend = figures.day(day)
-        basis = ESTIMATED if day >= today else spend.best_basis
-        figure = spend.figure(basis) if basis else None
+        basis, figure = spend.alert_basis, spend.cost_usd  # the alert figure every view shows
         if basis is not None and figure is not None and figure >= threshold:
             average, average_days = figures.trailing_average(day)
             found.append(DailyOver(spend, basis, figure, threshold, today, average, average_days))

@@ -43,7 +43,8 @@ def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: dateti
                 else:
                     row |= _budget(lake, figures, budget, span, now)
             except SettingsError as exc:  # a name the snapshots do not know: the row says so, the others stand
-                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "sent": [], "would_fire": []}
+                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "basis_note": None,
+                        "sent": [], "would_fire": []}
             rows.append(row)
     return rows
 
@@ -53,7 +54,7 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
     findings: list[Finding] = period_findings(spend)
     families = [budget_family(spend, "actual"), budget_family(spend, "forecast")]
     return {
-        "basis": spend.basis, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
+        "basis": spend.basis, "basis_note": spend.estimate_reason, "figure": str(spend.value), "percent": str(spend.percent.quantize(Decimal("0.01"))),
         "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
         "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
         "priority_tier_estimated_usd": str(spend.priority_estimated_usd),
@@ -62,14 +63,13 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
 
 
 def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, now: datetime) -> dict[str, Any]:
-    """DAILY_SPEND_THRESHOLD_USD's figure for a day as its rule reads it: today estimated, a complete day billed once billed."""
+    """DAILY_SPEND_THRESHOLD_USD's figure for a day as its rule reads it: the day's alert figure (billed, else estimated without Priority Tier)."""
     spend = figures.day(day)
-    basis = ESTIMATED if day >= now.date() else spend.best_basis
-    figure = spend.figure(basis) if basis else None
+    basis, figure = spend.alert_basis, spend.cost_usd  # the alert figure, as `rules.daily` compares it
     sent = _sent(lake, [f"daily/{day}/{BILLED}", f"daily/{day}/{ESTIMATED}"])
     would = [] if basis is None or figure is None or figure < budget.amount else [
         f"daily/{day}/{basis}/t{tag(budget.amount)}"]
-    return {"basis": basis, "figure": None if figure is None else str(figure),
+    return {"basis": basis, "basis_note": None, "figure": None if figure is None else str(figure),
             "percent": None if figure is None else str((figure * 100 / budget.amount).quantize(Decimal("0.01"))), "forecast": None,
             "billed_days": int(spend.billed_usd is not None), "estimated_days": int(spend.billed_usd is None and figure is not None),
             "unbilled_days": 0, "priority_tier_estimated_usd": str(spend.priority_estimated_usd), "sent": sent,
@@ -120,7 +120,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
     daily = {(f.spend.day, f.basis): f for f in findings if isinstance(f, DailyOver)}
     window_start = now.date() - timedelta(days=settings.usage_lookback_days)
     shown = usd(threshold) if threshold is not None else "off"
-    header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}  alerts (daily threshold {shown})"
+    header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}{'alert figure':>14}  alerts (daily threshold {shown})"
     lines = [header, "-" * len(header)]
     for day in days:
         spend = figures.day(day)
@@ -134,7 +134,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
                 notes.append(f"{basis} WOULD FIRE on the next run" if day >= window_start
                              else f"{basis} over the threshold (before the refresh window: not alerted)")
         lines.append(f"{day.isoformat():<12}{usd(spend.billed_usd):>12}{usd(spend.estimated_usd):>12}"
-                     f"{usd(spend.priority_estimated_usd):>15}  {', '.join(notes) or '-'}")
+                     f"{usd(spend.priority_estimated_usd):>15}{usd(spend.cost_usd):>14}  {', '.join(notes) or '-'}")
     budget = settings.monthly_budget_usd
     lines.append("")
     for span in open_spans(Period.MONTHLY, now):

@@ -126,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=_port, default=8765, help="TCP port on 127.0.0.1 (default: 8765; 0: any free port)")
     simulate.add_argument("--org", choices=("small", "large"), default="small", help="small: the demo org; large: 1,000 API keys x 10 models")
     simulate.add_argument("--faults", default="", help="fault mix, e.g. '429:0.2,503:0.1,drop:0.05' (see usage_lake.simulator.faults)")
+    simulate.add_argument("--cost-report", choices=("2026", "2025"), default="2026",
+                          help="2025: the cost report's token rows leave inference_geo null, as before it had one (default: 2026)")
     simulate.set_defaults(command=_simulate)
 
     rebuild = add("rebuild", help="rebuild curated days from the raw pages, without calling the API",
@@ -322,6 +324,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
     org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.small()
+    org.cost_inference_geo = args.cost_report != "2025"
     try:
         sim = Simulator(org, port=args.port)
     except OSError as exc:

@@ -7,12 +7,12 @@ columns), derived from the lake's cost and usage days, for one Athena query besi
     export.py  FOCUS CSV with exact decimals, UTC date/times and JSON tags
 """
 
-from usage_lake.focus.build import BILLED, COST_SOURCE, ESTIMATED, USAGE_SOURCE, focus_rows
+from usage_lake.focus.build import BILLED, COST_SOURCE, ESTIMATED, USAGE_SOURCE, Unmatched, focus_rows
 from usage_lake.focus.export import csv_columns, write_csv
 from usage_lake.focus.names import Names, names_on
 from usage_lake.focus.table import FOCUS_TABLE, FocusDay, focus_table, write_focus_day
 
 __all__ = [
-    "BILLED", "COST_SOURCE", "ESTIMATED", "FOCUS_TABLE", "USAGE_SOURCE", "FocusDay", "Names", "csv_columns",
+    "BILLED", "COST_SOURCE", "ESTIMATED", "FOCUS_TABLE", "USAGE_SOURCE", "FocusDay", "Names", "Unmatched", "csv_columns",
     "focus_rows", "focus_table", "names_on", "write_csv", "write_focus_day",
 ]

@@ -8,7 +8,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from usage_lake.focus.build import focus_rows
+from usage_lake.focus.build import Unmatched, focus_rows
 from usage_lake.focus.names import names_on
 from usage_lake.lake.curated import DayAction, read_parquet, read_table, store_day
 from usage_lake.lake.layout import partition_key
@@ -33,19 +33,26 @@ class FocusDay:
     notes: list[str] = field(default_factory=list)
 
 
-def write_focus_day(lake: Lake, day: date, *, prices: PriceTable, include_estimated_priority: bool = False) -> FocusDay:
+def write_focus_day(lake: Lake, day: date, *, prices: PriceTable, include_estimated_priority: bool = False,
+                    unmatched: Unmatched | None = None) -> FocusDay:
     """Rebuild `focus` for `day` from the lake's `cost_report` and `usage_messages` partitions of that day.
 
     Called once the cost day is written: the focus day is replaced with it. A day without a cost partition
-    writes nothing (and an existing focus day is kept, as the cost day it came from is).
+    writes nothing (and an existing focus day is kept, as the cost day it came from is). Token rows that match no
+    usage go to the run's `unmatched` (told once per run), else into the day's notes.
     """
     cost = _day(lake, "cost_report", day, COST_REPORT.names)
     if cost is None or cost.num_rows == 0:
         return FocusDay(day, 0, DayAction.KEPT if lake.exists(partition_key(FOCUS_TABLE, day)) else DayAction.EMPTY)
     usage = _day(lake, "usage_messages", day, _USAGE_COLUMNS)
-    notes = [] if usage is not None else [f"focus {day}: no usage_messages partition: token rows have no quantities"]
+    notes = []
+    if usage is None:
+        if unmatched is not None:
+            unmatched.no_usage.add(day)  # told once per run
+        else:
+            notes.append(f"focus {day}: no usage_messages partition: token rows have no quantities")
     rows, more = focus_rows(cost, usage if usage is not None else _empty_usage(), day=day, names=names_on(lake, day),
-                            prices=prices, include_estimated_priority=include_estimated_priority)
+                            prices=prices, include_estimated_priority=include_estimated_priority, unmatched=unmatched)
     action = store_day(lake, FOCUS_TABLE, day, rows)
     for note in notes + more:
         logger.warning("%s", note)

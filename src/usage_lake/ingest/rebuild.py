@@ -10,6 +10,7 @@ usage days).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import date, datetime
 from typing import cast
@@ -18,7 +19,7 @@ import pyarrow as pa
 
 from usage_lake.config.settings import BUCKET_WIDTHS, Settings
 from usage_lake.errors import RebuildError
-from usage_lake.focus import FOCUS_TABLE, write_focus_day
+from usage_lake.focus import FOCUS_TABLE, Unmatched, write_focus_day
 from usage_lake.ingest.raw import Manifest, latest_manifest, read_page, read_records
 from usage_lake.ingest.runlog import DayResult
 from usage_lake.lake.curated import DayAction, replace_day, store_tables
@@ -31,6 +32,8 @@ from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import day_range, parse_timestamp
 
 __all__ = ["rebuild_days"]
+
+logger = logging.getLogger(__name__)
 
 
 def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, prices: PriceTable | None = None,
@@ -53,10 +56,13 @@ def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, pric
                 table = _day_from_raw(lake, manifest, day, prices, report)
                 action = store_tables(lake, day, report.outputs(table))
             results.append(DayResult(name, day, table.num_rows, action))
+    unmatched = Unmatched()
     for result in [r for r in results if r.report == "cost" and r.action == DayAction.WRITTEN]:
         focus = write_focus_day(lake, result.day, prices=prices or default_prices(),
-                                include_estimated_priority=settings.focus_include_estimated_priority)
+                                include_estimated_priority=settings.focus_include_estimated_priority, unmatched=unmatched)
         results.append(DayResult(FOCUS_TABLE, focus.day, focus.rows, focus.action))
+    for note in unmatched.notes():  # once for the whole rebuild, not once per day
+        logger.warning("%s", note)
     return results
 
 

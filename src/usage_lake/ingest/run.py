@@ -34,7 +34,7 @@ import pyarrow as pa
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
-from usage_lake.focus import write_focus_day
+from usage_lake.focus import Unmatched, write_focus_day
 from usage_lake.ingest.days import DayAssembler, PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.paging import PageSizes, pages
@@ -96,6 +96,7 @@ class Ingestion:
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
         self.unpriced_models: set[str] = set()
+        self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
         self.page_budget = PAGE_BUDGET_BYTES  # JSON bytes a page may hold (sets each page's bucket limit)
@@ -177,6 +178,9 @@ class Ingestion:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
+        for note in self.focus_unmatched.notes():
+            logger.warning("%s", note)
+            record.notes.append(note)
         record.finished_at = record.updated_at = self.clock()
         return record
 
@@ -336,7 +340,8 @@ class Ingestion:
         data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
         try:
             focus = write_focus_day(self.lake, day, prices=self.prices,
-                                    include_estimated_priority=self.settings.focus_include_estimated_priority)
+                                    include_estimated_priority=self.settings.focus_include_estimated_priority,
+                                    unmatched=self.focus_unmatched)
         except Exception as exc:
             logger.exception("focus %s: not written", day)
             self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")

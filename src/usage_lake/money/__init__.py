@@ -6,9 +6,10 @@ Every figure is a `Decimal` or an Arrow decimal; nothing here touches a float.
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from usage_lake.money.estimate import default_prices, estimated_cost, unpriced_models
+from usage_lake.money.figure import alert_figure, alert_figure_sql
 from usage_lake.money.pricing import PriceTable, TokenRates, load_prices
 
-__all__ = ["PriceTable", "TokenRates", "default_prices", "estimated_cost", "load_prices", "unpriced_models", "usd"]
+__all__ = ["PriceTable", "TokenRates", "alert_figure", "alert_figure_sql", "default_prices", "estimated_cost", "load_prices", "unpriced_models", "usd"]
 
 
 def usd(amount: Decimal | None) -> str:

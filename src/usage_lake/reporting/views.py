@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
-from usage_lake.money import PriceTable, default_prices
+from usage_lake.money import PriceTable, alert_figure_sql, default_prices
 from usage_lake.reporting.query import LakeDB, Partitions
 
 __all__ = [
@@ -121,7 +121,7 @@ def _per_day_sql(usage: str, where: str) -> str:
                    CASE WHEN u.dt IS NOT NULL THEN u.priority_estimated_usd END AS priority_estimated_usd,
                    -- the budgets' `cost` basis: billed once billed, else the estimate of what the cost report bills
                    -- (Priority Tier left out), so a sum of days does not jump when a day turns billed
-                   coalesce(c.billed_usd, u.estimated_usd - u.priority_estimated_usd) AS alert_usd,
+                   {alert_figure_sql("c.billed_usd", "u.estimated_usd", "u.priority_estimated_usd")} AS alert_usd,
                    CASE WHEN c.billed_usd IS NOT NULL THEN 'billed'
                         WHEN u.estimated_usd IS NOT NULL AND coalesce(u.dt, c.dt) >= $today THEN 'estimated, so far'
                         WHEN u.estimated_usd IS NOT NULL THEN 'estimated' END AS alert_basis,

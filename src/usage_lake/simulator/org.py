@@ -11,7 +11,9 @@ for the small org, always for the large one) and, when active, carries six count
 A ``1d`` bucket is the exact sum of its 24 hours; in a ``1m`` bucket each hourly row lands whole in one
 minute of its hour, so totals agree across bucket widths. Billed cost is derived from the same hourly
 counters with ``PriceTable.rates`` (priority tier excluded, as in the real cost report) plus a small
-code-execution charge that no usage explains.
+code-execution charge that no usage explains. ``cost_inference_geo = False`` serves a 2025-shaped cost report:
+token lines leave ``inference_geo`` null and their descriptions do not name it, so a model's US and global
+lines are one line (billed at their own rates, as before).
 
 Large-org rendering speed (one fully grouped hourly day, 240,000 rows)::
 
@@ -200,6 +202,7 @@ class SimulatedOrg:
         self.models = tuple(dict.fromkeys(s.model for s in self.streams))
         self.prices = prices
         self.blank_days: set[date] = set()
+        self.cost_inference_geo = True  # False: the cost report leaves inference_geo null (2025-shaped)
         self._multipliers: dict[date, int] = {}
         self._always_active = always_active
         searching = set(web_search_streams)
@@ -443,13 +446,14 @@ class SimulatedOrg:
         if rates is None or entry is None:
             raise ValueError(f"simulated model {model!r} is not in the price table")
         items = []
+        shown_geo = geo if self.cost_inference_geo else None  # a 2025-shaped report does not split by geo
         for token_type, n, rate in zip(TOKEN_TYPES, counts, _rates_in_field_order(rates), strict=False):
             if n:
                 items.append(CostItem(
                     day=day, workspace_id=workspace_id,
-                    description=_description(entry.display_name, token_type, tier, ctx, geo),
+                    description=_description(entry.display_name, token_type, tier, ctx, shown_geo),
                     cost_type="tokens", model=model, token_type=token_type, service_tier=tier,
-                    context_window=ctx, inference_geo=geo, amount=n * rate / _CENTS_PER_USD_MTOK,
+                    context_window=ctx, inference_geo=shown_geo, amount=n * rate / _CENTS_PER_USD_MTOK,
                 ))
         return items
 
@@ -578,7 +582,7 @@ def _rates_in_field_order(rates: TokenRates) -> tuple[Decimal, ...]:
     return (rates.uncached_input, rates.cache_write_5m, rates.cache_write_1h, rates.cache_read, rates.output)
 
 
-def _description(display_name: str, token_type: str, tier: str, ctx: str, geo: str) -> str:
+def _description(display_name: str, token_type: str, tier: str, ctx: str, geo: str | None) -> str:
     """Unique per (model, token type, tier, context, geo), e.g. ``... - Output Tokens (Batch, Long Context)``."""
     qualifiers = [tier.replace("_", " ").title()] if tier != "standard" else []
     if ctx == "200k-1M":
