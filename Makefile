@@ -28,7 +28,7 @@ lint: $(STAMP)
 # The documentation site (MkDocs + Material, offline): docs/ -> build/site, --strict (a broken link, a missing page or a
 # stale generated page fails). docs/tables.md is rendered from usage_lake.lake.schema first.
 docs: $(STAMP) docs-tables
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	@echo "docs: build/site/index.html"
 
 docs-tables: $(STAMP)

@@ -256,6 +256,21 @@ def test_the_sites_picture_is_the_readmes_diagram():
             assert line.replace("<", "&lt;") in svg, line
 
 
+def test_the_site_builds_strictly(tmp_path):
+    """`make docs` in small: a broken link or anchor, a page missing from the nav or any other warning fails it (not
+    with --quiet, which hides the warnings --strict counts)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "site" / "tables.html").exists() and not (tmp_path / "site" / "hooks").exists()
+    remote = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?://[^"]+)"', (tmp_path / "site" / "index.html").read_text(encoding="utf-8"))
+    assert remote == []  # offline: no fonts, scripts or styles from elsewhere
+
+
 def test_the_readme_is_short():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
 
