@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,20 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Anth
 # the core logs through the standard `usage_lake` loggers: give them this JSON format (and the run id)
 copy_config_to_registered_loggers(source_logger=logger, include={"usage_lake"})
 METRIC_NAMES = ("RunSucceeded", "RunFailed", "AlertsFailed", "UnpricedModel")  # every metric this function publishes
+# At DEBUG, botocore logs every response body (GetSecretValue's holds the Admin key) and urllib3/httpcore every
+# exchange: these stay at INFO or above whatever the root level (Lambda's ApplicationLogLevel=DEBUG sets the root).
+SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "httpx", "httpcore", "aws_xray_sdk")
+
+
+def quiet_sdk_loggers() -> None:
+    """Keep the SDKs' loggers at INFO or above (run at import and at every invocation: the root may change)."""
+    for name in SDK_LOGGERS:
+        sdk = logging.getLogger(name)
+        if sdk.getEffectiveLevel() < logging.INFO:
+            sdk.setLevel(logging.INFO)
+
+
+quiet_sdk_loggers()
 
 
 def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -70,6 +85,7 @@ def tracer() -> Tracer | None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _traced
+    quiet_sdk_loggers()
     if _traced is None:
         active = tracer()
         _traced = active.capture_lambda_handler(_handle) if active else _handle

@@ -9,7 +9,8 @@
     ├── AdminApiError                   an Admin API call failed (status, type, API message, request id)
     │   ├── AuthenticationError         401/403: the key was refused; almost always not an Admin API key
     │   ├── ResponseShapeError          a 200 that is not the documented shape; names the field and row
-    │   └── PaginationError             the cursor misbehaved (has_more without next_page, a loop)
+    │   ├── PaginationError             the cursor misbehaved (has_more without next_page, a loop, past its page ceiling)
+    │   └── DeadlineError               the run's time ran out between two pages (or before a retry)
     └── LakeError                       the lake cannot be read or written as asked
         └── RebuildError                the raw zone does not hold what its manifest promises
 
@@ -22,6 +23,7 @@ __all__ = [
     "AdminApiError",
     "AuthenticationError",
     "ConfigError",
+    "DeadlineError",
     "EventError",
     "LakeError",
     "PaginationError",
@@ -79,7 +81,11 @@ class ResponseShapeError(AdminApiError):
 
 
 class PaginationError(AdminApiError):
-    """The cursor misbehaved: `has_more` without `next_page`, or a cursor seen before."""
+    """The cursor misbehaved: `has_more` without `next_page`, a cursor seen before, or more pages than the query's ceiling."""
+
+
+class DeadlineError(AdminApiError):
+    """The run's time ran out between two pages of a query (or before a retry): the endpoint stops, the run goes on."""
 
 
 class LakeError(UsageLakeError):

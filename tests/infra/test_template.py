@@ -187,8 +187,12 @@ def test_no_statement_grants_data_actions_on_every_resource(template):
             if kind == "key":
                 # in a key policy "*" means this key; who may use it is what matters
                 principal = statement["Principal"]
+                # the lake's key: the function's role and the named readers use it, no one gets kms:*
+                lake_user = name == "LakeKey" and principal in ({"AWS": {"Fn::GetAtt": ["IngestFunctionRole", "Arn"]}},
+                                                                {"AWS": {"Ref": "LakeKeyReaders"}}) \
+                    and not any(a.endswith("*") and not a.startswith("kms:GenerateDataKey") for a in actions)
                 assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}} \
-                    or ("Service" in principal and "Condition" in statement), (name, statement)
+                    or ("Service" in principal and "Condition" in statement) or lake_user, (name, statement)
                 continue
             if "*" in _as_list(statement.get("Resource", [])):
                 assert actions <= STAR_ALLOWED, f"{name}: {sorted(actions - STAR_ALLOWED)} on Resource '*'"
@@ -371,14 +375,41 @@ def test_placeholder_secret_is_refused_with_instructions(template):
 
 # -- storage, topic, alarms, Athena ---------------------------------------------------------------------
 
+def test_the_lake_is_listed_only_under_its_prefix(template):
+    (document,) = [d for name, _, d in policy_documents(template) if name == "IngestFunctionRole"]
+    (listing,) = [s for s in _statements(document) if s.get("Sid") == "ListTheLake"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [{"Ref": "LakePrefix"}, {"Fn::Sub": "${LakePrefix}/*"}]}}
+
+
+def test_the_lake_key_is_used_only_by_the_function_and_named_readers(template):
+    key = template["Resources"]["LakeKey"]
+    assert key["Condition"] == "UseLakeKmsKey" and key["DeletionPolicy"] == "Retain"
+    statements = {s["Sid"]: s for s in _statements(key["Properties"]["KeyPolicy"])}
+    assert not {"kms:Decrypt", "kms:*"} & set(statements["AccountAdministersTheKeyButCannotUseIt"]["Action"])
+    assert statements["NamedReadersReadTheLake"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    use = template["Resources"]["LakeKeyUse"]
+    assert use["Condition"] == "UseLakeKmsKey" and use["Properties"]["Roles"] == [{"Ref": "IngestFunctionRole"}]
+    assert function(template)["Properties"]["Environment"]["Variables"]["PERSONAL_DATA"] == {"Ref": "PersonalData"}
+    assert template["Parameters"]["PersonalData"]["AllowedValues"] == ["keep", "hash", "drop"]
+
+
 def test_lake_bucket_is_private_encrypted_versioned_with_lifecycle(template):
     bucket = template["Resources"]["LakeBucket"]
     assert bucket["DeletionPolicy"] == "Retain"
     props = bucket["Properties"]
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    condition, kms, s3 = encryption["Fn::If"]  # SSE-KMS with the lake's own key, or SSE-S3
+    assert condition == "UseLakeKmsKey" and s3 == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert kms["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and kms["BucketKeyEnabled"] is True
+    assert kms["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:alias/${AWS::StackName}-lake"}
+    assert template["Resources"]["LakeKeyAlias"]["Properties"]["AliasName"] == {"Fn::Sub": "alias/${AWS::StackName}-lake"}
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
-    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    rules = {r["Id"]: r for r in _statements({"Statement": props["LifecycleConfiguration"]["Rules"]})}
+    assert rules["expire-lake-objects"] == {"Id": "expire-lake-objects", "Status": "Enabled", "Prefix": {"Fn::Sub": "${LakePrefix}/"},
+                                            "ExpirationInDays": {"Ref": "LakeExpirationDays"}}
+    assert template["Conditions"]["ExpireLakeObjects"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "LakeExpirationDays"}, 0]}]}
     raw = rules["raw-pages-to-cheaper-storage"]
     assert raw["Prefix"] == {"Fn::Sub": "${LakePrefix}/raw/"}
     assert raw["Transitions"] == [{"StorageClass": {"Ref": "RawStorageClass"}, "TransitionInDays": {"Ref": "RawTransitionDays"}}]

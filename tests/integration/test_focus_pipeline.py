@@ -149,7 +149,7 @@ def test_a_focus_failure_is_noted_and_never_fails_the_run(sim, local_lake, monke
     def broken(*args, **kwargs):
         raise ValueError("something unexpected")
 
-    monkeypatch.setattr("usage_lake.ingest.run.write_focus_day", broken)
+    monkeypatch.setattr("usage_lake.ingest.derived.write_focus_day", broken)
     record = ingest(backfill(FIRST, FIRST + timedelta(days=1)), sim=sim, lake=local_lake)
     assert record.outcome == "succeeded"
     assert record.notes == [f"focus {FIRST}: not written: ValueError: something unexpected (`usage-lake rebuild` redoes it)"]

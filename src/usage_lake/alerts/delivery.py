@@ -9,6 +9,10 @@ Alerts come in families (a day's billed figure, a month's budget steps, a day's 
 when no alert of its family was sent at its level or above. So a month's budget steps only go up, a raised
 threshold gets its own alert, and a lowered one does not repeat what was already said. A record written before
 levels were kept (keys without the amount) covers its whole family.
+
+A message no retry can deliver (the publisher raises `Unsendable`: too big for SNS even cut down, or refused as
+invalid) is reported once, with its reason, in the run that tried (`Delivery.unsendable`, the run log) and
+recorded as `alerts/sent/<key>.json` with `not_sent` set, so later runs do not fail on it again every hour.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_f
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "covering", "family_records", "sent_record"]
+__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "Unsendable", "covering", "family_records", "sent_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,11 @@ class Outcome(StrEnum):
     COVERED = "covered"  # already sent, or an alert of its family at this level or above was
     IN_PROGRESS = "in_progress"  # being sent by another run
     FAILED = "failed"  # the publish failed: the next run retries it
+    UNSENDABLE = "unsendable"  # no retry can send it: reported once, recorded, not retried
+
+
+class Unsendable(Exception):  # noqa: N818 - what the publisher says about a message, not a failure to retry
+    """A message no retry can deliver (too big, or refused as invalid); the message says why."""
 
 
 class Publisher(Protocol):
@@ -53,6 +62,7 @@ class Delivery:
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already sent (or covered by its family), or being sent by another run
+    unsendable: dict[str, str] = field(default_factory=dict)  # alert key -> why no retry can send it (reported once)
 
 
 def sent_record(lake: Lake, key: str) -> dict[str, Any] | None:
@@ -87,11 +97,15 @@ class Sender:
         self.publisher = publisher
         self.run_id = run_id
         self.clock = clock
+        self.reasons: dict[str, str] = {}  # why each unsendable alert of this run could not be sent
 
     def deliver(self, alerts: list[Alert]) -> Delivery:
         delivery = Delivery()
         for alert in alerts:
             outcome = self.deliver_one(alert)
+            if outcome == Outcome.UNSENDABLE:
+                delivery.unsendable[alert.key] = self.reasons.get(alert.key, "")
+                continue
             {Outcome.SENT: delivery.sent, Outcome.FAILED: delivery.failed}.get(outcome, delivery.skipped).append(alert.key)
         return delivery
 
@@ -107,8 +121,13 @@ class Sender:
         claim = alert_claim_key(alert.key, len(claims) + 1)
         if not self.lake.put_if_absent(claim, json.dumps({"run_id": self.run_id, "claimed_at": now.isoformat()}).encode()):
             return Outcome.IN_PROGRESS  # another run claimed the same attempt first
+        not_sent: str | None = None
         try:
-            message_id = self.publisher.publish(alert)
+            message_id: str | None = self.publisher.publish(alert)
+        except Unsendable as exc:  # recorded as done, with the reason: retrying would fail the same way every run
+            logger.error("alert %s cannot be sent and is not retried: %s", alert.key, exc)
+            message_id, not_sent = None, str(exc)
+            self.reasons[alert.key] = not_sent
         except Exception as exc:  # noqa: BLE001 - any publish failure is retried by the next run
             logger.error("alert %s could not be sent (the next run retries it): %s", alert.key, exc)
             self.lake.put(alert_failed_key(claim), json.dumps({"run_id": self.run_id, "error": str(exc)}).encode())
@@ -118,6 +137,9 @@ class Sender:
             "key": alert.key, "message_id": message_id, "run_id": self.run_id, "sent_at": format_timestamp(self.clock()),
             "attempt": len(claims) + 1, "subject": alert.subject, "figure_usd": figure, "figure": alert.document.get("figure", figure),
             "family": alert.family, "level": str(alert.level), "budget": alert.budget, "scope": alert.scope,
+            **({"not_sent": not_sent} if not_sent else {}),
         }).encode())
+        if not_sent:
+            return Outcome.UNSENDABLE
         logger.info("alert %s sent: %s", alert.key, alert.subject)
         return Outcome.SENT

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from usage_lake.alerts.figures import Figures
-from usage_lake.alerts.messages import LEFT_OUT, Alert, Messages, amount_text, of_text, percent_text
+from usage_lake.alerts.messages import LEFT_OUT, Alert, Messages, amount_text, bounded, of_text, percent_text
 from usage_lake.alerts.periods import Span, span_of
 from usage_lake.alerts.scopes import LabelMatch
 from usage_lake.config.budgets import Measure, Period
@@ -82,7 +82,7 @@ def weekly_digest(figures: Figures, messages: Messages, digest: Digest, rows: li
     for name, title in (("models", "model"), ("workspaces", "workspace"), ("api_keys", "API key"), ("projects", "project")):
         if movers[name]:
             lines += ["", f"Top movers by {title} (estimated, this week against the week before):"]
-            lines += [f"  {label:<44} {usd(now):>14} {usd(then):>14} {_signed(now - then):>14}" for label, now, then in movers[name]]
+            lines += [f"  {bounded(label):<44} {usd(now):>14} {usd(then):>14} {_signed(now - then):>14}" for label, now, then in movers[name]]
     claude_code = _claude_code(figures, week)
     lines += ["", "Claude Code: " + (", ".join(f"{value:,} {name.replace('num_', '').replace('_', ' ')}" for name, value in claude_code.items())
                                     if claude_code else "no Claude Code report in the lake for the week.")]
@@ -91,7 +91,7 @@ def weekly_digest(figures: Figures, messages: Messages, digest: Digest, rows: li
     lines += ["", LEFT_OUT]
     document = {"kind": "digest", "week": week.id, "start": week.start.isoformat(), "end": week.last.isoformat(),
                 "this_week": {k: str(v) for k, v in this.items()}, "week_before": {k: str(v) for k, v in last.items()},
-                "movers": {name: [[label, str(now), str(then)] for label, now, then in ranking] for name, ranking in movers.items()},
+                "movers": {name: [[bounded(label), str(now), str(then)] for label, now, then in ranking] for name, ranking in movers.items()},
                 "claude_code": claude_code, "gaps": gaps, "budgets": rows}
     return messages.finish(digest, "digest", "summary", week.last, "info", subject, lines, document, DIGEST, "all")
 

@@ -34,9 +34,10 @@ from usage_lake.money import alert_figure
 from usage_lake.money.pricing import PriceTable
 from usage_lake.times import midnight
 
-__all__ = ["BILLED", "ESTIMATED", "USAGE", "BudgetFigure", "DaySpend", "Figures", "Ranking", "read_day"]
+__all__ = ["ANALYTICS_BILLED", "BILLED", "ESTIMATED", "USAGE", "BudgetFigure", "DaySpend", "Figures", "Ranking", "read_day"]
 
 BILLED, ESTIMATED = "billed", "estimated"
+ANALYTICS_BILLED = "billed (analytics)"  # a key scope measured on the Analytics API's per-key billed cost (issue 18)
 COST = "cost"  # billed days billed, the others at their comparable estimate
 USAGE = "usage"  # token and request counts, from the usage report
 TOP = 5
@@ -48,7 +49,9 @@ USAGE_COLUMNS = ["bucket_end", *CUBE_DIMS, "estimated_cost_usd", "uncached_input
 COST_COLUMNS = ["model", "workspace_id", "service_tier", "inference_geo", "amount_usd"]
 UNSPLIT_DIMS = ("model", "service_tier", "inference_geo")  # cost report dimensions a report shape may leave null
 TOKEN_COLUMNS = {Measure.INPUT_TOKENS: "input_tokens", Measure.OUTPUT_TOKENS: "output_tokens",
-                 Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests"}
+                 Measure.TOTAL_TOKENS: "total_tokens", Measure.WEB_SEARCH_REQUESTS: "web_search_requests", Measure.REQUESTS: "requests"}
+ANALYTICS_COST_COLUMNS = [*CUBE_DIMS, "amount_usd"]
+REQUEST_COLUMNS = [*CUBE_DIMS, "requests"]  # analytics_usage: the API request counts (the Analytics API's, issue 18)
 
 Ranking = list[tuple[str, Decimal]]
 
@@ -64,6 +67,8 @@ class DaySpend:
     estimated_by_end: dict[datetime, Decimal] = field(default_factory=dict)  # the estimate per usage bucket end
     usage: pa.Table | None = field(default=None, repr=False, compare=False)  # usage aggregated by CUBE_DIMS
     cost: pa.Table | None = field(default=None, repr=False, compare=False)  # the cost report aggregated by its scope dims
+    requests: pa.Table | None = field(default=None, repr=False, compare=False)  # analytics_usage requests by CUBE_DIMS
+    analytics_cost: pa.Table | None = field(default=None, repr=False, compare=False)  # analytics_cost amount_usd by CUBE_DIMS
 
     def figure(self, basis: str) -> Decimal | None:
         return self.billed_usd if basis == BILLED else self.estimated_usd
@@ -140,7 +145,13 @@ def read_day(lake: Lake, day: date, names: Callable[[str, str | None], str] | No
         grouped = usage.group_by("bucket_end").aggregate([("estimated_cost_usd", "sum")])
         by_end = {end: Decimal(total or 0) for end, total in zip(grouped.column("bucket_end").to_pylist(),
                                                                  grouped.column("estimated_cost_usd_sum").to_pylist(), strict=True)}
-    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, usage_cube, cost_cube)
+    requests = _read(lake, "analytics_usage", day, REQUEST_COLUMNS)
+    requests_cube = requests.group_by(CUBE_DIMS).aggregate([("requests", "sum")]).rename_columns([*CUBE_DIMS, "requests"]) \
+        if requests is not None else None
+    analytics = _read(lake, "analytics_cost", day, ANALYTICS_COST_COLUMNS)
+    analytics_cube = analytics.group_by(CUBE_DIMS).aggregate([("amount_usd", "sum")]).rename_columns([*CUBE_DIMS, "amount_usd"]) \
+        if analytics is not None else None
+    return DaySpend(day, billed, estimated, priority, unpriced, top, by_end, usage_cube, cost_cube, requests_cube, analytics_cube)
 
 
 def _usage_cube(usage: pa.Table | None) -> pa.Table | None:
@@ -259,6 +270,7 @@ class _Tally:
     billed_days: int = 0
     estimated_days: int = 0
     unbilled_days: int = 0
+    analytics_days: int = 0  # days of a key scope counted at the Analytics API's billed cost
     priority: Decimal = Decimal(0)
     unsplit: set[str] = field(default_factory=set)
     main: list[pa.Table] = field(default_factory=list)  # (model, workspace_id, api_key_id, value) contributions
@@ -323,6 +335,8 @@ class Figures:
         billable = all(self.scopes.on(budget, span.start + timedelta(days=n)).billable
                        for n in range((through - span.start).days + 1))
         basis = _basis(measure, billable and not tally.unsplit)
+        if not billable and tally.analytics_days and measure in (Measure.COST, Measure.BILLED_COST):
+            basis = ANALYTICS_BILLED
         return BudgetFigure(
             budget, span, through, span.ended(now), tally.value, basis, tally.billed_days, tally.estimated_days, tally.unbilled_days,
             tally.priority if measure in (Measure.COST, Measure.BILLED_COST) else Decimal(0),
@@ -333,6 +347,8 @@ class Figures:
     def _count(self, tally: _Tally, measure: Measure, spend: DaySpend, scope: DayScope) -> None:
         """Add one day of the budget's scope to the tally."""
         usage = _keep(spend.usage, scope.usage_mask(spend.usage)) if spend.usage is not None else None
+        if measure == Measure.REQUESTS:  # counted by the Analytics API only
+            usage = _keep(spend.requests, scope.usage_mask(spend.requests)) if spend.requests is not None else None
         if measure in TOKEN_COLUMNS:
             if usage is not None:
                 column = TOKEN_COLUMNS[measure]
@@ -341,7 +357,11 @@ class Figures:
                 tally.main.append(_contributions(usage, usage.column(column)))
             return
         priced = usage is not None and usage.column("estimated_cost_usd").null_count < usage.num_rows
-        if usage is not None:
+        analytics = _keep(spend.analytics_cost, scope.usage_mask(spend.analytics_cost)) if spend.analytics_cost is not None else None
+        if analytics is not None:  # Priority Tier billed (the Analytics API) replaces its estimate
+            tally.priority += _sum(pc.filter(analytics.column("amount_usd"), _true(pc.equal(analytics.column("service_tier"), "priority"),
+                                                                                    False)))
+        elif usage is not None:
             tally.priority += _sum(pc.filter(usage.column("estimated_cost_usd"), pc.equal(usage.column("service_tier"), "priority")))
         if measure == Measure.ESTIMATED_COST:
             if usage is not None and priced:
@@ -355,7 +375,13 @@ class Figures:
         # the cost report measures the scope unless it has no per-key cost or leaves a scope dimension null (not split):
         # then the day's estimate stands in for it, never $0
         measurable = scope.billable and not unsplit
-        if spend.cost is not None and measurable:
+        if not scope.billable and analytics is not None:  # a key scope: the Analytics API bills per key (issue 18)
+            standard = analytics.filter(_true(pc.not_equal(analytics.column("service_tier"), "priority")))
+            tally.value += _sum(standard.column("amount_usd"))
+            tally.billed_days += 1
+            tally.analytics_days += 1
+            tally.main.append(_contributions(standard, standard.column("amount_usd")))
+        elif spend.cost is not None and measurable:
             cost = _keep(spend.cost, scope.cost_mask(spend.cost))
             tally.value += _sum(cost.column("amount_usd"))
             tally.billed_days += 1

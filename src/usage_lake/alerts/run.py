@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from usage_lake.alerts.caps import cap_alerts, cap_lines
 from usage_lake.alerts.delivery import Delivery, Publisher, Sender, family_records
 from usage_lake.alerts.digest import due, weekly_digest
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
@@ -71,6 +72,7 @@ class Alerting:
                 estimated = family_records(self.lake, f"daily/{finding.spend.day}/{ESTIMATED}")
                 confirms = estimated[-1] if estimated else None
             alerts.append(self.messages.alert(finding, confirms))
+        alerts.extend(cap_alerts(self.lake, self.figures, self.settings.cap_alert_percents, now))  # Anthropic's own caps
         digest = due(now) if self.settings.weekly_digest else None
         if digest is not None and not family_records(self.lake, digest.family):  # the first run of the Monday builds it
             alerts.append(weekly_digest(self.figures, self.messages, digest, self.budget_rows(now)))
@@ -81,7 +83,7 @@ class Alerting:
 
     def status(self, days: list[date], now: datetime) -> list[str]:
         """Each day's figures against the thresholds, every budget, and which alerts were sent or would fire now."""
-        return status(self.lake, self.figures, self.settings, days, now, self.budgets)
+        return status(self.lake, self.figures, self.settings, days, now, self.budgets) + cap_lines(self.lake, self.figures, now)
 
     def budget_rows(self, now: datetime) -> list[dict[str, Any]]:
         """Every budget over its open periods, as data (`usage-lake alerts --json`, the weekly digest)."""

@@ -77,8 +77,13 @@ def _daily_threshold(lake: Lake, figures: Figures, budget: Budget, day: date, no
 
 
 def _sent(lake: Lake, families: list[str]) -> list[dict[str, Any]]:
-    return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject")} for family in families
-            for r in family_records(lake, family)]
+    return [{"key": r["key"], "sent_at": r["sent_at"], "subject": r.get("subject"), **({"not_sent": r["not_sent"]} if r.get("not_sent") else {})}
+            for family in families for r in family_records(lake, family)]
+
+
+def _sent_word(record: dict[str, Any]) -> str:
+    """"sent", or, for an alert no retry could send (reported once, not retried), why not."""
+    return f"NOT SENT ({record['not_sent'][:200]}), given up" if record.get("not_sent") else "sent"
 
 
 def render_budgets(rows: list[dict[str, Any]]) -> list[str]:
@@ -128,7 +133,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
         for basis in (BILLED, ESTIMATED):
             if sent := family_records(lake, f"daily/{day}/{basis}"):
                 level = sent[-1].get("level")
-                notes.append(f"{basis} sent {sent[-1]['sent_at']}" + (f" (at {plain_usd(Decimal(level))})" if level else ""))
+                notes.append(f"{basis} {_sent_word(sent[-1])} {sent[-1]['sent_at']}" + (f" (at {plain_usd(Decimal(level))})" if level else ""))
             over = daily.get((day, basis))
             if over is not None and covering(lake, over.family, over.level) is None:
                 notes.append(f"{basis} WOULD FIRE on the next run" if day >= window_start
@@ -152,7 +157,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
         if isinstance(finding, DailyOver) or not finding.key.startswith(("monthly/", "spike/")):
             continue
         record = covering(lake, finding.family, finding.level)
-        state = "WOULD FIRE" if record is None else "sent " + record["sent_at"] + (
+        state = "WOULD FIRE" if record is None else _sent_word(record) + " " + record["sent_at"] + (
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")
     if budgets:

@@ -158,6 +158,18 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_report_commands(sub)
 
+    purge = add("purge", help="erase one e-mail address from every curated day and raw page of the lake (docs/privacy.md)",
+                description="Erase an e-mail address from the lake: the users and invites rows that hold it are removed, the "
+                "Claude Code rows keep their figures with the address nulled, and every raw page that holds it is rewritten "
+                "in place. Prints each object it rewrote. A lake with PERSONAL_DATA=hash is searched for the address's hash "
+                "too (its key: PERSONAL_DATA_KEY, else the Admin key of ANTHROPIC_ADMIN_API_KEY / --secret-id). On S3, earlier "
+                "versions of the objects stay until NoncurrentVersionExpirationDays has passed.")
+    _lake_option(purge)
+    purge.add_argument("--email", required=True, help="the address to erase (any case)")
+    purge.add_argument("--secret-id", default=os.environ.get("ADMIN_KEY_SECRET_ID"),
+                       help="the Admin key's Secrets Manager secret (the hash key of a PERSONAL_DATA=hash lake)")
+    purge.set_defaults(command=_purge)
+
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
     runs.add_argument("--limit", type=_positive, default=10, help="how many runs, newest first (default: 10)")
@@ -390,6 +402,27 @@ class _NoPublisher:
         raise RuntimeError("usage-lake alerts only reads; alerts are sent by incremental runs")
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from usage_lake.app.jobs import personal_data
+    from usage_lake.lake.personal import purge_email
+
+    settings = _settings(args)
+    lake = _lake(args, settings, reading=True)
+    address = args.email.strip()
+    if "@" not in address or any(c.isspace() or not c.isprintable() for c in address):
+        raise CliError(f"--email: expected one e-mail address, got {address!r}")
+    key = None
+    if not settings.personal_data_key and (args.secret_id or os.environ.get("ANTHROPIC_ADMIN_API_KEY")):
+        key = _admin_key(args)
+    personal = personal_data(replace(settings, personal_data="hash"), key)
+    purged = purge_email(lake, address, personal if personal.key else None)
+    for key_name in purged.objects:
+        print(f"rewrote {key_name}")
+    print(f"{len(purged.objects)} object(s) rewritten: {purged.rows} curated row(s) and {purged.records} raw record(s) held the address"
+          + ("" if personal.key else " (no hash key: only the address itself was looked for)"))
+    return 0
+
+
 def _runs(args: argparse.Namespace) -> int:
     from usage_lake.reporting import recent_runs
 
@@ -401,7 +434,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
 
-REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "alerts", "html")
+REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "reconcile", "headroom", "alerts", "html")
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
@@ -450,6 +483,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--out", help="write to this file instead of standard output")
     sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
+    sql.add_argument("--aws-focus", metavar="PATH", help="a local copy of the AWS FOCUS 1.2 export (Parquet): adds the focus_all and "
+                     "claude_spend_all views, as in Athena")
     sql.set_defaults(command=_sql)
 
 
@@ -462,6 +497,8 @@ def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None,
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--out", help="write to this file instead of standard output (html: default report.html)")
     parser.add_argument("--by", default="project", help="projects: the label key to group by (default: project)")
+    parser.add_argument("--no-people", action="store_true",
+                        help="html: leave the per-person sections (Claude Code per user) out (also REPORT_NO_PEOPLE=true)")
     parser.add_argument("--now", help="pin the clock (RFC 3339): what 'today' is, for replays")
     parser.set_defaults(command=_report, **({"view": view} if view else {}))
 
@@ -537,6 +574,13 @@ def _report(args: argparse.Namespace) -> int:
             raise CliError("summary covers fixed periods up to today; use report daily for a range")
         with views.open_for(lake, None, tables=("usage_messages", "cost_report")) as db:
             view = views.summary(db, today, extra_days=args.days)
+    elif args.view in ("reconcile", "headroom"):  # issue 18: reporting.analytics_views
+        from usage_lake.reporting import analytics_views
+
+        window = _window(args, today, 30 if args.view == "reconcile" else 7)
+        tables = analytics_views.RECONCILE_TABLES if args.view == "reconcile" else analytics_views.HEADROOM_TABLES
+        with views.open_for(lake, window, tables=tables) as db:
+            view = (analytics_views.reconcile if args.view == "reconcile" else analytics_views.headroom)(db, window)
     else:
         window = _window(args, today, 30)
         with views.open_for(lake, window, tables=views.TABLES_OF[args.view]) as db:
@@ -562,7 +606,8 @@ def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: 
         raise CliError("report html covers the last --days N UTC days (default 30)")
     window = _window(args, now.date(), 30)
     report = build_report(lake, today=now.date(), days=window.days, budget=settings.monthly_budget_usd, label=args.by,
-                          extra=[alerts_view(lake, settings, now, min(window.days, 7))])
+                          extra=[alerts_view(lake, settings, now, min(window.days, 7))],
+                          people=not (getattr(args, "no_people", False) or settings.report_no_people))
     _write(render_html(report, lake_uri=lake.uri()), args.out or "report.html")
     return 0
 
@@ -601,7 +646,8 @@ def _sql(args: argparse.Namespace) -> int:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
     lake = _lake(args, settings, reading=True)
-    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end)
+    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
+                     aws_focus=args.aws_focus)
     if result.fetched_objects:
         print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
     _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)

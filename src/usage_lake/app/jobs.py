@@ -19,16 +19,17 @@ from usage_lake.alerts import Alerting, Publisher, load_budgets
 from usage_lake.config import events
 from usage_lake.config.budgets import Budget
 from usage_lake.config.events import Mode, RunRequest
-from usage_lake.config.secrets import AdminKey
+from usage_lake.config.secrets import AdminKey, secret_text
 from usage_lake.config.settings import Settings
 from usage_lake.ingest import DayResult, Deadline, Ingestion, Outcome, RunRecord, rebuild_days, write_record
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import PriceTable, load_prices
 from usage_lake.sources import registry
 from usage_lake.sources.http import AdminClient, RetryPolicy
 from usage_lake.sources.labels import LabelMap, load_labels
 
-__all__ = ["IngestJob", "parse_event", "rebuild"]
+__all__ = ["IngestJob", "parse_event", "personal_data", "rebuild"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class IngestJob:
         labels = labels if labels is not None else load_labels(settings)  # a bad LABELS file fails here, before any fetch
         self.client = AdminClient(key, settings.base_url, retry=retry, transport=transport)
         self.ingestion = Ingestion(client=self.client, lake=lake, settings=settings, run_id=run_id, clock=clock,
-                                   on_day=on_day, prices=prices, labels=labels)
+                                   on_day=on_day, prices=prices, labels=labels, personal=personal_data(settings, key))
 
     @property
     def record(self) -> RunRecord:
@@ -69,7 +70,8 @@ class IngestJob:
         record = self.record
         try:
             self.ingestion.run(request, deadline)
-            if request.mode == Mode.INCREMENTAL and self.publisher and self.settings.alerts_enabled and not record.resume_from:
+            alerting = self.settings.alerts_enabled or bool(self.settings.cap_alert_percents)  # the built-in cap alerts (issue 18)
+            if request.mode == Mode.INCREMENTAL and self.publisher and alerting and not record.resume_from:
                 self._send_alerts()  # a backfill never alerts
         finally:
             self.client.close()
@@ -91,12 +93,24 @@ class IngestJob:
             record.outcome = Outcome.ALERTS_FAILED
             record.notes.append(f"alerts: evaluation failed: {type(exc).__name__}: {exc}")
             return
-        record.alerts_sent, record.alerts_failed = len(delivery.sent), len(delivery.failed) + len(alerting.problems)
+        record.alerts_sent = len(delivery.sent)
+        record.alerts_failed = len(delivery.failed) + len(delivery.unsendable) + len(alerting.problems)
         record.notes += [f"alert sent: {key}" for key in delivery.sent]
         record.notes += [f"alert NOT sent (retried next run): {key}" for key in delivery.failed]
+        record.notes += [f"alert NOT sent and not retried: {key}: {why}" for key, why in delivery.unsendable.items()]
         record.notes += [f"alerts: budget not evaluated: {problem}" for problem in alerting.problems]
-        if delivery.failed or alerting.problems:
+        if delivery.failed or delivery.unsendable or alerting.problems:
             record.outcome = Outcome.ALERTS_FAILED
+
+
+def personal_data(settings: Settings, key: AdminKey | None) -> PersonalData:
+    """PERSONAL_DATA as a transform; its hash key derived from PERSONAL_DATA_KEY (or the secret PERSONAL_DATA_KEY_SECRET_ID
+    names), else from the Admin key."""
+    own = settings.personal_data_key
+    if own is None and settings.personal_data_key_secret_id and settings.personal_data == "hash":
+        own = secret_text(settings.personal_data_key_secret_id).strip() or None
+    secret = own or (key.reveal() if key is not None else "")
+    return PersonalData.derived(settings.personal_data, secret) if secret else PersonalData(settings.personal_data)
 
 
 def rebuild(lake: Lake, settings: Settings, *, reports: list[str], start: date, end: date) -> list[DayResult]:

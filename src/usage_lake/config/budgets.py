@@ -56,6 +56,7 @@ class Measure(StrEnum):
     OUTPUT_TOKENS = "output_tokens"
     TOTAL_TOKENS = "total_tokens"
     WEB_SEARCH_REQUESTS = "web_search_requests"
+    REQUESTS = "requests"  # API requests: the Analytics API's count (`analytics_usage.requests`)
 
     @property
     def is_money(self) -> bool:
@@ -66,7 +67,7 @@ class Measure(StrEnum):
         """What the amount counts: USD, tokens or requests."""
         if self.is_money:
             return "USD"
-        return "requests" if self == Measure.WEB_SEARCH_REQUESTS else "tokens"
+        return "requests" if self in (Measure.WEB_SEARCH_REQUESTS, Measure.REQUESTS) else "tokens"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 
 from usage_lake.errors import SecretError
 
-__all__ = ["AdminKey", "SecretError", "admin_key_from_secret", "admin_key_from_text"]
+__all__ = ["AdminKey", "SecretError", "admin_key_from_secret", "admin_key_from_text", "secret_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ def admin_key_from_text(text: str, *, source: str) -> AdminKey:
 
 def admin_key_from_secret(secret_id: str) -> AdminKey:
     """Read the key from Secrets Manager through Powertools parameters (cached for warm invocations)."""
+    return admin_key_from_text(secret_text(secret_id), source=f"secret {secret_id!r}")
+
+
+def secret_text(secret_id: str) -> str:
+    """A secret's string from Secrets Manager (cached for warm invocations); `SecretError` names the secret."""
     from aws_lambda_powertools.utilities import parameters
     from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
@@ -91,4 +96,4 @@ def admin_key_from_secret(secret_id: str) -> AdminKey:
         raise SecretError(f"could not read secret {secret_id!r} from Secrets Manager: {exc}") from None
     if isinstance(value, bytes):
         value = value.decode("utf-8")
-    return admin_key_from_text(str(value), source=f"secret {secret_id!r}")
+    return str(value)

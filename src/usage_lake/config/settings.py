@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from usage_lake.errors import SettingsError
 
 __all__ = [
-    "API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "WORKSPACE_ID", "Settings", "SettingsError", "is_bucket_name",
+    "API_KEY_ID", "BUCKET_WIDTHS", "DEFAULT_BASE_URL", "PERSONAL_DATA_MODES", "WORKSPACE_ID", "Settings", "SettingsError", "is_bucket_name",
     "normalize_prefix", "prefix_problem",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 BUCKET_WIDTHS = ("1h", "1d", "1m")
+PERSONAL_DATA_MODES = ("keep", "hash", "drop")
 # At least one day: a run re-reads whole days from today - lookback, so with 0 the hour (or day) that ended just
 # before midnight is never read again after midnight, and the cost report (whole days that have ended) never runs.
 MIN_LOOKBACK_DAYS = 1
@@ -53,6 +54,14 @@ class Settings:
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
+    analytics_api: str = "auto"  # ANALYTICS_API: auto (fetch the Analytics API beside the legacy reports) | off
+    # CAP_ALERTS: percentages of each Anthropic spend cap that alert once a cap, month and step ("" turns them off)
+    cap_alert_percents: tuple[int, ...] = (80, 95)
+    # personal data (docs/privacy.md)
+    personal_data: str = "keep"  # PERSONAL_DATA: keep | hash | drop the e-mails and names of people
+    personal_data_key: str | None = field(default=None, repr=False)  # PERSONAL_DATA_KEY: the hash key's secret (else the Admin key)
+    personal_data_key_secret_id: str | None = None  # PERSONAL_DATA_KEY_SECRET_ID: ... or a Secrets Manager secret holding it
+    report_no_people: bool = False  # REPORT_NO_PEOPLE: `report html` leaves per-person sections out
 
     @property
     def alerts_enabled(self) -> bool:
@@ -94,6 +103,12 @@ class Settings:
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
+            analytics_api=_choice(env, "ANALYTICS_API", ("auto", "off"), "auto"),
+            cap_alert_percents=_percents(env, "CAP_ALERTS", (80, 95)),
+            personal_data=_choice(env, "PERSONAL_DATA", PERSONAL_DATA_MODES, "keep"),
+            personal_data_key=_optional(env, "PERSONAL_DATA_KEY"),
+            personal_data_key_secret_id=_optional(env, "PERSONAL_DATA_KEY_SECRET_ID"),
+            report_no_people=_flag(env, "REPORT_NO_PEOPLE"),
         )
         if lambda_runtime and settings.alerts_enabled and settings.alert_topic_arn is None:
             raise SettingsError("ALERT_TOPIC_ARN is required when DAILY_SPEND_THRESHOLD_USD, MONTHLY_BUDGET_USD, SPIKE_RATIO, BUDGETS "
@@ -165,6 +180,20 @@ def _days(env: Mapping[str, str], name: str, default: int) -> int:
             "use a backfill for longer ranges"
         )
     return int(raw)
+
+
+def _percents(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """A comma-separated list of whole percentages between 1 and 100 (`80,95`); `off` or empty: none."""
+    value = env.get(name)
+    if value is None:
+        return default
+    value = value.strip()
+    if value.lower() in ("", "off", "none", "0"):
+        return ()
+    parts = [p.strip() for p in value.split(",")]
+    if not all(p.isdigit() and 1 <= int(p) <= 100 for p in parts):
+        raise SettingsError(f"{name} must be whole percentages between 1 and 100, comma-separated (like 80,95), or off; got {value!r}")
+    return tuple(sorted({int(p) for p in parts}))
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -56,9 +56,8 @@ def pages(client: AdminClient, window: Window, sizes: PageSizes) -> Iterator[Pag
         known = sizes.bytes_per_bucket(endpoint)
         # nothing known: the first day alone, then the rest sized by it
         end = window.end if known or not isinstance(endpoint, BucketedReport) else min(window.end, midnight(start.date()) + DAY)
-        params = endpoint.params(start, end, endpoint.page_limit(known, sizes.budget)) if isinstance(endpoint, BucketedReport) \
-            else endpoint.params(start, end)
-        for page in client.iter_pages(endpoint.path, params, endpoint.paging):
+        params = endpoint.page_params(start, end, known, sizes.budget)
+        for page in client.iter_pages(endpoint.path, params, endpoint.paging, endpoint.headers):
             sizes.observe(endpoint, page)
             yield page
             del page  # no reference of ours may keep a page's body alive while the next one downloads

@@ -59,6 +59,8 @@ def run_windows(request: RunRequest, endpoints: Iterable[Endpoint], now: datetim
         else:
             start, end = today - endpoint.lookback_days(settings) * DAY, now
         end = min(end, endpoint.window_end(now, today))
+        if endpoint.earliest is not None:
+            start = max(start, endpoint.earliest)
         if start < end:
             windows.append(Window(endpoint, start, end))
     return windows

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from usage_lake.lake.layout import raw_day_prefix, raw_manifest_key, raw_page_key
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.store import Lake
 from usage_lake.sources.http import REPORT_PAGES, Bucket, Page, Paging
 from usage_lake.times import format_timestamp
@@ -71,8 +72,12 @@ class Manifest:
                    document["bucket_width"], tuple(document["window"]), pages)
 
 
-def store_page(lake: Lake, endpoint: str, day: date, body: bytes | bytearray) -> tuple[str, bool]:
-    """Keep a page as received, under its content hash: (key, whether it was already there)."""
+def store_page(lake: Lake, endpoint: str, day: date, body: bytes | bytearray,
+               personal: PersonalData | None = None) -> tuple[str, bool]:
+    """Keep a page as received (its personal fields as `personal` says, see `lake.personal`), under its content hash:
+    (key, whether it was already there)."""
+    if personal is not None:
+        body = personal.body(endpoint, body)
     key = raw_page_key(endpoint, day, hashlib.sha256(body).hexdigest()[:32])
     if lake.exists(key):
         return key, True

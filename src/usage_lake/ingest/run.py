@@ -8,7 +8,13 @@ comes back empty while the lake already holds rows for it is kept, not erased, a
 
 An endpoint kind decides the loop (`sources.base.Kind`): bucketed reports go through the day assembly above;
 a daily report (Claude Code) is one query per UTC day, the day written when its query ends; snapshot endpoints
-(the organization's lists) are taken first, once a UTC day (`snapshot.py`), then the labels in force.
+(the organization's lists) are taken after the reports, so they can never starve usage and cost, once a UTC
+day (`snapshot.py`), then the labels in force.
+
+Every query has a page ceiling and the client checks the deadline before every page (`sources.http`): an
+endpoint whose cursor never ends, or that is still fetching when only `RESERVE_SECONDS` are left, stops with a
+named error recorded in the run log (a `DeadlineError` even for usage and cost: the days already written stay,
+the next run fetches the rest), and the run goes on to its alerts and returns before Lambda's hard limit.
 
 A run that nears its time limit stops between slices (a whole number of days) and returns the event that
 does the rest; a run that fails keeps every day it completed, records itself, and re-raises. An endpoint that
@@ -24,7 +30,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -33,26 +38,29 @@ import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError, AuthenticationError, LakeError, ResponseShapeError
-from usage_lake.focus import Unmatched, write_focus_day
-from usage_lake.ingest.days import DayAssembler, PendingDay
+from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError
+from usage_lake.focus import Unmatched
+from usage_lake.ingest.days import PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
-from usage_lake.ingest.paging import PageSizes, pages
+from usage_lake.ingest.derived import Context as DerivedContext
+from usage_lake.ingest.derived import derived_for
+from usage_lake.ingest.fetchers import fetch
+from usage_lake.ingest.paging import PageSizes
 from usage_lake.ingest.plan import Slice, Window, run_windows, slices
-from usage_lake.ingest.raw import Manifest, PageRef, store_page
+from usage_lake.ingest.raw import Manifest
 from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
 from usage_lake.lake.curated import DayAction, store_tables
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
-from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Kind, Snapshot, by_kind
+from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Snapshot, by_kind, is_unavailable
 from usage_lake.sources.http import AdminClient
 from usage_lake.sources.labels import LabelMap
-from usage_lake.sources.rows import take_defaulted
-from usage_lake.times import DAY, format_timestamp, midnight
+from usage_lake.times import format_timestamp
 
 __all__ = ["CHECKPOINT_SECONDS", "FINISHED", "RESERVE_SECONDS", "SAFETY_FACTOR", "Ingestion", "Interrupted"]
 
@@ -87,6 +95,7 @@ class Ingestion:
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
         labels: LabelMap | None = None,
+        personal: PersonalData | None = None,
     ) -> None:
         self.client = client
         self.lake = lake
@@ -95,6 +104,7 @@ class Ingestion:
         self.on_day = on_day
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
+        self.personal = personal or PersonalData()  # PERSONAL_DATA: applied to raw pages and curated rows as stored
         self.unpriced_models: set[str] = set()
         self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
@@ -106,6 +116,7 @@ class Ingestion:
         self.record = RunRecord(run_id=run_id or new_run_id(started), mode="", reports=(), started_at=started)
         self._checkpointed = 0.0  # time.monotonic() of the last running record written
         self.lake_writable = True  # False when even the first record could not be written
+        self.deadline_hit = False  # an endpoint stopped between pages for lack of time (`DeadlineError`)
 
     def run(self, request: RunRequest, deadline: Deadline | None = None) -> RunRecord:
         """Fetch and write every window of the request; sets the record's outcome; raises on failure."""
@@ -133,8 +144,9 @@ class Ingestion:
         try:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+            self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
+            self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
             self._take_snapshots(snapshots, now)
-            self._run_slices(request, slices(self.windows), deadline)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
             record.outcome, record.error_type, record.error = Outcome.FAILED, type(exc).__name__, str(exc)
@@ -154,7 +166,8 @@ class Ingestion:
     def first_unfinished_day(self) -> date | None:
         """The first day of the run's windows that some endpoint has not finished (where a resumed run starts)."""
         finished = {(d.report, d.day) for d in self.record.days if d.action in FINISHED}
-        unfinished = [day for w in self.windows for day in w.days() if (w.endpoint.name, day) not in finished]
+        unfinished = [day for w in self.windows for day in w.days()
+                      if (w.endpoint.name, day) not in finished and w.endpoint.name not in self.record.unavailable]
         return min(unfinished) if unfinished else None
 
     def checkpoint(self, *, strict: bool = False) -> None:
@@ -193,24 +206,30 @@ class Ingestion:
                 return
             began = time.monotonic()
             for window in part.windows:
-                if not self.record.failed(window.endpoint.name):
+                if not self.record.stopped(window.endpoint.name):
                     with self._contained(window.endpoint):
-                        self._fetch(window)
+                        fetch(self, window)
             slowest = max(slowest, time.monotonic() - began)
+            if self.deadline_hit:  # an endpoint stopped between pages: a backfill resumes from its first unfinished day
+                if request.mode == Mode.BACKFILL:
+                    self._stop_before(request, part, RESERVE_SECONDS, deadline.remaining_seconds(),
+                                      start=self.first_unfinished_day() or part.start)
+                return
             if index + 1 < len(plan):
                 self.checkpoint()  # every endpoint is done up to here: a killed run resumes from the next slice
 
-    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float) -> None:
+    def _stop_before(self, request: RunRequest, part: Slice, needed: float, remaining: float, start: date | None = None) -> None:
         record = self.record
-        record.resume_from = part.start
-        message = f"stopped before {part.start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
+        start = start or part.start
+        record.resume_from = start
+        message = f"stopped before {start} with {remaining:.0f} s left (a slice needs about {needed:.0f} s)"
         if request.mode == Mode.BACKFILL:
             assert request.end is not None
             record.next_event = RunRequest(
                 mode=Mode.BACKFILL, reports=request.reports, now=request.now,
-                start=part.start, end=request.end, continues=record.run_id,
+                start=start, end=request.end, continues=record.run_id,
             ).to_event()
-            message += f"; the rest continues as a backfill from {part.start} to {request.end}"
+            message += f"; the rest continues as a backfill from {start} to {request.end}"
         else:
             message += "; the next scheduled run fetches the window again"
         record.notes.append(message)
@@ -222,75 +241,29 @@ class Ingestion:
         try:
             yield
         except (AdminApiError, LakeError) as exc:
-            if endpoint.required or (isinstance(exc, AuthenticationError) and exc.status == 401):
+            if (endpoint.required and not isinstance(exc, DeadlineError)) or (isinstance(exc, AuthenticationError) and exc.status == 401):
                 raise
+            if isinstance(exc, AdminApiError) and is_unavailable(exc):
+                if endpoint.name not in self.record.unavailable:
+                    self.record.unavailable[endpoint.name] = exc.api_message or str(exc)
+                    self.record.notes.append(f"{endpoint.name}: unavailable to this organization or key "
+                                             f"({exc.status}: {exc.api_message or exc}); not a failure, the run goes on")
+                    logger.info("run %s: %s is unavailable to this organization or key (%s)", self.record.run_id, endpoint.name, exc.status)
+                return
+            self.deadline_hit = self.deadline_hit or isinstance(exc, DeadlineError)
             self.record.errors.append(EndpointError(endpoint.name, type(exc).__name__, str(exc)))
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
             logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
 
     def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
         """The organization's lists (once a UTC day each), then the labels in force."""
-        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now)
+        taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now, personal=self.personal)
         for endpoint in snapshots:
             with self._contained(endpoint):
-                self._note_day(taker.take(endpoint))
+                self.note_day(taker.take(endpoint))
         labels = taker.labels(self.labels)
         if labels is not None:
-            self._note_day(labels)
-
-    def _fetch_days(self, window: Window) -> None:
-        """A daily report: one query per UTC day of the window, the day written when its query ends."""
-        endpoint = window.endpoint
-        for day in window.days():
-            start = midnight(day)
-            pending = PendingDay()
-            for page in self.client.iter_pages(endpoint.path, endpoint.params(start, start + DAY), endpoint.paging):
-                self.record.pages += 1
-                where = f"{endpoint.name} report page {page.number} ({page.path}, {day})"
-                if any(bucket.starting_at != start for bucket in page.buckets):
-                    stray = next(b.starting_at.date() for b in page.buckets if b.starting_at != start)
-                    raise ResponseShapeError(f"{where}: holds records dated {stray}, not {day}")
-                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body)
-                self.record.raw_pages_reused += reused
-                pending.tables.append(endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
-                                                        where=where, prices=self.prices))
-                pending.pages[raw_key] = PageRef.of(page, raw_key)
-            self._write_day(window, day, pending)
-
-    def _fetch(self, window: Window) -> None:
-        endpoint = window.endpoint
-        if endpoint.kind == Kind.DAILY:
-            return self._fetch_days(window)
-        days = DayAssembler(window)
-        try:
-            # the raw copy is gzipped and stored on a second thread (zlib and boto3 release the GIL) while this
-            # thread parses the same page; both finish before the page counts towards a day
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw") as raw_writer:
-                for page in pages(self.client, window, self.page_sizes):
-                    self.record.pages += 1
-                    day = page.buckets[0].starting_at.date() if page.buckets else window.start.date()
-                    stored = raw_writer.submit(store_page, self.lake, endpoint.name, day, page.body)
-                    table = endpoint.to_table(page.buckets, run_id=self.record.run_id, ingested_at=page.fetched_at,
-                                              where=f"{endpoint.name} report page {page.number} ({page.path})", prices=self.prices)
-                    table, defaulted = take_defaulted(table)
-                    self._note_defaulted(endpoint.name, defaulted)
-                    if "estimated_cost_usd" in table.column_names:
-                        self._check_prices(table)
-                    raw_key, reused = stored.result()
-                    self.record.raw_pages_reused += reused
-                    days.add(page, table, raw_key=raw_key)
-                    del page, table, stored  # free the body before the next page downloads
-                    for day, pending in days.complete_days(query_done=False):
-                        self._write_day(window, day, pending)
-        except AdminApiError as exc:
-            if not endpoint.is_not_ready(exc):
-                raise
-            for day in days.pending:
-                self._note_day(DayResult(endpoint.name, day, 0, DayAction.NOT_READY))
-            self.record.notes.append(f"{endpoint.name}: no complete data yet for {window.start.date()}..{window.end.date()} ({exc.api_message})")
-            return
-        for day, pending in days.complete_days(query_done=True):
-            self._write_day(window, day, pending)
+            self.note_day(labels)
 
     def _previous_page_sizes(self) -> dict[tuple[str, str], int]:
         """What the previous run measured; a lake that cannot tell (unreadable run log) means starting small."""
@@ -301,25 +274,25 @@ class Ingestion:
                            self.record.run_id, type(exc).__name__, exc)
             return {}
 
-    def _note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None:
+    def note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None:
         for name, rows in defaulted.items():
             if (endpoint, name) not in self.defaulted:
                 logger.warning("%s: rows without the `%s` object: its counters are stored as 0 (noted in the run log)", endpoint, name)
             self.defaulted[(endpoint, name)] = self.defaulted.get((endpoint, name), 0) + rows
 
-    def _check_prices(self, usage: pa.Table) -> None:
+    def check_prices(self, usage: pa.Table) -> None:
         for model in unpriced_models(usage):
             if model not in self.unpriced_models:
                 self.unpriced_models.add(model)
                 logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
                 self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
 
-    def _write_day(self, window: Window, day: date, pending: PendingDay) -> None:
+    def write_day(self, window: Window, day: date, pending: PendingDay) -> None:
         endpoint = window.endpoint
         if pending.problem:
             self.record.notes.append(f"{endpoint.name} {day}: not written, the stored day (if any) kept: {pending.problem}")
             logger.warning("%s %s: not written: %s", endpoint.name, day, pending.problem)
-            self._note_day(DayResult(endpoint.name, day, sum(t.num_rows for t in pending.tables), DayAction.INCOMPLETE))
+            self.note_day(DayResult(endpoint.name, day, sum(t.num_rows for t in pending.tables), DayAction.INCOMPLETE))
             return
         table = pa.concat_tables(pending.tables) if pending.tables else TABLES[endpoint.table].empty_table()
         if table.num_rows:
@@ -327,28 +300,26 @@ class Ingestion:
             Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id,
                              rows=table.num_rows, bucket_width=endpoint.bucket_width, window=(window.start, window.end),
                              pages=list(pending.pages.values())).write(self.lake)
-        action = store_tables(self.lake, day, endpoint.outputs(table))
+        action = store_tables(self.lake, day, {name: self.personal.table(name, rows) for name, rows in endpoint.outputs(table).items()})
         if action == DayAction.KEPT:
             self.record.notes.append(f"{endpoint.name} {day}: the API returned no rows for a day the lake already holds; kept the stored rows")
             logger.warning("%s %s: the API returned no rows; keeping the stored partition", endpoint.name, day)
-        self._note_day(DayResult(endpoint.name, day, table.num_rows, action))
-        if action == DayAction.WRITTEN and endpoint.table == "cost_report":
-            self._write_focus(day)
+        self.note_day(DayResult(endpoint.name, day, table.num_rows, action))
+        if action == DayAction.WRITTEN:
+            self._write_derived(endpoint.table, day)
 
-    def _write_focus(self, day: date) -> None:
-        """The day's `focus` rows, derived from the cost day just written (and the usage day in the lake). Derived
-        data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
-        try:
-            focus = write_focus_day(self.lake, day, prices=self.prices,
-                                    include_estimated_priority=self.settings.focus_include_estimated_priority,
-                                    unmatched=self.focus_unmatched)
-        except Exception as exc:
-            logger.exception("focus %s: not written", day)
-            self.record.notes.append(f"focus {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
-            return
-        self.record.notes.extend(focus.notes)
+    def _write_derived(self, table: str, day: date) -> None:
+        """The derived tables built from the day of `table` just written (`derived.DERIVED`: FOCUS from cost).
+        Derived data never fails the run that fetched its source: a failure is logged and noted, and a rebuild redoes it."""
+        context = DerivedContext(self.lake, self.prices, self.settings, self.focus_unmatched)
+        for name, build in derived_for(table):
+            try:
+                self.record.notes.extend(build(context, day))
+            except Exception as exc:
+                logger.exception("%s %s: not written", name, day)
+                self.record.notes.append(f"{name} {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
 
-    def _note_day(self, result: DayResult) -> None:
+    def note_day(self, result: DayResult) -> None:
         self.record.days.append(result)
         logger.info("%s %s: %s %s rows", result.report, result.day, result.action, f"{result.rows:,}")
         if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:

@@ -105,13 +105,24 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     errors: list[EndpointError] = field(default_factory=list)
 
-    def failed(self, report: str) -> bool:
-        return any(e.report == report for e in self.errors)
+    # optional endpoints the organization or key cannot read (403/404 "not available"): name -> the API's words
+    unavailable: dict[str, str] = field(default_factory=dict)
     range_start: date | None = None  # backfill: the range as first asked, kept by the runs that resume or continue it
     range_end: date | None = None
     updated_at: datetime | None = None  # when the record was last written (a running record's heartbeat)
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
+
+    def failed(self, report: str) -> bool:
+        return any(e.report == report for e in self.errors)
+
+    def stopped(self, report: str) -> bool:
+        """Failed or unavailable: the run asks it nothing more."""
+        return self.failed(report) or report in self.unavailable
+
+    def status(self, report: str) -> str:
+        """`ok`, `failed` (the run ends partial) or `unavailable` (not a failure)."""
+        return "unavailable" if report in self.unavailable else "failed" if self.failed(report) else "ok"
 
     def rows(self, report: str) -> int:
         return sum(d.rows for d in self.days if d.report == report and d.action == DayAction.WRITTEN)
@@ -123,38 +134,24 @@ class RunRecord:
     def duration_seconds(self) -> float | None:
         return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable: what the handler returns and the CLI prints."""
-        return {
-            "run_id": self.run_id,
-            "mode": self.mode,
-            "reports": list(self.reports),
-            "outcome": self.outcome,
-            "error": self.error,
-            "windows": {r: [format_timestamp(s), format_timestamp(e)] for r, (s, e) in self.windows.items()},
-            "requests": self.requests,
-            "pages": self.pages,
-            "retries": self.retries,
-            "raw_pages_reused": self.raw_pages_reused,
-            "rows": {report: self.rows(report) for report in self.reports},
-            "days_written": self.count(DayAction.WRITTEN),
-            "days_kept": self.count(DayAction.KEPT),
-            "days_incomplete": self.count(DayAction.INCOMPLETE),
-            "alerts_sent": self.alerts_sent,
-            "alerts_failed": self.alerts_failed,
-            "days": [{"report": d.report, "dt": d.day.isoformat(), "rows": d.rows, "action": d.action} for d in self.days],
-            "resume_from": self.resume_from.isoformat() if self.resume_from else None,
-            "next_event": self.next_event,
-            "notes": self.notes,
-            "errors": [{"report": e.report, "error_type": e.error_type, "error": e.error} for e in self.errors],
-            "duration_seconds": round(self.duration_seconds, 3) if self.duration_seconds is not None else None,
-        }
+    def endpoint_rows(self) -> list[dict[str, Any]]:
+        """One entry per endpoint of the run: its window, page size seen, rows written and status (the run log's
+        `endpoints` column; the fixed usage_/cost_ columns are kept for the queries that read them)."""
+        names = list(dict.fromkeys([*self.reports, *self.windows, *(e.report for e in self.errors), *self.unavailable]))
+        entries = []
+        for name in names:
+            start, end = self.windows.get(name, (None, None))
+            width, size = next(((w, n) for (report, w), n in self.bytes_per_bucket.items() if report == name), (None, None))
+            entries.append({"report": name, "window_start": start, "window_end": end, "bucket_width": width,
+                            "bytes_per_bucket": size, "rows": self.rows(name), "status": self.status(name)})
+        return entries
 
-    def to_table(self) -> pa.Table:
-        usage = self.windows.get("usage", (None, None))
-        cost = self.windows.get("cost", (None, None))
-        usage_size = next(((width, n) for (report, width), n in self.bytes_per_bucket.items() if report == "usage"), (None, None))
-        row = {
+    def row(self) -> dict[str, Any]:
+        """The run log row: what `to_table` stores and `summary` shows."""
+        endpoints = self.endpoint_rows()
+        by_name = {e["report"]: e for e in endpoints}
+        usage, cost = by_name.get("usage", {}), by_name.get("cost", {})
+        return {
             "run_id": self.run_id,
             "continues": self.continues,
             "mode": self.mode,
@@ -165,17 +162,17 @@ class RunRecord:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_seconds": self.duration_seconds,
-            "usage_window_start": usage[0],
-            "usage_window_end": usage[1],
-            "cost_window_start": cost[0],
-            "cost_window_end": cost[1],
+            "usage_window_start": usage.get("window_start"),
+            "usage_window_end": usage.get("window_end"),
+            "cost_window_start": cost.get("window_start"),
+            "cost_window_end": cost.get("window_end"),
             "resume_from": self.resume_from.isoformat() if self.resume_from else None,
             "requests": self.requests,
             "pages": self.pages,
             "retries": self.retries,
             "bytes_received": self.bytes_received,
-            "usage_bucket_width": usage_size[0],
-            "usage_bytes_per_bucket": usage_size[1],
+            "usage_bucket_width": usage.get("bucket_width") if usage.get("bytes_per_bucket") else None,
+            "usage_bytes_per_bucket": usage.get("bytes_per_bucket"),
             "cost_bytes_per_bucket": self.bytes_per_bucket.get(("cost", COST_BUCKET_WIDTH)),
             "raw_pages_reused": self.raw_pages_reused,
             "usage_rows": self.rows("usage"),
@@ -194,8 +191,30 @@ class RunRecord:
             "range_end": self.range_end.isoformat() if self.range_end else None,
             "host": self.host,
             "pid": self.pid,
+            "endpoints": endpoints,
+            "unavailable": [{"report": name, "error": message} for name, message in self.unavailable.items()],
         }
-        return pa.Table.from_pylist([row], schema=RUNS)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-serialisable: what the handler returns and the CLI prints, taken from the run log `row`."""
+        row = self.row()
+        endpoints = row["endpoints"]
+        shown = ("run_id", "mode", "outcome", "error", "requests", "pages", "retries", "raw_pages_reused", "days_written",
+                 "days_kept", "days_incomplete", "alerts_sent", "alerts_failed", "days", "resume_from", "notes", "errors")
+        summary = {name: row[name] for name in shown}
+        summary["reports"] = [r for r in row["reports"].split(",") if r]
+        summary["windows"] = {e["report"]: [format_timestamp(e["window_start"]), format_timestamp(e["window_end"])]
+                              for e in endpoints if e["window_start"] is not None}
+        summary["rows"] = {e["report"]: e["rows"] for e in endpoints if e["report"] in self.reports}
+        summary["endpoints"] = {e["report"]: e["status"] for e in endpoints}
+        summary["unavailable"] = row["unavailable"]
+        summary["next_event"] = self.next_event
+        duration = row["duration_seconds"]
+        summary["duration_seconds"] = round(duration, 3) if duration is not None else None
+        return summary
+
+    def to_table(self) -> pa.Table:
+        return pa.Table.from_pylist([self.row()], schema=RUNS)
 
 
 def previous_page_sizes(lake: Lake, now: datetime, *, look_back: int = 8) -> dict[tuple[str, str], int]:

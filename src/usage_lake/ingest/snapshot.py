@@ -12,7 +12,7 @@ latest `workspaces` snapshot's tags; it is written only when it differs from wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
@@ -23,6 +23,7 @@ from usage_lake.ingest.raw import SNAPSHOT_WIDTH, Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, RunRecord
 from usage_lake.lake.curated import DayAction, partition_days, read_parquet, replace_day
 from usage_lake.lake.layout import partition_key
+from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.store import Lake
 from usage_lake.sources.base import Snapshot
 from usage_lake.sources.http import AdminClient
@@ -42,6 +43,7 @@ class SnapshotTaker:
     lake: Lake
     record: RunRecord
     now: datetime
+    personal: PersonalData = field(default_factory=PersonalData)
 
     def __post_init__(self) -> None:
         self.now = self.now.replace(microsecond=0)  # as the manifest writes it, so a rebuild reproduces `snapshot_at`
@@ -57,11 +59,12 @@ class SnapshotTaker:
         for path, params in endpoint.requests(inputs):
             for page in self.client.iter_pages(path, params, endpoint.paging):
                 self.record.pages += 1
-                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body)
+                raw_key, reused = store_page(self.lake, endpoint.name, day, page.body, self.personal)
                 self.record.raw_pages_reused += reused
                 pages.setdefault(raw_key, PageRef.of(page, raw_key))
                 records.extend(page.records)
         table = endpoint.to_table(records, run_id=self.record.run_id, snapshot_at=self.now, where=f"{endpoint.name} snapshot")
+        table = self.personal.table(endpoint.table, table)
         Manifest.for_day(endpoint=endpoint.name, table=endpoint.table, day=day, run_id=self.record.run_id, rows=table.num_rows,
                          bucket_width=SNAPSHOT_WIDTH, window=(self.now, self.now), pages=list(pages.values())).write(self.lake)
         return DayResult(endpoint.name, day, table.num_rows, replace_day(self.lake, endpoint.table, day, table))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 __all__ = [
-    "AMOUNT_CENTS", "AMOUNT_USD", "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
+    "AMOUNT_CENTS", "AMOUNT_USD", "ANALYTICS_COST", "ANALYTICS_DIMENSIONS", "ANALYTICS_USAGE",
+    "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
     "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "FOCUS", "FOCUS_COST", "FOCUS_QUANTITY", "FOCUS_UNIT_PRICE",
-    "INVITES", "LABELS", "ORGANIZATION", "RUNS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
+    "INVITES", "LABELS", "ORGANIZATION", "RATE_LIMITS", "RUNS", "SPEND_LIMITS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
     "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
     "athena_columns", "athena_type",
 ]
@@ -75,6 +76,41 @@ COST_REPORT = pa.schema(
         *(pa.field(name, pa.string()) for name in COST_DIMENSIONS),
         pa.field("amount_cents", AMOUNT_CENTS, nullable=False),
         pa.field("amount_usd", AMOUNT_USD),
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# -- the Usage and Cost Analytics API (beta; issue 18): hourly usage with request counts, hourly billed cost per
+# API key, model, token type and service tier (Priority Tier included). Beside the legacy reports, never instead.
+ANALYTICS_DIMENSIONS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo",
+                        "actor_type", "actor_id")
+ANALYTICS_USAGE = pa.schema(
+    [
+        pa.field("bucket_start", TIMESTAMP, nullable=False),
+        pa.field("bucket_end", TIMESTAMP, nullable=False),
+        pa.field("bucket_width", pa.string(), nullable=False),
+        *(pa.field(name, pa.string()) for name in ANALYTICS_DIMENSIONS),
+        *(pa.field(name, pa.int64(), nullable=False) for name in USAGE_COUNTERS),
+        pa.field("total_tokens", pa.int64()),
+        pa.field("requests", pa.int64()),  # null when the API gives none
+        pa.field("ingested_at", TIMESTAMP, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+ANALYTICS_COST = pa.schema(
+    [
+        pa.field("bucket_start", TIMESTAMP, nullable=False),
+        pa.field("bucket_end", TIMESTAMP, nullable=False),
+        pa.field("bucket_width", pa.string(), nullable=False),
+        *(pa.field(name, pa.string()) for name in ANALYTICS_DIMENSIONS),
+        pa.field("cost_type", pa.string()),
+        pa.field("token_type", pa.string()),
+        pa.field("currency", pa.string()),
+        pa.field("amount_cents", AMOUNT_CENTS, nullable=False),  # post-discount, pre-credit
+        pa.field("amount_usd", AMOUNT_USD),
+        pa.field("list_amount_cents", AMOUNT_CENTS),  # list price, pre-discount
+        pa.field("list_amount_usd", AMOUNT_USD),
         pa.field("ingested_at", TIMESTAMP, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
     ]
@@ -288,6 +324,20 @@ ENDPOINT_ERROR = pa.struct(
     ]
 )
 
+ENDPOINT_RESULT = pa.struct(
+    [
+        pa.field("report", pa.string()),
+        pa.field("window_start", TIMESTAMP),
+        pa.field("window_end", TIMESTAMP),
+        pa.field("bucket_width", pa.string()),
+        pa.field("bytes_per_bucket", pa.int64()),
+        pa.field("rows", pa.int64()),
+        pa.field("status", pa.string()),  # ok | failed | unavailable
+    ]
+)
+
+UNAVAILABLE = pa.struct([pa.field("report", pa.string()), pa.field("error", pa.string())])
+
 RUNS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -335,7 +385,36 @@ RUNS = pa.schema(
         pa.field("range_end", pa.string()),
         pa.field("host", pa.string()),
         pa.field("pid", pa.int64()),
+        # added (issue 18): one entry per endpoint (window, page size, rows, status), and the optional endpoints
+        # this organization or key cannot read (403/404 "not available"), which do not make the run partial
+        pa.field("endpoints", pa.list_(ENDPOINT_RESULT)),
+        pa.field("unavailable", pa.list_(UNAVAILABLE)),
     ]
+)
+
+# -- Anthropic's own limits (issue 18), daily snapshots: the Spend Limits API's caps (amounts in cents strings,
+# null = no cap) and the Rate Limits API's configured limits, one row per entry and limiter type
+SPEND_LIMITS = _snapshot(
+    pa.field("id", _STR),
+    pa.field("scope_type", _STR),  # organization | workspace | usage_tier | user | ...
+    pa.field("workspace_id", _STR),  # the workspace of a workspace cap
+    pa.field("period", _STR),  # monthly | weekly | daily
+    pa.field("is_enabled", pa.bool_()),
+    pa.field("amount_cents", AMOUNT_CENTS),
+    pa.field("amount_usd", AMOUNT_USD),
+    pa.field("currency", _STR),
+    pa.field("created_at", TIMESTAMP),
+    pa.field("updated_at", TIMESTAMP),
+)
+RATE_LIMITS = _snapshot(
+    pa.field("id", _STR),
+    pa.field("workspace_id", _STR),  # null: the organization's limit; else a workspace's override
+    pa.field("group_id", _STR),
+    pa.field("group_type", _STR),  # model_group | batch | files | skills | token_count | web_search
+    pa.field("group_name", _STR),
+    pa.field("models", pa.list_(_STR)),
+    pa.field("limit_type", _STR),  # requests_per_minute | input_tokens_per_minute | output_tokens_per_minute | ...
+    pa.field("limit_value", pa.int64()),
 )
 
 SNAPSHOT_TABLES: dict[str, pa.Schema] = {
@@ -346,6 +425,8 @@ SNAPSHOT_TABLES: dict[str, pa.Schema] = {
     "invites": INVITES,
     "workspace_members": WORKSPACE_MEMBERS,
     "labels": LABELS,
+    "spend_limits": SPEND_LIMITS,
+    "rate_limits": RATE_LIMITS,
 }
 
 TABLES: dict[str, pa.Schema] = {
@@ -354,6 +435,8 @@ TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     "claude_code_usage": CLAUDE_CODE_USAGE,
     "claude_code_models": CLAUDE_CODE_MODELS,
+    "analytics_usage": ANALYTICS_USAGE,
+    "analytics_cost": ANALYTICS_COST,
     **SNAPSHOT_TABLES,
     "focus": FOCUS,
 }

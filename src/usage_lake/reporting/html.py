@@ -23,7 +23,7 @@ from typing import Any
 
 from usage_lake import __version__
 from usage_lake.lake.store import Lake
-from usage_lake.reporting import views
+from usage_lake.reporting import analytics_views, views
 from usage_lake.reporting.formats import show, totals_row
 from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, View, Window
@@ -54,11 +54,13 @@ class Report:
 
 
 def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | None = None, prices=None,  # noqa: ANN001
-                 label: str = "project", extra: Sequence[View] = ()) -> Report:
-    """Read the lake once per question and gather the views and charts of the report."""
+                 label: str = "project", extra: Sequence[View] = (), people: bool = True) -> Report:
+    """Read the lake once per question and gather the views and charts of the report; without `people`
+    (`--no-people`, REPORT_NO_PEOPLE) the per-person sections (Claude Code per user) are left out."""
     window = Window.last(days, today)
     month_start = today.replace(day=1)
     needed = {table for view in ("workspaces", "keys", "projects", "claude-code") for table in views.TABLES_OF[view]}
+    needed |= {*analytics_views.RECONCILE_TABLES, *analytics_views.HEADROOM_TABLES}
     # the summary has "all time": every partition is read once, summed per day, key, workspace, model and tier,
     # and every view of the report reads that
     with LakeDB(lake, tables=needed) as db:
@@ -69,12 +71,17 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
         by_model = views.models(db, window, prices)
         by_day_model = _daily_by_model(db, window, by_model)
         found = [daily, by_model, views.workspaces(db, window), views.keys(db, window),
-                 views.projects(db, window, label), views.claude_code(db, window)]
+                 views.projects(db, window, label), *([views.claude_code(db, window)] if people else [])]
+        if db.has("analytics_cost"):  # issue 18: the two billed sources side by side, and rate-limit headroom
+            found.append(analytics_views.reconcile(db, window))
+        found.append(analytics_views.headroom(db, Window(max(window.start, today - timedelta(days=6)), window.end, today)))
     report_views = [summary, *found, *extra]
     charts = charts_for(report_views, by_day_model, month, today, budget)
     notes = []
     if not any(v.name == "daily" and any(s != "no data" for s in v.table.column("status").to_pylist()) for v in report_views):
         notes.append(f"The lake holds no usage or cost for {window}.")
+    if not people:
+        notes.append("Per-person sections (Claude Code per user) are left out of this report.")
     return Report(window, report_views, charts, notes, budget)
 
 
@@ -176,8 +183,10 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
 
     # top workspaces, keys, projects
     label = next((c.name for c in by_name["projects"].columns[:1]), "project_shown")
+    keys_billed = by_name["keys"].table.column("billed_usd").null_count < by_name["keys"].table.num_rows  # the Analytics API's (issue 18)
     for key, view_name, label_col, amount, title in (
         ("top-workspaces", "workspaces", "workspace", "billed_usd", "Top workspaces (billed)"),
+        ("top-keys", "keys", "api_key", "billed_usd", "Top API keys (billed (analytics))") if keys_billed else
         ("top-keys", "keys", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
         ("top-projects", "projects", label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
     ):
@@ -195,8 +204,8 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
         charts.append(Chart(key, title, chart.to_dict()))
 
     # Claude Code per user
-    code = by_name["claude-code"].table
-    if code.num_rows and "estimated_usd" in code.column_names:
+    code = by_name["claude-code"].table if "claude-code" in by_name else None
+    if code is not None and code.num_rows and "estimated_usd" in code.column_names:
         users = [{"user": u or "(unknown)", "usd": _f(c), "sessions": s} for u, c, s in
                  zip(code.column("actor").to_pylist(), code.column("estimated_usd").to_pylist(), code.column("sessions").to_pylist(), strict=True)]
         measure = "usd" if any(u["usd"] is not None for u in users) else "sessions"

@@ -250,7 +250,7 @@ class SqlResult:
 
 
 def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
-            start: date | None = None, end: date | None = None) -> SqlResult:
+            start: date | None = None, end: date | None = None, aws_focus: str | None = None) -> SqlResult:
     """`usage-lake sql`: an Athena statement over the lake. `${Name}` placeholders are filled from `params`; `now` pins
     the clock. Only the tables it names are registered; from an s3:// lake only the partitions [start, end), or when
     not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself)."""
@@ -266,7 +266,12 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
             con.close()
     # as in Athena, a snapshot table holds every day (the named views take the name at the time from them)
     every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
-    with LakeDB(lake, default=default, partitions=every_day, tables=referenced_tables(statement)) as db:
+    tables = referenced_tables(statement) | ({"focus"} if aws_focus else set())
+    with LakeDB(lake, default=default, partitions=every_day, tables=tables) as db:
+        if aws_focus:  # the AWS FOCUS export beside the lake: focus_all and claude_spend_all, as Athena has them
+            from usage_lake.reporting.aws_focus import register_aws_focus
+
+            register_aws_focus(db.con, aws_focus, params or {}, to_duckdb=athena_to_duckdb, fill=fill_parameters)
         try:
             table = db.arrow(duck)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem

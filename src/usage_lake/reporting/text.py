@@ -180,6 +180,9 @@ def recent_runs(lake: Lake, *, limit: int = 10, outcome: Callable[[dict[str, Any
         shown = outcome(run) if outcome else run["outcome"]
         failed = "; ".join(f"{e['report']} failed: {e['error_type']}" for e in run.get("errors") or [])
         error = run["error"] or failed
+        unavailable = ", ".join(u["report"] for u in run.get("unavailable") or [])
+        if unavailable:  # not a failure: this organization or key cannot read them
+            error += f"{'; ' if error else ''}unavailable: {unavailable}"
         if shown != run["outcome"]:
             error = f"its process is gone (last heard of {run['updated_at'] or run['started_at']:%Y-%m-%d %H:%M:%S} UTC)"
         if run["resume_from"] and shown not in ("succeeded", "running") and "resume from" not in error:

@@ -258,27 +258,39 @@ def keys(db: LakeDB, window: Window) -> View:
     key_names, ws_names = _names(db, "api_keys"), _names(db, "workspaces")
     joins = (f"LEFT JOIN {key_names} k ON k.id = t.api_key_id " if key_names else "") + \
             (f"LEFT JOIN {ws_names} w ON w.id = t.workspace_id" if ws_names else "")
+    billed = db.has("analytics_cost")  # issue 18: the Analytics API bills per key (Priority Tier included)
+    billed_cte = """, b AS (SELECT api_key_id, workspace_id, sum(amount_usd) AS billed_usd FROM analytics_cost
+                         WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id)""" if billed else ""
+    billed_join = "LEFT JOIN b ON b.api_key_id IS NOT DISTINCT FROM t.api_key_id AND b.workspace_id IS NOT DISTINCT FROM t.workspace_id" \
+        if billed else ""
     sql = f"""
         WITH t AS (SELECT api_key_id, workspace_id, {_TOKENS}, sum(estimated_cost_usd) AS estimated_usd,
                           CAST(sum(unpriced_rows) AS BIGINT) AS unpriced_rows
-                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id)
+                   FROM {db.usage} WHERE dt >= $start AND dt < $end GROUP BY api_key_id, workspace_id){billed_cte}
         SELECT t.api_key_id,
                CASE WHEN t.api_key_id IS NULL THEN '{NO_API_KEY}' ELSE {"k.name" if key_names else "CAST(NULL AS VARCHAR)"} END AS api_key_name,
                t.workspace_id,
                CASE WHEN t.workspace_id IS NULL THEN '{DEFAULT_WORKSPACE}' ELSE {"w.name" if ws_names else "CAST(NULL AS VARCHAR)"} END
                    AS workspace_name,
+               {"b.billed_usd" if billed else "CAST(NULL AS DECIMAL(38, 14))"} AS billed_usd,
+               {"CASE WHEN b.billed_usd IS NOT NULL THEN 'billed (analytics)' ELSE 'estimated' END" if billed else "'estimated'"} AS basis,
                t.estimated_usd, {", ".join(f"t.{c}" for c in USAGE_COUNTERS)}, t.unpriced_rows
-        FROM t {joins}
-        ORDER BY t.estimated_usd DESC NULLS LAST, t.api_key_id NULLS FIRST, t.workspace_id NULLS FIRST"""
+        FROM t {joins} {billed_join}
+        ORDER BY coalesce({"b.billed_usd, " if billed else ""}t.estimated_usd) DESC NULLS LAST, t.api_key_id NULLS FIRST,
+                 t.workspace_id NULLS FIRST"""
     table = db.arrow(sql, {"start": window.start.isoformat(), "end": window.end.isoformat()})
     table = _label_column(table, "api_key_name", "api_key_id", "api_key")
     table = _label_column(table, "workspace_name", "workspace_id", "workspace")
-    notes = ["estimated only: the cost report has no per-key cost."]
+    notes = (["billed (analytics): the Usage and Cost Analytics API's per-key billed cost (beta), Priority Tier included; "
+              "estimated: usage x list prices, where the lake has no billed figure for the key."] if billed else
+             ["estimated only: the cost report has no per-key cost (ANALYTICS_API=auto adds it)."])
     if not key_names:
         notes.append("No `api_keys` table in the lake yet: keys are shown by id.")
     columns = [Column("api_key", "API key", "text", total=False), Column("workspace", "workspace", "text", total=False),
+               *([Column("billed_usd", "billed", "usd"), Column("basis", "basis", "text", total=False)] if billed else []),
                Column("estimated_usd", "estimated", "usd"), *_token_columns()]
-    return View("keys", f"Estimated spend and tokens by API key, {window}", table, columns, notes)
+    title = "Billed and estimated spend" if billed else "Estimated spend"
+    return View("keys", f"{title} and tokens by API key, {window}", table, columns, notes)
 
 
 def projects(db: LakeDB, window: Window, by: str = "project") -> View:
@@ -368,6 +380,6 @@ _FACTS = ("usage_messages", "cost_report")
 # what each view reads (an s3:// lake fetches only these)
 TABLES_OF: dict[str, tuple[str, ...]] = {
     "summary": _FACTS, "daily": _FACTS, "models": _FACTS, "workspaces": (*_FACTS, "workspaces"),
-    "keys": (*_FACTS, "api_keys", "workspaces"), "projects": (*_FACTS, "labels"),
+    "keys": (*_FACTS, "api_keys", "workspaces", "analytics_cost"), "projects": (*_FACTS, "labels"),
     "claude-code": ("claude_code_usage", "claude_code_models"),
 }

@@ -16,14 +16,17 @@ valid HTTP, invalid JSON), ``short_read`` (200 declaring the full Content-Length
 closed), ``not_json`` (200 with an HTML page), ``slow`` (sleep, then a normal answer),
 ``missing_field`` (200 JSON whose result rows lack a field; a top-level object such as ``server_tool_use``
 drops the whole object), ``set_field`` (the page's first result row carries another value, e.g. a negative
-or absurd count), ``duplicate_row`` (the page's first result row appears twice in its bucket) and
-``short_page`` (only the first N buckets, with ``has_more`` false: a query that stops early).
+or absurd count), ``duplicate_row`` (the page's first result row appears twice in its bucket),
+``short_page`` (only the first N buckets, with ``has_more`` false: a query that stops early) and
+``endless_cursor`` (a cursor that never ends: the first page again, with ``has_more`` true and a fresh
+``next_page``/``last_id`` every time; the cursor it is sent back is ignored). A never-ending cursor on one
+endpoint: ``sim.faults.after(0, Fault.endless_cursor(), path="/users")``.
 
 For the command line, ``FaultPlan.from_spec`` builds a seeded random plan from a comma-separated list
 of ``KIND[=ARG][:PROBABILITY]`` items, e.g. ``"429:0.2,503:0.1,drop:0.05,truncate:0.05,slow=2:0.1"``:
 
 * KIND is an HTTP status code or one of ``drop truncate short_read not_json slow missing_field set_field
-  duplicate_row short_page``;
+  duplicate_row short_page endless_cursor``;
 * ARG is the ``retry-after`` value for 429 (``none``: no header; default ``1``), the seconds for
   ``slow`` (default 1), the field for ``missing_field`` (default ``output_tokens``), ``FIELD=VALUE`` for
   ``set_field`` (default ``output_tokens=-5``), the buckets kept by ``short_page`` (default 12);
@@ -62,7 +65,7 @@ _MESSAGES = {
     429: "Number of requests has exceeded your rate limit (simulated fault)",
     529: "Overloaded (simulated fault)",
 }
-_BODY_FAULTS = ("drop", "truncate", "short_read", "not_json")
+_BODY_FAULTS = ("drop", "truncate", "short_read", "not_json", "endless_cursor")
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,11 @@ class Fault:
     def duplicate_row(cls) -> Fault:
         """The first result row of the page is sent twice in its bucket."""
         return cls("duplicate_row")
+
+    @classmethod
+    def endless_cursor(cls) -> Fault:
+        """The query's first page, every time, saying there is more under a cursor never given before."""
+        return cls("endless_cursor")
 
     @classmethod
     def short_page(cls, buckets: int) -> Fault:

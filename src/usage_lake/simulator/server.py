@@ -32,6 +32,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from usage_lake.simulator import analytics
+from usage_lake.simulator import limits as limits_api
+from usage_lake.simulator.analytics import ANALYTICS_COST_PATH, ANALYTICS_USAGE_PATH
 from usage_lake.simulator.claude_code import encode
 from usage_lake.simulator.faults import ERROR_TYPES, Fault, FaultPlan
 from usage_lake.simulator.org import (
@@ -53,6 +56,7 @@ COST_PATH = "/v1/organizations/cost_report"
 CLAUDE_CODE_PATH = "/v1/organizations/usage_report/claude_code"
 ORG = "/v1/organizations"
 ME_PATH = f"{ORG}/me"
+ANALYTICS_PATHS = (ANALYTICS_USAGE_PATH, ANALYTICS_COST_PATH)
 _MEMBERS_PATH = re.compile(r"^/v1/organizations/workspaces/([A-Za-z0-9_-]+)/members$")
 _LIST_PARAMS = {"limit", "after_id", "before_id"}
 _LISTS = {  # path -> (directory attribute, extra query parameters)
@@ -338,6 +342,15 @@ def _edit(body: bytes, fault: Fault) -> bytes:
     return msgspec.json.encode(doc)
 
 
+def _endless(response: _Response, request_id: str) -> _Response:
+    """The page with `has_more` true and a cursor never handed out before (reports: `next_page`; lists: `last_id`)."""
+    doc = msgspec.json.decode(b"".join(response.chunks))
+    if isinstance(doc, dict) and "has_more" in doc:
+        doc["has_more"] = True
+        doc["last_id" if "last_id" in doc else "next_page"] = f"endless_{request_id}"
+    return _Response(200, [msgspec.json.encode(doc)])
+
+
 def _mangle(response: _Response, fault: Fault) -> _Response:
     """The body faults: a field removed or changed, a row repeated, buckets cut off, the body cut in half (valid
     HTTP), or a short read (then close)."""
@@ -425,6 +438,12 @@ class Simulator:
         self.page_bucket_cap = page_bucket_cap
         self.page_record_cap = page_record_cap  # the same for records per page (lists, Claude Code)
         self.faults = faults or FaultPlan()
+        # path parts answered 403 "not available for this organization" (an org without Claude Code, the
+        # Analytics API, Spend Limits or Rate Limits): {"claude_code", "analytics", "spend_limits", "rate_limits"}
+        self.unavailable: set[str] = set()
+        self.analytics_drift: dict[date, Decimal] = {}  # cents added to a day of /analytics/cost only (`simulator.analytics`)
+        self.caps: list[dict[str, Any]] = limits_api.default_caps(self.org)  # the Spend Limits API's caps (`simulator.limits`)
+        self.rate_limits: list[dict[str, Any]] = limits_api.default_rate_limits(self.org)
         self.served = ServedTotals()
         self._log: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -558,6 +577,9 @@ class Simulator:
             return self._error(ApiError(fault.code, fault.message, headers), request_id)
         if kind == "not_json":
             return _Response(200, [_HTML], content_type="text/html")
+        if kind == "endless_cursor":
+            response = self._normal(handler, request_id, path, tuple(p for p in pairs if p[0] not in ("page", "after_id")))
+            return _endless(response, request_id) if response.status == 200 else response
         response = self._normal(handler, request_id, path, pairs)
         return _mangle(response, fault) if response.status == 200 else response
 
@@ -594,13 +616,28 @@ class Simulator:
 
     def _route(self, method: str, path: str, pairs: Sequence[tuple[str, str]], headers: Any) -> _Response:
         members = _MEMBERS_PATH.match(path)
-        if path not in (USAGE_PATH, COST_PATH, CLAUDE_CODE_PATH, ME_PATH) and path not in _LISTS and not members:
+        limits = limits_api.match(path)
+        if path not in (USAGE_PATH, COST_PATH, CLAUDE_CODE_PATH, ME_PATH, *ANALYTICS_PATHS) and path not in _LISTS and not members \
+                and not limits:
             raise ApiError(404, f"Not found: {path}")
         if method != "GET":
             raise ApiError(405, f"Method {method} not allowed; use GET")
         self._authenticate(headers.get("x-api-key"))
         if not headers.get("anthropic-version"):
             raise _bad("anthropic-version: header is required")
+        if any(part in path for part in self.unavailable):
+            raise ApiError(403, "This endpoint is not available for this organization or API key")
+        if path in ANALYTICS_PATHS:
+            try:
+                body = analytics.serve(path, pairs, headers.get("anthropic-beta"), self.org, self.now, self.analytics_drift)
+            except analytics.Refused as exc:
+                raise ApiError(exc.status, exc.message) from None
+            return _Response(200, [encode(body)])
+        if limits:
+            try:
+                return _Response(200, [encode(limits_api.serve(path, pairs, self.org, self.caps, self.rate_limits))])
+            except limits_api.Refused as exc:
+                raise ApiError(exc.status, exc.message) from None
         fingerprint = _fingerprint(path, pairs)
         if path == USAGE_PATH:
             return self._usage(_Params(pairs, _USAGE_PARAMS), fingerprint)

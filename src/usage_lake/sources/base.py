@@ -14,11 +14,19 @@ answer means "nothing ready yet" (`is_not_ready`). A snapshot endpoint (`Snapsho
   the snapshot, taken by the first run of the day (or when the day's partition is missing).
 
 `required` says what a failure means: a required endpoint (usage, cost) fails the run; any other is
-recorded in the run log (the run ends `partial`) while the rest of the run goes on.
+recorded in the run log (the run ends `partial`) while the rest of the run goes on. An optional endpoint the
+organization or key has no access to (403, or 404 "not available") is `unavailable`: recorded once, not a
+failure (`is_unavailable`).
+
+Each endpoint also owns what is particular to it: its request `headers` (a beta header), how its pages are
+sized (`page_params`: buckets per page for the legacy reports, rows for the Analytics API), and its path
+(`per_workspace` builds one query per workspace from a `{workspace_id}` path template). Whether it runs at all
+is its factory's choice (`registry`): a factory returns None when a setting turns its source off.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,14 +35,16 @@ from typing import Protocol, cast
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError
+from usage_lake.errors import AdminApiError, ResponseShapeError
 from usage_lake.money.pricing import PriceTable
-from usage_lake.sources.http import REPORT_PAGES, Bucket, Paging, Params
+from usage_lake.sources.http import REPORT_PAGES, Bucket, Headers, Paging, Params
 from usage_lake.times import format_timestamp
 
-__all__ = ["MAX_BUCKETS", "PAGE_BUDGET_BYTES", "WIDTHS", "AnyEndpoint", "BucketedReport", "Endpoint", "Kind", "Snapshot", "by_kind"]
+__all__ = ["MAX_BUCKETS", "PAGE_BUDGET_BYTES", "WIDTHS", "AnyEndpoint", "BucketedReport", "Endpoint", "Kind", "Snapshot", "by_kind",
+           "is_unavailable", "per_workspace"]
 
 WIDTHS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 # documented maximum buckets per page (reference sections 2.2 and 3.1)
@@ -83,6 +93,17 @@ class Endpoint(Protocol):
     @property
     def max_span(self) -> timedelta: ...
 
+    @property
+    def earliest(self) -> datetime | None:
+        """The first instant the API serves (the Analytics API: 2026-01-01); windows start no earlier."""
+
+    @property
+    def headers(self) -> Headers:
+        """Request headers of its own (the Analytics API's beta header), sent with every page."""
+
+    def page_params(self, start: datetime, end: datetime, bytes_per_bucket: int | None, budget: int) -> list[tuple[str, str]]:
+        """The query for `start`..`end`, its page size chosen by the endpoint (from the bucket size seen, if it sizes by it)."""
+
     def lookback_days(self, settings: Settings) -> int: ...
 
     def window_end(self, now: datetime, today: datetime) -> datetime: ...
@@ -117,6 +138,9 @@ class Snapshot(Protocol):
     def required(self) -> bool: ...
 
     @property
+    def headers(self) -> Headers: ...
+
+    @property
     def needs(self) -> tuple[str, ...]:
         """Snapshot tables whose same-day partition its requests are built from (workspace members: workspaces)."""
 
@@ -138,6 +162,29 @@ def by_kind(endpoints: Iterable[AnyEndpoint]) -> tuple[list[Endpoint], list[Snap
         else:
             reports.append(cast(Endpoint, endpoint))
     return reports, snapshots
+
+
+# the 403/404 messages that mean "this organization or key has no access to that endpoint", not a fault
+_UNAVAILABLE_WORDS = ("not available", "not enabled", "does not have access", "no access", "permission")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def is_unavailable(error: AdminApiError) -> bool:
+    """A 403, or a 404 saying the endpoint is not available: the organization or key cannot read it (an
+    optional endpoint then records `unavailable`, once, and the run is not worse for it)."""
+    if error.status == 403:
+        return True
+    message = (error.api_message or "").lower()
+    return error.status == 404 and any(word in message for word in _UNAVAILABLE_WORDS)
+
+
+def per_workspace(template: str, workspaces: pa.Table, params: Params) -> list[tuple[str, Params]]:
+    """One query per active workspace of a `workspaces` snapshot, `{workspace_id}` in `template` filled in."""
+    active = workspaces.filter(pc.is_null(workspaces.column("archived_at"))).column("id").to_pylist()
+    unsafe = [w for w in active if not _SAFE_ID.fullmatch(w)]
+    if unsafe:
+        raise ResponseShapeError(f"workspaces snapshot holds an id that cannot go in a URL path: {unsafe[0]!r}")
+    return [(template.format(workspace_id=w), list(params)) for w in sorted(active)]
 
 
 @dataclass(frozen=True)
@@ -167,6 +214,17 @@ class BucketedReport:
     @property
     def required(self) -> bool:
         return True
+
+    @property
+    def headers(self) -> Headers:
+        return ()
+
+    @property
+    def earliest(self) -> datetime | None:
+        return None
+
+    def page_params(self, start: datetime, end: datetime, bytes_per_bucket: int | None, budget: int) -> list[tuple[str, str]]:
+        return self.params(start, end, self.page_limit(bytes_per_bucket, budget))
 
     @property
     def max_span(self) -> timedelta:

@@ -16,11 +16,19 @@ The Admin API pages in two ways, and a `Paging` says which one a query uses and 
 - `LIST_PAGES`: the organization lists' `{data: [record...], has_more, first_id, last_id}`, continued with
   `after_id=<last_id>`;
 - `OBJECT`: a single object (`/v1/organizations/me`): one page, its body the one record.
+
+Fetching is bounded, so a cursor that never ends (a misbehaving API or proxy handing out a fresh `next_page`
+every page) costs one endpoint, never the run: every query has a page ceiling (`page_ceiling`: a report's is
+derived from its window, `REPORT_PAGE_HEADROOM` times (the pages its buckets fill, plus one); a list's
+or a record report's is `RECORD_PAGE_CEILING`), past which it stops with a `PaginationError` naming the
+endpoint; and a client given a deadline (`stop_when`) checks it before every page and every retry, raising
+`DeadlineError` while the run still has `reserve` seconds to write what it has, send its alerts and return.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import logging
 import random
@@ -36,11 +44,12 @@ import msgspec
 
 from usage_lake import __version__
 from usage_lake.config.secrets import AdminKey
-from usage_lake.errors import AdminApiError, AuthenticationError, PaginationError, ResponseShapeError
+from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, PaginationError, ResponseShapeError
 
 __all__ = [
-    "LIST_PAGES", "OBJECT", "REPORT_PAGES", "AdminApiError", "AdminClient", "AuthenticationError", "Bucket", "ClientStats",
-    "Decoded", "Page", "PaginationError", "Paging", "Params", "ResponseShapeError", "RetryPolicy", "decode_page",
+    "LIST_PAGES", "OBJECT", "RECORD_PAGE_CEILING", "REPORT_PAGES", "REPORT_PAGE_HEADROOM", "AdminApiError", "AdminClient",
+    "AuthenticationError", "Bucket", "ClientStats", "DeadlineError", "Decoded", "Headers", "Page", "PaginationError", "Paging", "Params",
+    "ResponseShapeError", "RetryPolicy", "decode_page", "page_ceiling",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,6 +60,15 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 Params = Sequence[tuple[str, str]]
+Headers = Sequence[tuple[str, str]]  # an endpoint's own request headers (`anthropic-beta`)
+
+# Page ceilings of one query. A report query of B buckets at `limit` L fills ceil(B / L) pages when no bucket is
+# split across pages; the API may split a large bucket, so a report may take REPORT_PAGE_HEADROOM times that, plus
+# REPORT_PAGE_HEADROOM (a one-day query of a large organization: 100 pages). Lists and the Claude Code report (one day a
+# query) hold up to 1,000 records a page: RECORD_PAGE_CEILING pages is 200,000 users, keys or Claude Code users.
+REPORT_PAGE_HEADROOM = 50
+RECORD_PAGE_CEILING = 200
+_WIDTH_SECONDS = {"1m": 60, "1h": 3600, "1d": 86400}
 
 
 @dataclass(frozen=True)
@@ -195,8 +213,11 @@ class AdminClient:
     ) -> None:
         self._key = api_key
         self._retry = retry or RetryPolicy()
+        self._timeouts = timeout
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._remaining: Callable[[], float] | None = None  # seconds the run has left (`stop_when`)
+        self._reserve = 0.0
         self.stats = ClientStats()
         self._http = httpx.Client(
             base_url=base_url,
@@ -219,15 +240,42 @@ class AdminClient:
     def close(self) -> None:
         self._http.close()
 
-    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES) -> Generator[Page, None, None]:
+    def stop_when(self, remaining: Callable[[], float], reserve: float) -> None:
+        """Check `remaining()` (seconds) before every page and every retry: below `reserve`, raise `DeadlineError`."""
+        self._remaining, self._reserve = remaining, reserve
+
+    def _check_deadline(self, path: str, what: str, needs: float = 0.0) -> None:
+        if self._remaining is None:
+            return
+        left = self._remaining()
+        if left - needs < self._reserve:
+            raise DeadlineError(f"GET {path}: stopped before {what} with {left:.0f} s left (the run keeps {self._reserve:.0f} s "
+                                "to store what it has and send alerts); the next run fetches it again")
+
+    def _timeout(self) -> httpx.Timeout | httpx._client.UseClientDefault:
+        """The client's timeouts, shortened to the time the run has before its reserve (a slow answer is not waited for
+        past the deadline)."""
+        if self._remaining is None:
+            return httpx.USE_CLIENT_DEFAULT
+        budget = max(1.0, self._remaining() - self._reserve)
+        return httpx.Timeout(min(self._timeouts.read or budget, budget), connect=min(self._timeouts.connect or budget, budget))
+
+    def iter_pages(self, path: str, params: Params, paging: Paging = REPORT_PAGES, headers: Headers = (), *,
+                   max_pages: int | None = None) -> Generator[Page, None, None]:
         """Every page of one query, in order. The same query is re-sent with the cursor (`page=<next_page>` for
-        reports, `after_id=<last_id>` for lists)."""
-        seen: set[str] = set()
+        reports, `after_id=<last_id>` for lists), at most `max_pages` pages (default: `page_ceiling`). `headers` are
+        the endpoint's own request headers (a beta header), sent with every page beside the client's."""
+        ceiling = max_pages or page_ceiling(params, paging)
+        seen: set[bytes] = set()
         cursor: str | None = None
         number = 0
         while True:
+            if number >= ceiling:
+                raise PaginationError(f"GET {path} still has more after {number:,} pages, the ceiling for this query; stopping "
+                                      "(a cursor that never ends?): this endpoint is not written this run")
+            self._check_deadline(path, f"page {number + 1}")
             query = tuple(params) + (((paging.cursor_param, cursor),) if cursor else ())
-            body, headers, decoded = self._get(path, query, paging.decode)
+            body, received, decoded = self._get(path, query, paging.decode, headers)
             number += 1
             yield Page(
                 path=path,
@@ -238,7 +286,7 @@ class AdminClient:
                 has_more=decoded.has_more,
                 next_page=decoded.cursor,
                 fetched_at=datetime.now(UTC),
-                request_id=headers.get("request-id"),
+                request_id=received.get("request-id"),
                 records=decoded.records,
             )
             has_more, cursor = decoded.has_more, decoded.cursor
@@ -248,17 +296,19 @@ class AdminClient:
             if not cursor:
                 raise PaginationError(f"GET {path} page {number} says has_more but gives no {paging.cursor_field}; "
                                       "stopping rather than guessing")
-            if cursor in seen:
-                raise PaginationError(f"GET {path} page {number} repeats the cursor {cursor!r}; stopping rather than looping")
-            seen.add(cursor)
+            digest = hashlib.blake2b(cursor.encode(), digest_size=16).digest()  # a hostile cursor may be huge
+            if digest in seen:
+                raise PaginationError(f"GET {path} page {number} repeats the cursor {_shorten(repr(cursor))}; stopping rather than looping")
+            seen.add(digest)
 
-    def _get(self, path: str, query: Params, decode: Callable[[bytes | bytearray], Decoded]) -> tuple[bytes | bytearray, httpx.Headers, Decoded]:
+    def _get(self, path: str, query: Params, decode: Callable[[bytes | bytearray], Decoded],
+             headers: Headers = ()) -> tuple[bytes | bytearray, httpx.Headers, Decoded]:
         waited = 0.0
         for attempt in range(1, self._retry.max_attempts + 1):
             retry_after: float | None = None
             self.stats.requests += 1
             try:
-                with self._http.stream("GET", path, params=list(query)) as response:
+                with self._http.stream("GET", path, params=list(query), headers=dict(headers), timeout=self._timeout()) as response:
                     body = _read_page_body(response) if response.status_code == 200 else response.read()
             except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
                 reason, problem = type(exc).__name__, f"{type(exc).__name__}: {self._key.redact(str(exc)) or 'no detail'}"
@@ -283,6 +333,7 @@ class AdminClient:
             if attempt == self._retry.max_attempts or waited + delay > self._retry.max_total:
                 hint = " A 429 without retry-after can mean the organization hit a spend limit." if reason == "429" and retry_after is None else ""
                 raise AdminApiError(f"GET {path} failed after {attempt} attempt(s) and {waited:.1f} s of retrying; last: {problem}.{hint}")
+            self._check_deadline(path, f"retrying ({problem})", needs=delay)
             self.stats.retries += 1
             self.stats.retry_reasons[reason] += 1
             logger.warning("GET %s: %s; retrying in %.2f s (attempt %d of %d)", path, problem, delay, attempt + 1, self._retry.max_attempts)
@@ -321,6 +372,20 @@ class AdminClient:
                 **details,  # type: ignore[arg-type]
             )
         return AdminApiError(f"GET {path} failed: {self._describe(response)}", **details)  # type: ignore[arg-type]
+
+
+def page_ceiling(params: Params, paging: Paging) -> int:
+    """The most pages one query may take: a report's from its window and `limit`, a list's or record report's fixed."""
+    if paging is OBJECT:
+        return 1
+    values = dict(params)
+    try:
+        start, end = (datetime.fromisoformat(values[name].replace("Z", "+00:00")) for name in ("starting_at", "ending_at"))
+        width, limit = _WIDTH_SECONDS[values["bucket_width"]], int(values["limit"])
+    except (KeyError, ValueError):
+        return RECORD_PAGE_CEILING
+    buckets = max(1, -(-int((end - start).total_seconds()) // width))
+    return REPORT_PAGE_HEADROOM * (-(-buckets // max(1, limit)) + 1)
 
 
 def _error_fields(response: httpx.Response) -> tuple[str | None, str | None, str | None]:

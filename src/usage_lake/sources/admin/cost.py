@@ -27,7 +27,7 @@ from usage_lake.sources.base import BucketedReport
 from usage_lake.sources.http import Bucket
 from usage_lake.sources.rows import bucket_columns, parse_rows, require, require_unique, stamp_columns
 
-__all__ = ["COST_GROUP_BY", "COST_KEY", "COST_ROW", "CostReport", "cost_table", "endpoint"]
+__all__ = ["COST_GROUP_BY", "COST_KEY", "COST_ROW", "CostReport", "cost_table", "endpoint", "parse_cents"]
 
 PATH = "/v1/organizations/cost_report"
 COST_GROUP_BY = ("workspace_id", "description")
@@ -50,7 +50,7 @@ def cost_table(buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime,
     n = len(rows)
     for name in COST_REQUIRED:
         require(rows.column(name), name, buckets, bucket_index, where)
-    cents = _cents(rows.column("amount"), where)
+    cents = parse_cents(rows.column("amount"), where)
     dollars = pa.Array.from_buffers(AMOUNT_USD, len(cents), cents.buffers())
     is_usd = pc.equal(rows.column("currency").combine_chunks(), "USD")
     columns: dict[str, pa.Array] = {}
@@ -66,7 +66,8 @@ def cost_table(buckets: Sequence[Bucket], *, run_id: str, ingested_at: datetime,
     return table
 
 
-def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
+def parse_cents(amounts: pa.ChunkedArray, where: str, name: str = "amount") -> pa.Array:
+    """Decimal strings of cents as exact decimal128 cents; a value that is not one (or would round) is refused."""
     amounts = amounts.combine_chunks()
     try:
         return pc.cast(amounts, AMOUNT_CENTS)
@@ -78,10 +79,10 @@ def _cents(amounts: pa.ChunkedArray, where: str) -> pa.Array:
         except InvalidOperation:
             exact = Decimal("NaN")
         if not exact.is_finite():
-            raise ResponseShapeError(f"{where}: `amount` {value!r} is not a decimal string of cents")
+            raise ResponseShapeError(f"{where}: `{name}` {value!r} is not a decimal string of cents")
         if int(exact.as_tuple().exponent) < -AMOUNT_CENTS.scale:
-            raise ResponseShapeError(f"{where}: `amount` {value!r} has more than {AMOUNT_CENTS.scale} decimal places; refusing to round money")
-    raise ResponseShapeError(f"{where}: `amount` values do not fit decimal({AMOUNT_CENTS.precision},{AMOUNT_CENTS.scale})")
+            raise ResponseShapeError(f"{where}: `{name}` {value!r} has more than {AMOUNT_CENTS.scale} decimal places; refusing to round money")
+    raise ResponseShapeError(f"{where}: `{name}` values do not fit decimal({AMOUNT_CENTS.precision},{AMOUNT_CENTS.scale})")
 
 
 

@@ -33,7 +33,7 @@ from usage_lake.errors import AdminApiError, ResponseShapeError
 from usage_lake.lake.schema import AMOUNT_CENTS, AMOUNT_USD, CLAUDE_CODE_MODELS, CLAUDE_CODE_TOOLS, CLAUDE_CODE_USAGE
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.base import Kind
-from usage_lake.sources.http import Bucket, Decoded, Paging, record_page
+from usage_lake.sources.http import Bucket, Decoded, Headers, Paging, record_page
 from usage_lake.times import DAY, midnight, parse_timestamp
 
 __all__ = ["MODEL_ROW", "PAGE_LIMIT", "PATH", "ClaudeCodeReport", "decode_claude_code_page", "endpoint", "record_day"]
@@ -267,11 +267,22 @@ class ClaudeCodeReport:
     def max_span(self) -> timedelta:
         return timedelta(days=31)  # a query is one day whatever the span: never the reason a slice is short
 
+    @property
+    def headers(self) -> Headers:
+        return ()
+
+    @property
+    def earliest(self) -> datetime | None:
+        return None
+
     def lookback_days(self, settings: Settings) -> int:
         return settings.usage_lookback_days
 
     def window_end(self, now: datetime, today: datetime) -> datetime:
         return now
+
+    def page_params(self, start: datetime, end: datetime, bytes_per_bucket: int | None, budget: int) -> list[tuple[str, str]]:
+        return self.params(start, end)  # a fixed number of records a page
 
     def params(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
         """The query for the UTC day starting at `start` (`end` is the next midnight)."""

@@ -19,7 +19,6 @@ every usage row of that key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +31,8 @@ import pyarrow.compute as pc
 from usage_lake.config.settings import Settings
 from usage_lake.errors import ResponseShapeError
 from usage_lake.lake.schema import TABLES
-from usage_lake.sources.base import Kind
-from usage_lake.sources.http import LIST_PAGES, OBJECT, Paging, Params
+from usage_lake.sources.base import Kind, per_workspace
+from usage_lake.sources.http import LIST_PAGES, OBJECT, Headers, Paging, Params
 from usage_lake.times import parse_timestamp
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
 
 LIST_LIMIT = 1000  # records per page, the documented maximum
 BASE = "/v1/organizations"
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 # -- the records, as documented; every field but the id may be missing or null ------------------------------------
@@ -210,6 +208,10 @@ class ListSnapshot:
         return False
 
     @property
+    def headers(self) -> Headers:
+        return ()
+
+    @property
     def needs(self) -> tuple[str, ...]:
         return ()
 
@@ -250,12 +252,7 @@ class MembersSnapshot(ListSnapshot):
         return ("workspaces",)
 
     def requests(self, inputs: Mapping[str, pa.Table]) -> list[tuple[str, Params]]:
-        workspaces = inputs["workspaces"]
-        active = workspaces.filter(pc.is_null(workspaces.column("archived_at"))).column("id").to_pylist()
-        unsafe = [w for w in active if not _SAFE_ID.fullmatch(w)]
-        if unsafe:
-            raise ResponseShapeError(f"workspaces snapshot holds an id that cannot go in a URL path: {unsafe[0]!r}")
-        return [(f"{BASE}/workspaces/{w}/members", list(self.params)) for w in sorted(active)]
+        return per_workspace(self.path, inputs["workspaces"], self.params)
 
 
 _LIMIT = (("limit", str(LIST_LIMIT)),)
