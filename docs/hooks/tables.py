@@ -59,6 +59,22 @@ ABOUT: dict[str, str] = {
         "`source` is `file` (`LABELS`), `agent_map` (`ANTHROPIC_AGENT_MAP_JSON`) or `workspace_tags`. "
         "See [Names and labels](lake.md#names-and-labels)."
     ),
+    "spend_limits": (
+        "Anthropic's spend caps (the Spend Limits API), one snapshot a UTC day: one row per cap; `amount_cents` is "
+        "null for no cap. `CAP_ALERTS` alerts at percentages of each cap."
+    ),
+    "rate_limits": (
+        "The configured rate limits (the Rate Limits API), one snapshot a UTC day: one row per limit and limiter "
+        "type; a null `workspace_id` is the organization's limit, else a workspace's override."
+    ),
+    "analytics_usage": (
+        "The Usage and Cost Analytics API's usage (beta, with `ANALYTICS_API=auto`): hourly, with request counts and "
+        "the actor, beside `usage_messages`, never instead of it. See [Analytics](analytics.md)."
+    ),
+    "analytics_cost": (
+        "The Analytics API's billed cost per hour, API key, model, token type and service tier (Priority Tier "
+        "included): `amount_cents` after discounts and before credits, `list_amount_cents` at list price."
+    ),
     "focus": (
         "The cost report in FinOps FOCUS 1.2 columns plus the 1.3 provider columns, derived from each stored cost "
         "day and its usage day; see [FOCUS](focus.md)."
