@@ -9,12 +9,16 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
+	@echo "Setting up $(VENV) (once, about 1-2 minutes): pip, then this project with its dev and CLI dependencies"
+	@echo "  (boto3, httpx, pyarrow, duckdb, sqlglot, rich, altair, vl-convert, playwright, pytest, moto, ruff, mypy) from PyPI..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installed into $(VENV)."
 	@touch $@
 
 demo: $(STAMP)
+	@echo "usage-lake demo: the simulator, a 7-day back-fill into ./lake, then the totals (a few seconds)"
 	$(BIN)/usage-lake demo
 
 test: $(STAMP)

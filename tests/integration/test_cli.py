@@ -127,8 +127,8 @@ def test_item20_the_progress_bar_counts_days_fits_80_columns_and_prints_retries_
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=80, color_system=None)
     plain_log = io.StringIO()
-    configure_logging(verbose=False, stream=plain_log)
-    sim.faults.every(2, Fault.status(503))  # a few retries, each logged as a warning (the backfill is ~6 requests)
+    configure_logging(verbose=True, stream=plain_log)  # with -v each retry is shown (without it they are counted)
+    sim.faults.every(2, Fault.status(503))  # a few retries, each logged (the backfill is ~6 requests)
     before = list(logging.getLogger().handlers)
     try:
         with Progress(io.StringIO(), console=console) as progress:
@@ -145,7 +145,7 @@ def test_item20_the_progress_bar_counts_days_fits_80_columns_and_prints_retries_
     bar = [line for line in lines if line.startswith("fetching")]
     assert bar and max(len(line) for line in bar) <= 80  # the bar fits the width: redrawn in place, never wrapped
     assert "20/20 days" in bar[-1]
-    warnings = [line for line in lines if line.startswith("WARNING usage_lake.sources.http: GET ")]
+    warnings = [line for line in lines if line.startswith("INFO usage_lake.sources.http: GET ")]
     assert len(warnings) == records[-1].retries and all("days" not in line and "retrying" in line for line in warnings)
     assert plain_log.getvalue() == ""  # the warnings went through the bar's console, not under it
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from usage_lake import __version__
 from usage_lake.alerts import Publisher
 from usage_lake.app.jobs import parse_event
-from usage_lake.app.runner import Progress, configure_logging, run_to_completion
+from usage_lake.app.runner import Progress, configure_logging, flush_repeated_warnings, run_to_completion
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey, admin_key_from_secret, admin_key_from_text
 from usage_lake.config.settings import Settings
@@ -51,6 +53,9 @@ examples:
 
 
 VERBOSE_HELP = "log every day, page and retry (to stderr)"
+QUIET_HELP = "print only the result and errors (no notes, no warnings)"
+MAX_DAYS = 3660  # ten years: more than the Admin API has, and far from date arithmetic's limits
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class CliError(UsageLakeError):
@@ -60,25 +65,71 @@ class CliError(UsageLakeError):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging(verbose=args.verbose, stream=sys.stderr)
+    if args.verbose and args.quiet:
+        print("usage-lake: error: -v/--verbose and -q/--quiet contradict each other; give one", file=sys.stderr)
+        return 2
+    configure_logging(verbose=args.verbose, quiet=args.quiet, stream=sys.stderr)
+    final: str | None = None
     try:
         code = args.command(args)
         sys.stdout.flush()  # a closed pipe (`usage-lake summary | head`) shows here, not at exit
         return code
     except UsageLakeError as exc:
-        print(f"usage-lake: error: {exc}", file=sys.stderr)
-        return 2
+        final = _one_line(exc)
+        return _fail(f"usage-lake: error: {final}", 2, final)
     except KeyboardInterrupt:
-        print("usage-lake: interrupted; days already written are complete, the rest was not written", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:
         # the reader went away (head, less): nothing more to say; keep Python from complaining when it flushes at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a command the pipe cut short
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a user: one line, and the details behind -v
+        if _query_interrupted(exc):  # Ctrl-C while DuckDB runs a query
+            return _interrupted()
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        final = _one_line(exc)
+        return _fail(f"usage-lake: internal error: {type(exc).__name__}: {final} (run again with -v for the details; "
+                     "please report it)", 1, final)
+    finally:
+        if final is None:
+            flush_repeated_warnings()
+
+
+def _fail(line: str, code: int, final: str) -> int:
+    """The held log errors (not the one this is), then the one line."""
+    flush_repeated_warnings(final)
+    print(line, file=sys.stderr)
+    return code
+
+
+def _interrupted() -> int:
+    print("usage-lake: interrupted; days already written are complete, the rest was not written", file=sys.stderr)
+    return 130
+
+
+def _query_interrupted(exc: BaseException) -> bool:
+    """DuckDB turns Ctrl-C during a query into its own exception (`InterruptException`, or `RuntimeError: Query
+    interrupted` in older releases)."""
+    return type(exc).__name__ == "InterruptException" or "query interrupted" in str(exc).lower()
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines) if len(lines) <= 3 else lines[0]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (`usage-lake report: error: ...`), exit 2, no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="usage-lake",
         description="Anthropic Admin API usage and cost reports into an S3 + Athena (or local) lake.",
         epilog=EPILOG,
@@ -86,10 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
-    # -v works after the command too (`usage-lake run -v`); SUPPRESS keeps the one given before it otherwise
-    common = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
+    # -v/-q work after the command too (`usage-lake run -v`); SUPPRESS keeps the one given before it otherwise
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
-    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND", parser_class=_Parser)
     add = functools.partial(sub.add_parser, parents=[common])
 
     run = add("run", help="fetch usage and cost into a lake (incremental, or a backfill with --start/--end)",
@@ -117,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
                           "(today included) into a local lake over real HTTP, then print what was written, token totals, "
                           "and spend by day and model, checked against the simulator's own totals.")
     demo.add_argument("--lake", default=DEFAULT_LOCAL_LAKE, help=f"local lake folder (default: {DEFAULT_LOCAL_LAKE})")
-    demo.add_argument("--days", type=_positive, default=7, help="how many days back to fill (default: 7)")
+    demo.add_argument("--days", type=_days, default=7, help="how many days back to fill (default: 7)")
     demo.set_defaults(command=_demo)
 
     simulate = add("simulate", help="run the Admin API simulator alone, on a port",
@@ -134,17 +187,21 @@ def _parser() -> argparse.ArgumentParser:
                              description="Re-create the curated Parquet of each day from the raw pages of the latest run "
                              "that completed it (after a transform fix, or if curated objects were lost).")
     _lake_option(rebuild)
-    rebuild.add_argument("--start", type=_day, required=True)
-    rebuild.add_argument("--end", type=_day, required=True, help="exclusive")
-    rebuild.add_argument("--reports", default=",".join(registry.names()))
+    rebuild.add_argument("--start", type=_day, required=True, help="first UTC day (YYYY-MM-DD)")
+    rebuild.add_argument("--end", type=_day, required=True, help="day after the last one (exclusive)")
+    rebuild.add_argument("--reports", default=",".join(registry.names()), help=f"comma-separated subset of: {','.join(registry.names())} (default: all)")
     rebuild.set_defaults(command=_rebuild)
 
     summary = add("summary", help="short for `report summary` (all time, today, 7 and 30 days, month to date), after every day of --days",
                   description="Short for `usage-lake report summary` (--days N adds a 'last N days' row). As a table it starts with "
                   "every day of the last --days days (default 7): tokens and billed spend, each day marked no data / not "
                   "billed yet / no cost data.")
-    _report_options(summary, view="summary", days_type=_positive)  # as it always was: a usage error
-    summary.set_defaults(command=_summary)
+    _lake_option(summary)
+    summary.add_argument("--days", type=_days, default=None,
+                         help="the days listed first, and a 'last N days' row (default: 7 days listed, no extra row)")
+    summary.add_argument("--now", help="pin the clock (RFC 3339): what 'today' is, for replays")
+    _output_options(summary)
+    summary.set_defaults(command=_summary, view="summary", start=None, end=None, by="project")
 
     alerts = add("alerts", help="every budget and threshold: figure, %% used, forecast, and which alerts were sent or would fire",
                             description="Read the lake and show billed and estimated spend per day against DAILY_SPEND_THRESHOLD_USD, "
@@ -152,11 +209,11 @@ def _parser() -> argparse.ArgumentParser:
                             "and every budget of BUDGETS over each open period (figure, %% used, forecast); for each alert, whether it was "
                             "sent (and when) or would fire on the next incremental run. Sends nothing.")
     _lake_option(alerts)
-    alerts.add_argument("--days", type=_positive, default=7, help="how many days back, today included (default: 7)")
-    alerts.add_argument("--json", action="store_true", help="print every budget's state as JSON (a list of objects)")
+    alerts.add_argument("--days", type=_days, default=7, help="how many days back, today included (default: 7)")
+    _output_options(alerts, json_help="json: every budget's state (a list of objects); csv: the rows of `report alerts`")
     alerts.set_defaults(command=_alerts)
 
-    _add_report_commands(sub)
+    _add_report_commands(sub, common)
 
     purge = add("purge", help="erase one e-mail address from every curated day and raw page of the lake (docs/privacy.md)",
                 description="Erase an e-mail address from the lake: the users and invites rows that hold it are removed, the "
@@ -173,6 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
     runs.add_argument("--limit", type=_positive, default=10, help="how many runs, newest first (default: 10)")
+    runs.add_argument("--format", choices=("table", "json"), default="table", help="json: one object per run (default: table)")
+    runs.add_argument("--json", dest="format", action="store_const", const="json", help="short for --format json")
     runs.set_defaults(command=_runs)
     return parser
 
@@ -184,9 +243,19 @@ def _lake_option(parser: argparse.ArgumentParser) -> None:
 
 def _day(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a UTC day YYYY-MM-DD, got {value!r}") from None
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"expected a UTC day YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}, got {value!r}")
+    return day
+
+
+def _days(value: str) -> int:
+    days = _positive(value)
+    if days > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DAYS} days (ten years), got {value!r}")
+    return days
 
 
 def _positive(value: str) -> int:
@@ -335,6 +404,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
+    try:
+        faults = FaultPlan.from_spec(args.faults) if args.faults else None
+    except ValueError as exc:
+        raise CliError(f"--faults: {exc}") from None
     org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.small()
     org.cost_inference_geo = args.cost_report != "2025"
     try:
@@ -342,8 +415,8 @@ def _simulate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot serve the simulator on 127.0.0.1:{args.port}: {exc.strerror or exc} "
                        "(another process, or another simulator, holds the port?); pick another with --port") from None
-    if args.faults:
-        sim.faults = FaultPlan.from_spec(args.faults)
+    if faults is not None:
+        sim.faults = faults
     sim.start()
     print(f"Admin API simulator ({args.org} org) on {sim.base_url}", flush=True)
     print(f"  export ANTHROPIC_BASE_URL={sim.base_url}")
@@ -360,11 +433,17 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rebuild(args: argparse.Namespace) -> int:
     from usage_lake.app.jobs import rebuild
+    from usage_lake.lake.curated import DayAction
 
     settings = _settings(args)
     lake = _lake(args, settings, reading=True)
     reports = [r.strip() for r in args.reports.split(",") if r.strip()]
+    if args.end <= args.start:
+        raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
     results = rebuild(lake, settings, reports=reports, start=args.start, end=args.end)
+    if all(result.action == DayAction.NO_RAW for result in results):
+        raise CliError(f"nothing to rebuild: {lake.uri()} holds no raw pages of {', '.join(reports)} for "
+                       f"{args.start}..{args.end} (end exclusive); fetch them with `usage-lake run --start ... --end ...`")
     for result in results:
         print(f"{result.report} {result.day}: {result.action} {result.rows:,} rows")
     return 0
@@ -372,7 +451,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _summary(args: argparse.Namespace) -> int:
     """`report summary`; as a table for people, headed by every day of the range (none hidden, each marked)."""
-    if args.format == "table" and not args.out and (args.days is None or args.days > 0) and not (args.start or args.end):
+    if args.format == "table" and not args.out:
         from usage_lake.reporting import spend_and_tokens
 
         settings = _settings(args)
@@ -388,12 +467,21 @@ def _alerts(args: argparse.Namespace) -> int:
     settings = _settings(args)
     lake = _lake(args, settings, reading=True)
     now = datetime.now(UTC)
+    if args.out:
+        _check_out(args.out)
+        _outside_lake(args.out, lake)
+    if args.format == "csv":
+        from usage_lake.app.report_alerts import alerts_view
+
+        _write(_render(alerts_view(lake, settings, now, args.days), args), args.out)
+        return 0
     alerting = Alerting(lake, settings, publisher=_NoPublisher(), run_id="status", clock=lambda: now)
-    if args.json:
-        print(json.dumps(alerting.budget_rows(now), indent=2))
+    if args.format == "json":
+        _write(json.dumps(alerting.budget_rows(now), indent=2) + "\n", args.out)
         return 0
     days = [now.date() - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
-    print("\n".join(alerting.status(days, now)))
+    lines = alerting.status(days, now)
+    _write("\n".join(lines[:args.limit] if args.limit else lines) + "\n", args.out)
     return 0
 
 
@@ -428,8 +516,24 @@ def _runs(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     now = datetime.now(UTC)
-    print(recent_runs(_lake(args, settings, reading=True), limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
+    lake = _lake(args, settings, reading=True)
+    if args.format == "json":
+        from usage_lake.lake.curated import read_parquet
+        from usage_lake.lake.layout import RUNS_TABLE
+
+        keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1])[-args.limit:]
+        runs = [read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0] for key in reversed(keys)]
+        rows = [{**run, "outcome": effective_outcome(run, now)} for run in runs]
+        print(json.dumps(rows, indent=2, default=_json_value))
+        return 0
+    print(recent_runs(lake, limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
     return 0
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value)  # dates, decimals: exact text
 
 
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------
@@ -437,11 +541,11 @@ def _runs(args: argparse.Namespace) -> int:
 REPORT_VIEWS = ("summary", "daily", "models", "workspaces", "keys", "projects", "claude-code", "reconcile", "headroom", "alerts", "html")
 
 
-def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+def _add_report_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from usage_lake.reporting.export import EXPORTABLE
 
     report = sub.add_parser(
-        "report", help="views of the lake as a table, CSV or JSON, or a self-contained HTML report with charts",
+        "report", parents=[common], help="views of the lake as a table, CSV or JSON, or a self-contained HTML report with charts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read the lake (local or s3://) and show one view. --format table is for people (names, cents, totals); "
         "csv and json carry every column with ids beside names and exact decimals.\n\n"
@@ -457,22 +561,24 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     report.add_argument("view", choices=REPORT_VIEWS, metavar="VIEW", help=", ".join(REPORT_VIEWS))
     _report_options(report)
 
-    export = sub.add_parser("export", help="one lake table over a dt range to CSV, JSON or Parquet (names and labels joined in)",
+    export = sub.add_parser("export", parents=[common], help="one lake table over a dt range to CSV, JSON or Parquet (names and labels joined in)",
                             description="Write one table of the lake, days [--start, --end), to a file: exact decimals, UTC ISO "
                             "timestamps, workspace and API key names and label_<key> columns joined in (--ids-only to skip).")
     export.add_argument("table", choices=EXPORTABLE, metavar="TABLE", help=", ".join(EXPORTABLE))
     _lake_option(export)
     export.add_argument("--start", type=_day, required=True, help="first UTC day (YYYY-MM-DD)")
     export.add_argument("--end", type=_day, required=True, help="day after the last one (exclusive)")
-    export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
+    export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv", help="the file's format (default: csv)")
     export.add_argument("--out", required=True, help="the file to write")
     export.add_argument("--ids-only", action="store_true", help="leave out the name and label columns")
     export.set_defaults(command=_export)
 
-    sql = sub.add_parser("sql", help="Athena SQL over the lake, run locally by DuckDB (same table names and columns)",
-                         description="Run an Athena (Trino) SQL statement over the lake with DuckDB: the Glue tables' names and "
-                         "columns, so the README's and the template's saved queries run unchanged. For an s3:// lake only the "
-                         "partitions its dt predicates need are fetched (or those of --start/--end).")
+    sql = sub.add_parser("sql", parents=[common], help="Athena SQL over the lake, run locally by DuckDB (same table names and columns)",
+                         description="Run one reading Athena (Trino) SQL statement over the lake with DuckDB: the Glue tables' "
+                         "names and columns. Only SELECT, WITH, VALUES, DESCRIBE, SHOW and EXPLAIN run, one statement at a time, "
+                         "and only the lake's own files can be read. For an s3:// lake only the partitions a top-level AND of "
+                         "its dt predicates allows are fetched (else every day of the tables it reads; or those of --start/--end). "
+                         "Dates are UTC dates.")
     sql.add_argument("query", nargs="?", help="the statement (or --file)")
     sql.add_argument("--file", help="read the statement from a file, e.g. infra/queries/daily_spend.sql")
     sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -480,27 +586,36 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     _lake_option(sql)
     sql.add_argument("--start", type=_day, help="read only partitions from this UTC day")
     sql.add_argument("--end", type=_day, help="... up to this day (exclusive)")
-    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sql.add_argument("--out", help="write to this file instead of standard output")
+    _output_options(sql)
     sql.add_argument("--now", help="pin current_date / current_timestamp (RFC 3339), for replays")
     sql.add_argument("--aws-focus", metavar="PATH", help="a local copy of the AWS FOCUS 1.2 export (Parquet): adds the focus_all and "
                      "claude_spend_all views, as in Athena")
     sql.set_defaults(command=_sql)
 
 
-def _report_options(parser: argparse.ArgumentParser, *, view: str | None = None,
-                    days_type: Callable[[str], int] = int) -> None:
+def _report_options(parser: argparse.ArgumentParser) -> None:
     _lake_option(parser)
     parser.add_argument("--start", type=_day, help="first UTC day of the range (YYYY-MM-DD)")
     parser.add_argument("--end", type=_day, help="day after the last one (exclusive, as in `run`)")
-    parser.add_argument("--days", type=days_type, help="the last N UTC days, today included (default: 30; alerts: 7)")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--out", help="write to this file instead of standard output (html: default report.html)")
+    parser.add_argument("--days", type=_days, help="the last N UTC days, today included (default: 30, or 7 for the alerts view)")
     parser.add_argument("--by", default="project", help="projects: the label key to group by (default: project)")
     parser.add_argument("--no-people", action="store_true",
                         help="html: leave the per-person sections (Claude Code per user) out (also REPORT_NO_PEOPLE=true)")
     parser.add_argument("--now", help="pin the clock (RFC 3339): what 'today' is, for replays")
-    parser.set_defaults(command=_report, **({"view": view} if view else {}))
+    _output_options(parser, out_help="write to this file instead of standard output (html: default report.html)")
+    parser.set_defaults(command=_report)
+
+
+def _output_options(parser: argparse.ArgumentParser, *, json_help: str = "", out_help: str = "") -> None:
+    """The flags every reading command shares: --format (--json), --wide, --raw-csv, --limit, --out."""
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table for people; csv and json carry every column, exact" + (f"; {json_help}" if json_help else "")
+                        + " (default: table)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="short for --format json")
+    parser.add_argument("--wide", action="store_true", help="table: every column, however wide the terminal")
+    parser.add_argument("--raw-csv", action="store_true", help="csv: cells exactly as stored (no quote before a leading = + - @)")
+    parser.add_argument("--limit", type=_positive, default=None, help="table: at most N rows (default: all)")
+    parser.add_argument("--out", help=out_help or "write to this file instead of standard output")
 
 
 def _clock(args: argparse.Namespace) -> datetime:
@@ -531,30 +646,81 @@ def _window(args: argparse.Namespace, today: date, default_days: int):  # noqa: 
     return Window.last(days, today)
 
 
+def _check_out(out: str) -> Path:
+    """`--out` as given, checked before anything is read: its folder exists and can be written, and it is not a
+    folder itself. One line for each mistake; nothing is written."""
+    path = Path(out)
+    if not out.strip():
+        raise CliError("--out is empty: give a file name")
+    if path.is_dir():
+        raise CliError(f"--out {out} is a folder: give a file name inside it")
+    parent = path.parent
+    if not parent.exists():
+        missing = next(p for p in [parent, *parent.parents] if not p.exists())
+        if any(p.exists() and not p.is_dir() for p in parent.parents):
+            raise CliError(f"--out {out}: {next(p for p in parent.parents if p.exists() and not p.is_dir())} is a file, not a folder")
+        raise CliError(f"--out {out}: the folder {missing} does not exist (create it first)")
+    if not parent.is_dir():
+        raise CliError(f"--out {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"--out {out}: cannot write in {parent} (permission denied)")
+    return path
+
+
+def _outside_lake(out: str, lake: Lake) -> None:
+    """A file written by a reading command never lands in the lake (it would replace or add to its data)."""
+    from usage_lake.lake.store import LocalLake
+
+    if isinstance(lake, LocalLake):
+        target, root = Path(out).resolve(), Path(lake.root).resolve()
+        if target == root or root in target.parents:
+            raise CliError(f"--out {out} is inside the lake {lake.uri()}: write reports and exports elsewhere")
+
+
 def _write(text: str, out: str | None) -> None:
+    """Standard output, or the file `out` written whole: a temporary file beside it, moved into place."""
     if not out:
         sys.stdout.write(text)
         return
-    from pathlib import Path
-
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _check_out(out)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise CliError(f"cannot write --out {out}: {(exc.strerror or str(exc)).lower()}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote {path}", file=sys.stderr)
+    _note(f"wrote {path}")
+
+
+def _note(text: str) -> None:
+    """A line about what was done (not the result) to stderr; -q silences it."""
+    if logging.getLogger().level <= logging.WARNING:
+        print(text, file=sys.stderr)
+
+
+def _render(view: Any, args: argparse.Namespace) -> str:
+    from usage_lake.reporting.formats import render
+
+    options = {"wide": args.wide, "raw_csv": args.raw_csv, "limit": args.limit}
+    # TODO(merge with "render"): formats.render takes these keywords there; until then pass what it accepts
+    import inspect
+
+    accepted = inspect.signature(render).parameters
+    return render(view, args.format, **{k: v for k, v in options.items() if k in accepted})
 
 
 def _report(args: argparse.Namespace) -> int:
     from usage_lake.reporting import views
-    from usage_lake.reporting.formats import render
     from usage_lake.reporting.query import require_data
 
+    if args.out:
+        _check_out(args.out)
     settings = _settings(args)
     lake = _lake(args, settings, reading=True)
+    if args.out or args.view == "html":
+        _outside_lake(args.out or "report.html", lake)
     now = _clock(args)
     today = now.date()
     if args.view == "alerts":
@@ -564,7 +730,7 @@ def _report(args: argparse.Namespace) -> int:
         window = _window(args, today, 7)
         if window.end != today + timedelta(days=1):
             raise CliError("alerts: the rules look back from today; use --days N")
-        _write(render(alerts_view(lake, settings, now, window.days), args.format), args.out)
+        _write(_render(alerts_view(lake, settings, now, window.days), args), args.out)
         return 0
     if args.view == "html":
         return _report_html(args, settings, lake, now)
@@ -592,7 +758,7 @@ def _report(args: argparse.Namespace) -> int:
                 "projects": lambda: views.projects(db, window, args.by),
                 "claude-code": lambda: views.claude_code(db, window),
             }[args.view]()
-    _write(render(view, args.format), args.out)
+    _write(_render(view, args), args.out)
     return 0
 
 
@@ -601,6 +767,10 @@ def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: 
     from usage_lake.reporting.html import build_report, render_html
     from usage_lake.reporting.query import require_data
 
+    out = args.out or "report.html"
+    _check_out(out)
+    if args.format != "table":
+        raise CliError("report html writes one HTML file; --format is for the other views")
     require_data(lake)
     if args.start or args.end:
         raise CliError("report html covers the last --days N UTC days (default 30)")
@@ -608,7 +778,7 @@ def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: 
     report = build_report(lake, today=now.date(), days=window.days, budget=settings.monthly_budget_usd, label=args.by,
                           extra=[alerts_view(lake, settings, now, min(window.days, 7))],
                           people=not (getattr(args, "no_people", False) or settings.report_no_people))
-    _write(render_html(report, lake_uri=lake.uri()), args.out or "report.html")
+    _write(render_html(report, lake_uri=lake.uri()), out)
     return 0
 
 
@@ -616,19 +786,30 @@ def _export(args: argparse.Namespace) -> int:
     from usage_lake.reporting.export import export_table
     from usage_lake.reporting.views import Window
 
+    _check_out(args.out)
     settings = _settings(args)
     lake = _lake(args, settings, reading=True)
+    _outside_lake(args.out, lake)
     if args.end <= args.start:
         raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
-    done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only)
-    print(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}", file=sys.stderr)
+    try:
+        done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only)
+    except UsageLakeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - OSError, or DuckDB's IOException / PermissionException writing the file
+        if isinstance(exc, OSError) or type(exc).__name__ in ("IOException", "PermissionException"):
+            raise CliError(f"cannot write --out {args.out}: {_one_line(exc)}") from None
+        raise
+    _note(f"wrote {done.rows:,} {done.table} rows ({args.start} .. {args.end}, end exclusive) to {done.path}")
     return 0
 
 
 def _sql(args: argparse.Namespace) -> int:
-    from usage_lake.reporting.formats import render, sql_view
+    from usage_lake.reporting.formats import sql_view
     from usage_lake.reporting.query import run_sql
 
+    if args.out:
+        _check_out(args.out)
     if bool(args.query) == bool(args.file):
         raise CliError("give the statement either as an argument or with --file")
     text = args.query
@@ -646,11 +827,13 @@ def _sql(args: argparse.Namespace) -> int:
             raise CliError(f"--param expects NAME=VALUE, got {item!r}")
         params[name] = value
     lake = _lake(args, settings, reading=True)
+    if args.out:
+        _outside_lake(args.out, lake)
     result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
                      aws_focus=args.aws_focus)
     if result.fetched_objects:
-        print(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}", file=sys.stderr)
-    _write(render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args.format), args.out)
+        _note(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}")
+    _write(_render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args), args.out)
     return 0
 
 

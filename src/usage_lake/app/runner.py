@@ -25,7 +25,7 @@ from usage_lake.lake.store import Lake
 from usage_lake.money.pricing import load_prices
 from usage_lake.sources.http import RetryPolicy
 
-__all__ = ["LOG_FORMAT", "Progress", "configure_logging", "run_to_completion"]
+__all__ = ["LOG_FORMAT", "Progress", "configure_logging", "flush_repeated_warnings", "run_to_completion"]
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -58,16 +58,67 @@ class _CliLog(logging.StreamHandler):
     """The command line's own log handler (so it can be replaced, and routed through the progress bar)."""
 
 
-def configure_logging(*, verbose: bool, stream: TextIO) -> None:
-    """The CLI's logging: warnings (with `verbose`: every day, page and retry too) to `stream`, one line each."""
+class _Repeats(logging.Filter):
+    """Without -v, a warning that repeats (the same logger and message template, e.g. one per day) is shown the first
+    time and then counted; `flush_repeated_warnings` prints one closing line per kind with the count. Errors are held
+    until then, so that an error the command ends with is printed once (by the command), not also as a log line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = False
+        self.seen: dict[tuple[str, str], int] = {}
+        self.held: list[tuple[logging.Handler | None, logging.LogRecord]] = []
+        self.stream: TextIO | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and self.stream is not None and not getattr(record, "_released", False):
+            self.held.append((None, record))
+            return False
+        if not self.active or record.levelno != logging.WARNING:
+            return True
+        kind = (record.name, str(record.msg))
+        self.seen[kind] = self.seen.get(kind, 0) + 1
+        return self.seen[kind] == 1
+
+    def flush(self, final_error: str | None = None) -> None:
+        held, self.held = self.held, []
+        for _, record in held:  # an error the command ends with is printed by the command itself: once
+            if final_error and final_error in record.getMessage():
+                continue
+            record._released = True
+            logging.getLogger(record.name).handle(record)
+        repeated = [(name, count) for (name, _), count in self.seen.items() if count > 1]
+        self.seen = {}
+        if not repeated or self.stream is None:
+            return
+        for name, count in repeated:
+            self.stream.write(f"note: {count - 1} more warning(s) like the one above from {name} (-v shows each)\n")
+        self.stream.flush()
+
+
+_REPEATS = _Repeats()
+
+
+def configure_logging(*, verbose: bool, stream: TextIO, quiet: bool = False) -> None:
+    """The CLI's logging to `stream`, one line each: warnings, each kind once (its repeats counted into a closing
+    line); with `verbose` every day, page and retry too, each shown; with `quiet` errors only."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _CliLog)]:
         root.removeHandler(handler)
     handler = _CliLog(stream)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(_REPEATS)
+    _REPEATS.active, _REPEATS.stream, _REPEATS.seen, _REPEATS.held = not verbose, stream, {}, []
     root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its parse fallbacks are not the user's business
+
+
+def flush_repeated_warnings(final_error: str | None = None) -> None:
+    """The errors held back, except the one the command ends with (`final_error`, printed by the command), and the
+    closing line(s) for warnings that repeated (see `configure_logging`)."""
+    _REPEATS.flush(final_error)
 
 
 class Progress:
@@ -146,6 +197,7 @@ class Progress:
         self._replaced = [h for h in root.handlers if isinstance(h, _CliLog)]
         self._handler = _ConsoleHandler(self.console)
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        self._handler.addFilter(_REPEATS)
         for handler in self._replaced:
             root.removeHandler(handler)
         root.addHandler(self._handler)

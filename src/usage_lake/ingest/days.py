@@ -20,7 +20,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from usage_lake.errors import ResponseShapeError
+from usage_lake.errors import PaginationError, ResponseShapeError
 from usage_lake.ingest.plan import Window
 from usage_lake.ingest.raw import PageRef
 from usage_lake.sources.base import WIDTHS
@@ -59,7 +59,7 @@ class DayAssembler:
         for number, bucket in enumerate(page.buckets):
             continued = number == 0 and bucket.starting_at == self.last_start and bucket.ending_at == self.covered_until
             if bucket.starting_at < self.covered_until and not continued:
-                raise ResponseShapeError(
+                raise PaginationError(  # the cursor led back to buckets already read: a paging fault, not a shape one
                     f"{name} report page {page.number}: bucket {format_timestamp(bucket.starting_at)} "
                     f"arrived out of order (already had buckets up to {format_timestamp(self.covered_until)})"
                 )

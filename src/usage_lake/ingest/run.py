@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
-from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError
+from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError, PaginationError
 from usage_lake.focus import Unmatched
 from usage_lake.ingest.days import PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
@@ -241,7 +241,10 @@ class Ingestion:
         try:
             yield
         except (AdminApiError, LakeError) as exc:
-            if (endpoint.required and not isinstance(exc, DeadlineError)) or (isinstance(exc, AuthenticationError) and exc.status == 401):
+            # a deadline or a broken cursor (a ceiling, a loop) costs its endpoint only, a billing report included:
+            # the rest of the run (the other report, the alerts, the run log) goes on
+            contained = isinstance(exc, DeadlineError | PaginationError)
+            if (endpoint.required and not contained) or (isinstance(exc, AuthenticationError) and exc.status == 401):
                 raise
             if isinstance(exc, AdminApiError) and is_unavailable(exc):
                 if endpoint.name not in self.record.unavailable:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -119,24 +119,42 @@ def _f(value: Decimal | int | float | None) -> float | None:
     return None if value is None else float(value)
 
 
+MAX_DAY_BARS = 92  # up to a quarter a bar per day; then a bar per week (up to two years), then per month
+
+
+def chart_period(days: Sequence[str]) -> tuple[str, Callable[[str], str]]:
+    """How a chart over these YYYY-MM-DD days groups them: ("day" | "week" | "month", day -> its period's label).
+    A week is labelled by its Monday, a month as YYYY-MM."""
+    if len(days) <= MAX_DAY_BARS:
+        return "day", lambda day: day
+    if len(days) <= 7 * 104:
+        def monday(day: str) -> str:
+            d = date.fromisoformat(day)
+            return (d - timedelta(days=d.weekday())).isoformat()
+        return "week", monday
+    return "month", lambda day: day[:7]
+
+
 def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]], month: View, today: date,
                budget: Decimal | None) -> list[Chart]:
     alt = _altair()
     by_name = {v.name: v for v in report_views}
     charts: list[Chart] = []
-    days = [d for d in by_name["daily"].table.column("day").to_pylist()]
+    daily_days = [d for d in by_name["daily"].table.column("day").to_pylist()]
+    unit, period = chart_period(daily_days)  # a long range is drawn by week or month: a bar per day would not render
+    days = list(dict.fromkeys(period(d) for d in daily_days))
     ticks = days[::-(-len(days) // 31)]  # at most about a month of day labels, however long the range
 
     # daily spend: billed beside estimated, stacked by model
-    values = [{**r, "usd": _f(r["usd"])} for r in by_day_model]
+    values = [{**r, "day": period(r["day"]), "usd": _f(r["usd"])} for r in by_day_model]
     spend = alt.Chart(alt.Data(values=values)).mark_bar().encode(
-        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
+        x=alt.X("day:O", title=f"UTC {unit}", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
         xOffset=alt.XOffset("basis:N", sort=["billed", "estimated"]),
         y=alt.Y("sum(usd):Q", title="USD", stack="zero"),
         color=alt.Color("model:N", title="model", legend=alt.Legend(orient="bottom", columns=3)),
         opacity=alt.Opacity("basis:N", scale=alt.Scale(domain=["billed", "estimated"], range=[1.0, 0.55]), title="basis"),
     ).properties(width=WIDTH, height=260)
-    charts.append(Chart("daily-spend", "Daily spend: billed (solid) beside estimated (light), by model", spend.to_dict(),
+    charts.append(Chart("daily-spend", f"Spend per {unit}: billed (solid) beside estimated (light), by model", spend.to_dict(),
                         "Left bar of each day: billed (cost report; none for today). Right bar: estimated from usage x list prices."))
 
     # month to date against the budget, with the straight-line forecast
@@ -173,13 +191,13 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
                         f"(month to date / {today.day} day(s) x {days_in_month})."))
 
     # cache hit rate by day
-    hits = [{"day": d, "rate": _f(r)} for d, r in zip(days, by_name["daily"].table.column("cache_hit_rate").to_pylist(), strict=True)
-            if r is not None]
+    hits = [{"day": period(d), "rate": _f(r)} for d, r in zip(daily_days, by_name["daily"].table.column("cache_hit_rate").to_pylist(),
+                                                               strict=True) if r is not None]
     cache = alt.Chart(alt.Data(values=hits)).mark_line(point=True).encode(
-        x=alt.X("day:O", title="UTC day", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
-        y=alt.Y("rate:Q", title="cache reads / input tokens", axis=alt.Axis(format="%")),
+        x=alt.X("day:O", title=f"UTC {unit}", sort=days, scale=alt.Scale(domain=days), axis=alt.Axis(labelAngle=-60, values=ticks)),
+        y=alt.Y("mean(rate):Q", title="cache reads / input tokens", axis=alt.Axis(format="%")),
     ).properties(width=WIDTH, height=200)
-    charts.append(Chart("cache-hit-rate", "Cache hit rate by day", cache.to_dict()))
+    charts.append(Chart("cache-hit-rate", f"Cache hit rate by {unit}" + (" (mean of its days)" if unit != "day" else ""), cache.to_dict()))
 
     # top workspaces, keys, projects
     label = next((c.name for c in by_name["projects"].columns[:1]), "project_shown")

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from usage_lake.lake.store import Lake, LocalLake
 
 __all__ = [
     "FACT_TABLES", "SNAPSHOT_TABLES", "LakeDB", "Partitions", "athena_to_duckdb", "dt_bounds", "fill_parameters",
-    "SqlResult", "missing_extra", "referenced_tables", "require_data", "run_sql",
+    "SqlResult", "check_read_only", "missing_extra", "referenced_tables", "require_data", "run_sql",
 ]
 
 # Tables other issues add (organization snapshots, labels, Claude Code, FOCUS). Registered when the lake holds
@@ -159,6 +159,25 @@ class LakeDB:
         relation = self.con.sql(sql, params=params) if params else self.con.sql(sql)
         return relation.to_arrow_table()
 
+    def confine(self, also: Iterable[str] = ()) -> None:
+        """From now on this connection reads the lake's files only (and the files or folders `also` names): no other
+        file, no extension, no setting (DuckDB's `allowed_directories`, external access off, configuration locked).
+        Call it after registering."""
+        roots = [Path(r) for r in (self.lake.root if isinstance(self.lake, LocalLake) else None, self._tmp) if r is not None]
+        roots += [Path(p).expanduser() for p in also if Path(p).expanduser().is_dir()]
+        files = [Path(p).expanduser() for p in also if not Path(p).expanduser().is_dir()]
+
+        def quoted(paths: Iterable[Path], suffix: str) -> str:
+            found = dict.fromkeys(str(p) for r in paths for p in (r.absolute(), r.resolve()))
+            return ", ".join("'" + f.rstrip("/").replace("'", "''") + suffix + "'" for f in found)
+
+        self.con.execute(f"SET allowed_directories = [{quoted(roots, '/')}]")
+        self.con.execute(f"SET allowed_paths = [{quoted(files, '')}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET lock_configuration = true")
+
     # -- registration -----------------------------------------------------------------------------
 
     def _candidates(self) -> list[str]:
@@ -251,14 +270,22 @@ class SqlResult:
 
 def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
             start: date | None = None, end: date | None = None, aws_focus: str | None = None) -> SqlResult:
-    """`usage-lake sql`: an Athena statement over the lake. `${Name}` placeholders are filled from `params`; `now` pins
-    the clock. Only the tables it names are registered; from an s3:// lake only the partitions [start, end), or when
-    not given, those its own `dt` predicates admit, are fetched (a local lake is pruned by DuckDB itself)."""
-    statement = fill_parameters(sql, params or {}).strip().rstrip(";")
-    today = now.date() if now else None
-    duck = athena_to_duckdb(statement, today=today, now=now)
+    """`usage-lake sql`: one reading Athena statement over the lake. `${Name}` placeholders are filled from `params`;
+    `now` pins the clock. The statement is checked first (`check_read_only`: nothing runs or is fetched otherwise);
+    it then runs on a connection that can read the lake's files only. Only the tables it names are registered;
+    from an s3:// lake only the partitions [start, end), or when not given, those a top-level AND of its `dt`
+    predicates admits, are fetched (a local lake is pruned by DuckDB itself). Every date is a UTC date.
+    `aws_focus`: a local copy of the AWS FOCUS export, readable too (focus_all and claude_spend_all, as in Athena)."""
+    statement = fill_parameters(sql, params or {}).strip().rstrip(";").strip()
+    check_read_only(statement, athena=True)
+    today = now.date() if now else datetime.now(UTC).date()  # one UTC "today" for the fetch and the query
+    explain = _EXPLAIN.match(statement)  # EXPLAIN [ANALYZE] <statement>: the statement is translated and read
+    prefix = statement[:explain.end()] + " " if explain else ""
+    statement = statement[explain.end():].strip() if explain else statement
+    duck = prefix + athena_to_duckdb(statement, today=today, now=now)
+    check_read_only(duck)  # what DuckDB will run, after translation
     default = Partitions(start, end)
-    if start is None and end is None and not isinstance(lake, LocalLake):
+    if start is None and end is None and not isinstance(lake, LocalLake) and not aws_focus:  # focus_all reads `focus` whole
         con = _duckdb().connect()
         try:
             default = Partitions(*dt_bounds(statement, con, today=today))
@@ -272,11 +299,48 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
             from usage_lake.reporting.aws_focus import register_aws_focus
 
             register_aws_focus(db.con, aws_focus, params or {}, to_duckdb=athena_to_duckdb, fill=fill_parameters)
+        db.confine(also=[aws_focus] if aws_focus else [])
         try:
             table = db.arrow(duck)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
-            raise ConfigError(f"the query failed: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"the query failed: {_first_line(exc)}") from None
         return SqlResult(table, db.fetched_objects, db.fetched_bytes)
+
+
+# statement types that only read (DESCRIBE, SHOW, SUMMARIZE, VALUES and WITH parse as SELECT); EXPLAIN is checked
+# on the statement it explains (EXPLAIN ANALYZE runs it)
+_READING = ("SELECT", "EXPLAIN")
+_EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\b", re.IGNORECASE)
+
+
+def check_read_only(sql: str, *, athena: bool = False) -> None:
+    """Refuse, before anything runs, a statement that is not exactly one reading statement, by DuckDB's own parser:
+    COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA, CREATE, INSERT, CALL ... and several statements are a `ConfigError`."""
+    duckdb = _duckdb()
+    try:
+        statements = duckdb.extract_statements(sql)
+    except Exception as exc:  # noqa: BLE001 - DuckDB's parser names the problem
+        if athena:
+            return  # Athena syntax DuckDB does not parse: checked again once translated (`athena`: the user's text)
+        raise ConfigError(f"not valid SQL: {_first_line(exc)}") from None
+    if not statements:
+        raise ConfigError("no SQL statement given")
+    if len(statements) > 1:
+        raise ConfigError(f"one statement at a time: this text holds {len(statements)} (run them one by one)")
+    kind = statements[0].type.name
+    if kind not in _READING:
+        raise ConfigError(f"usage-lake sql only reads: {kind} statements are refused (SELECT, WITH, VALUES, DESCRIBE, "
+                          "SHOW and EXPLAIN run; nothing that writes, copies, attaches, installs, loads, sets or calls)")
+    if kind == "EXPLAIN":
+        inner = _EXPLAIN.sub("", statements[0].query, count=1)
+        if inner == statements[0].query:
+            raise ConfigError("usage-lake sql only reads: this EXPLAIN form is refused")
+        check_read_only(inner)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _sqlglot() -> Any:
@@ -338,11 +402,15 @@ def referenced_tables(sql: str) -> set[str]:
 
 
 def dt_bounds(sql: str, con: Any, *, today: date | None = None) -> tuple[date | None, date | None]:
-    """The `dt` range [start, end) a statement can read, from its own `dt` predicates, to fetch only those partitions
-    of an S3 lake. A bound holds only if every SELECT reading a lake table has one; otherwise it is None (all)."""
+    """The `dt` range [start, end) a statement can read, to fetch only those partitions of an S3 lake. Correct first:
+    a bound is taken only from the top-level AND of a SELECT's own WHERE (never from an OR or NOT branch, nor from a
+    subquery), only in a SELECT that reads exactly one lake table or named view, and it holds only if every SELECT
+    reading the lake has one; otherwise it is None (every day). Dates are UTC dates (`today` pins current_date)."""
     exp = _sqlglot().exp
-    tree = _parse(athena_to_duckdb(sql, today=today))
-    lake_tables = set(FACT_TABLES) | set(TABLES)
+    con.execute("SET TimeZone = 'UTC'")  # current_date and friends as the query itself sees them
+    con.execute("SET enable_external_access = false")  # the constants evaluated here are the user's expressions
+    tree = _parse(athena_to_duckdb(sql, today=today or datetime.now(UTC).date()))
+    lake_tables = set(FACT_TABLES) | set(TABLES) | set(shared_views.views())
     lows: list[str] = []
     highs: list[str] = []
     all_low = all_high = True
@@ -350,7 +418,7 @@ def dt_bounds(sql: str, con: Any, *, today: date | None = None) -> tuple[date | 
         reads = [t for t in _own_tables(select, exp) if t.name in lake_tables]
         if not reads:
             continue
-        low, high = _select_bounds(select, con, exp)
+        low, high = _select_bounds(select, reads, con, exp) if len(reads) == 1 else (None, None)
         all_low &= low is not None
         all_high &= high is not None
         if low is not None:
@@ -374,22 +442,39 @@ def _own_tables(select: Any, exp: Any) -> list[Any]:
     return found
 
 
-def _select_bounds(select: Any, con: Any, exp: Any) -> tuple[str | None, str | None]:
+def _conjuncts(node: Any, exp: Any) -> list[Any]:
+    """The terms of a top-level AND (parentheses unwrapped); an OR or NOT is one opaque term."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this, exp) + _conjuncts(node.expression, exp)
+    return [node]
+
+
+def _select_bounds(select: Any, reads: list[Any], con: Any, exp: Any) -> tuple[str | None, str | None]:
     where = select.args.get("where")
     if where is None:
         return None, None
+    names = {reads[0].name, reads[0].alias_or_name}
     lows, highs = [], []
-    for node in where.find_all(exp.GTE, exp.GT, exp.EQ, exp.LT, exp.LTE, exp.Between):
-        if isinstance(node, exp.Between):
-            if _is_dt(node.this, exp):
-                lo, hi = _constant(node.args["low"], con, exp), _constant(node.args["high"], con, exp)
-                lows += [lo] if lo else []
-                highs += [hi + "="] if hi else []
+    for node in _conjuncts(where.this, exp):
+        if not isinstance(node, (exp.GTE, exp.GT, exp.EQ, exp.LT, exp.LTE, exp.Between, exp.In)):
+            continue  # OR, NOT, IS NULL, a function ...: no bound from it
+        if any(True for _ in node.find_all(exp.Select)):
+            continue  # a subquery's dt is not this SELECT's
+        if isinstance(node, (exp.Between, exp.In)):
+            if not _is_dt(node.this, exp, names):
+                continue
+            values = [node.args["low"], node.args["high"]] if isinstance(node, exp.Between) else list(node.expressions)
+            found = [_constant(v, con, exp) for v in values]
+            if values and all(found):
+                lows.append(min(v for v in found if v))
+                highs.append(max(v for v in found if v) + "=")
             continue
         left, right = node.this, node.expression
-        flipped = _is_dt(right, exp) and not _is_dt(left, exp)
+        flipped = _is_dt(right, exp, names) and not _is_dt(left, exp, names)
         column, other = (right, left) if flipped else (left, right)
-        if not _is_dt(column, exp):
+        if not _is_dt(column, exp, names):
             continue
         value = _constant(other, con, exp)
         if value is None:
@@ -403,11 +488,15 @@ def _select_bounds(select: Any, con: Any, exp: Any) -> tuple[str | None, str | N
             highs.append(value + "=")
         if kind is exp.LT:
             highs.append(value)
-    return (min(lows) if lows else None), (max(highs) if highs else None)
+    # every term holds at once: the tightest of them
+    return (max(lows) if lows else None), (min(highs) if highs else None)
 
 
-def _is_dt(node: Any, exp: Any) -> bool:
-    return isinstance(node, exp.Column) and node.name == "dt"
+def _is_dt(node: Any, exp: Any, names: set[str] | None = None) -> bool:
+    """The `dt` column of this SELECT's lake table (unqualified, or qualified by its name or alias)."""
+    if not (isinstance(node, exp.Column) and node.name == "dt"):
+        return False
+    return names is None or not node.table or node.table in names
 
 
 def _constant(node: Any, con: Any, exp: Any) -> str | None:

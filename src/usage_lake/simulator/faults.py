@@ -257,6 +257,8 @@ def _parse_item(item: str) -> tuple[Fault, float]:
     kind, has_arg, arg = head.partition("=")
     try:
         p = float(probability) if probability else 1.0
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"a probability is from 0 to 1, got {probability}")
         if kind.isdigit():
             code = int(kind)
             if code == 429:
@@ -277,5 +279,7 @@ def _parse_item(item: str) -> tuple[Fault, float]:
         if kind in _BODY_FAULTS and not has_arg:
             return Fault(kind), p
     except ValueError as exc:
-        raise ValueError(f"bad fault spec item {item!r}: {exc}") from exc
-    raise ValueError(f"bad fault spec item {item!r}: unknown kind {kind!r}")
+        raise ValueError(f"bad fault spec item {item!r}: {exc}") from None
+    known = ", ".join(["429[=SECONDS|none]", "CODE (e.g. 503)", "slow[=SECONDS]", "missing_field[=NAME]", "set_field[=NAME=INT]",
+                       "duplicate_row", "short_page[=N]", *_BODY_FAULTS])
+    raise ValueError(f"bad fault spec item {item!r}: unknown kind {kind!r} (known: {known}; each may end in :PROBABILITY)")

@@ -332,11 +332,14 @@ class AdminClient:
             delay = self._delay(attempt, retry_after)
             if attempt == self._retry.max_attempts or waited + delay > self._retry.max_total:
                 hint = " A 429 without retry-after can mean the organization hit a spend limit." if reason == "429" and retry_after is None else ""
+                if attempt > 1:  # the retries were quiet (INFO); the one that gives up is not
+                    logger.warning("GET %s: gave up after %d attempt(s) in %.1f s; last: %s", path, attempt, waited, problem)
                 raise AdminApiError(f"GET {path} failed after {attempt} attempt(s) and {waited:.1f} s of retrying; last: {problem}.{hint}")
             self._check_deadline(path, f"retrying ({problem})", needs=delay)
             self.stats.retries += 1
             self.stats.retry_reasons[reason] += 1
-            logger.warning("GET %s: %s; retrying in %.2f s (attempt %d of %d)", path, problem, delay, attempt + 1, self._retry.max_attempts)
+            # a retry that works is counted (the run's closing note), not shown: INFO, seen with -v
+            logger.info("GET %s: %s; retrying in %.2f s (attempt %d of %d)", path, problem, delay, attempt + 1, self._retry.max_attempts)
             self._sleep(delay)
             waited += delay
         raise AssertionError("unreachable")  # pragma: no cover
