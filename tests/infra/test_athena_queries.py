@@ -357,7 +357,7 @@ def test_every_key_and_workspace_in_usage_has_its_name_archived_ones_included(fi
     assert billed == {space: places[space] for space in billed} and None in billed
 
 
-def test_names_at_the_time_come_from_that_days_snapshot(filled, duck):
+def test_names_at_the_time_come_from_the_snapshot_in_force_on_the_day(filled, duck):
     org, _ = filled
     key, space = org.directory.api_keys[0], org.directory.workspaces[0]
     seen = rows(duck, """SELECT dt, min(api_key_name) AS now_name, min(api_key_name_at_time) AS then_name,
@@ -368,7 +368,8 @@ def test_names_at_the_time_come_from_that_days_snapshot(filled, duck):
     assert {r["now_name"] for r in seen} == {"prod-backend"} and {r["now_space"] for r in seen} == {"Production"}
     assert (by_day["2026-11-10"]["then_name"], by_day["2026-11-10"]["then_space"]) == ("backend-v1", "Prod (old)")
     assert (by_day[TODAY.isoformat()]["then_name"], by_day[TODAY.isoformat()]["then_space"]) == (key["name"], space["name"])
-    assert {r["then_name"] for d, r in by_day.items() if d not in ("2026-11-10", TODAY.isoformat())} == {None}
+    # the snapshot in force: the latest on or before the day (11-10 until today), else the earliest (11-10, for the days before it)
+    assert {(r["then_name"], r["then_space"]) for d, r in by_day.items() if d != TODAY.isoformat()} == {("backend-v1", "Prod (old)")}
 
 
 def test_labels_from_the_file_the_agent_map_and_workspace_tags(filled, duck):
@@ -401,14 +402,18 @@ def project_of(org: SimulatedOrg, key: str | None, space: str | None) -> str:
 
 
 def test_spend_by_project(filled, athena):
+    """Labels as in force on each row's day: the LABELS file's from today (the run that set it), the Nov 10 snapshot's
+    (workspace tags only, no `project`) on the days before it."""
     org, _ = filled
-    by_key = estimate(org, midnight(WINDOW_30), ("api_key_id", "workspace_id"))
-    tokens = usage_by(org, midnight(WINDOW_30), ("api_key_id", "workspace_id"))
     expected: dict[str, Decimal] = defaultdict(Decimal)
     output: dict[str, int] = defaultdict(int)
-    for (key, space), usd in by_key.items():
-        expected[project_of(org, key, space)] += usd
-        output[project_of(org, key, space)] += tokens[(key, space)]["output_tokens"]
+    for start, end, labelled in ((midnight(WINDOW_30), midnight(TODAY), False), (midnight(TODAY), NOW, True)):
+        by_key = estimate(org, start, ("api_key_id", "workspace_id"), end)
+        tokens = usage_by(org, start, ("api_key_id", "workspace_id"), end)
+        for (key, space), usd in by_key.items():
+            project = project_of(org, key, space) if labelled else "(no project)"
+            expected[project] += usd
+            output[project] += tokens[(key, space)]["output_tokens"]
     found = {r["project"]: r for r in athena("spend_by_project")}
     assert set(found) == {"search", "research", "platform", "(no project)"}
     assert {p: r["estimated_usd"] for p, r in found.items()} == expected  # exact decimals

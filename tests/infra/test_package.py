@@ -211,7 +211,8 @@ def test_the_zip_runs_the_handler_under_python_313(task_root, runtime_root, moto
     # every row the simulator served over both invocations was written, exactly once per invocation
     assert summary["rows"]["usage"] + incremental["rows"]["usage"] == served.usage_rows > 0
     assert summary["rows"]["cost"] + incremental["rows"]["cost"] == served.cost_rows > 0
-    assert summary["days_written"] == 6  # 3 days x (usage, cost)
+    # 3 days x (usage, cost), and the organization and workspaces snapshots FOCUS names its rows by (with their tags as labels)
+    assert summary["days_written"] == 6 + 3
     # the alert path ran in the package: every day of the window passed $10, one SNS message each
     assert incremental["outcome"] == "succeeded" and incremental["alerts_sent"] == 4 and incremental["alerts_failed"] == 0
     messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]

@@ -255,8 +255,11 @@ def test_monthly_budget_steps_and_forecast_fire_once_each(sim, org, local_lake):
     assert len(publisher.alerts) == 2  # nothing new
     smaller = (spent / Decimal("1.05")).quantize(Decimal("1"))
     ingest(incremental(), sim=sim, lake=local_lake, settings=Settings(base_url=sim.base_url, monthly_budget_usd=smaller), publisher=publisher)
-    # a lower budget: its 100% step is news; its forecast is not (the forecast already passed the larger budget)
-    assert publisher.keys[2:] == [f"monthly/2026-11/actual-100/b{smaller}"] and publisher.alerts[2].severity == "critical"
+    # a lower budget is a new rule: its highest step (100%) and its forecast are news, sent once each
+    assert publisher.keys[2:] == [f"monthly/2026-11/actual-100/b{smaller}", f"monthly/2026-11/forecast-100/b{smaller}"]
+    assert publisher.alerts[2].severity == "critical"
+    ingest(incremental(), sim=sim, lake=local_lake, settings=Settings(base_url=sim.base_url, monthly_budget_usd=smaller), publisher=publisher)
+    assert len(publisher.alerts) == 4  # nothing new, and never a lower step of the same rule
 
 
 def test_a_spike_today_fires_once(sim, org, local_lake):

@@ -19,6 +19,7 @@ The sequence (cost report lagging 6 hours, usage lookback 1 day, cost lookback 2
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -256,6 +257,11 @@ def period_id(period: str, span: tuple[date, date]) -> str:
     return f"{span[0]:%Y-%m}"
 
 
+def rule_key(key: str) -> str:
+    """An alert key without the digest of a scoped budget's scope (`-s1a2b3c4d`: a changed scope is a new rule)."""
+    return re.sub(r"-s[0-9a-f]{8}$", "", key)
+
+
 def tag(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
@@ -399,10 +405,10 @@ def test_a_pinned_sequence_of_runs_sends_exactly_the_expected_alerts_once(scenar
     sent_per_run, _ = sequence
     expected = expected_alerts(states, budgets)
     for n, (sent, wanted) in enumerate(zip(sent_per_run, expected, strict=True)):
-        budget_alerts = {a.key: Decimal(a.document["figure"]) for a in sent if a.kind == "budget"}
+        budget_alerts = {rule_key(a.key): Decimal(a.document["figure"]) for a in sent if a.kind == "budget"}
         assert budget_alerts == wanted, f"run R{n + 1} at {RUNS[n]}"
     # the scenario's milestones, each at the run the issue describes
-    keys = [{a.key for a in sent} for sent in sent_per_run]
+    keys = [{rule_key(a.key) for a in sent} for sent in sent_per_run]
     org_monthly, growth, opus = budgets["org-monthly"], budgets["growth-daily"], budgets["opus-weekly-output"]
     search, platform = budgets["search-project"], budgets["platform-weekly-billed"]
     forecast = budgets["org-forecast"]
@@ -465,7 +471,7 @@ def test_status_lists_every_budget_with_figures_forecasts_and_what_was_sent(scen
         assert row["forecast"] == (None if forecast is None else str(forecast.quantize(Decimal("0.01"))))
         assert Decimal(row["percent"]) == (Decimal(row["figure"]) * 100 / Decimal(row["amount"])).quantize(Decimal("0.01"))
     growth_29 = next(r for r in rows if r["budget"] == "growth-daily" and r["period_id"] == "2026-11-29")
-    assert [s["key"] for s in growth_29["sent"]] == [f"budget/growth-daily/2026-11-29/cost/actual-100/a{tag(budgets['growth-daily'].amount)}"]
+    assert [rule_key(s["key"]) for s in growth_29["sent"]] == [f"budget/growth-daily/2026-11-29/cost/actual-100/a{tag(budgets['growth-daily'].amount)}"]
     assert growth_29["would_fire"] == [] and growth_29["basis"] == "cost" and growth_29["billed_days"] == 1
     search = next(r for r in rows if r["budget"] == "search-project")
     assert search["basis"] == "estimated" and search["sent"] == []
@@ -600,37 +606,42 @@ def test_a_filter_policy_on_budget_receives_only_those_budgets(aws, tmp_path):
     assert budgets_in("finops") == [(b, k) for b, k in everything if b in ("org-weekly", "platform-daily")]
 
 
-# -- the file, checked at start ------------------------------------------------------------------------------------
+# -- the file: refused when malformed; names resolved when evaluated, never stopping a run ---------------------------
 
-def test_names_are_resolved_against_the_snapshots_and_refused_in_one_line(tmp_path):
+def test_names_resolve_through_the_snapshots_and_a_budget_that_cannot_be_evaluated_says_why(tmp_path):
     org = Org.of(SimulatedOrg.small())
     lake = LocalLake(tmp_path / "lake")
     path = tmp_path / "budgets.json"
+    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
-    def load(scope: dict, measure: str = "cost") -> None:
+    def row(scope: dict, measure: str = "cost") -> dict:
         path.write_text(json.dumps({"budgets": [{"name": "team", "period": "daily", "amount": "5", "measure": measure, "scope": scope}]}))
-        load_budgets(Settings(budgets=str(path)), lake)
+        settings = Settings(budgets=str(path))
+        alerting = Alerting(lake, settings, Recorder(), run_id="t", clock=lambda: now, budgets=load_budgets(settings))
+        return [r for r in alerting.budget_rows(now) if r["budget"] == "team"][-1]
 
-    load({"workspace": ["Nowhere"]})  # no snapshot yet: names wait for it
+    assert row({"workspace": ["Nowhere"]})["error"] == (
+        "cannot evaluate: BUDGETS: budget 'team': `scope.workspace` 'Nowhere' needs the workspaces snapshot to find its id, "
+        "and the lake has none yet; use `workspace_id`")
     org.write_snapshots(lake)
-    load({"workspace": ["growth"]})  # a unique name, any case
-    with pytest.raises(SettingsError, match=r"^BUDGETS: budget 'team': `scope.workspace` 'Nowhere' is no workspace name in the "
-                                            r"workspaces snapshot of 2026-11-01 \(known: Growth, Platform\)$"):
-        load({"workspace": ["Nowhere"]})
+    assert row({"workspace": ["growth"]})["error"] is None  # a name, any case
+    assert row({"workspace": ["Nowhere"]})["error"] == (
+        "cannot evaluate: BUDGETS: budget 'team': `scope.workspace` 'Nowhere' is no workspace name in any workspaces snapshot "
+        "(known on 2026-11-23: Growth, Platform)")
     lake.put(partition_key("api_keys", date(2026, 11, 2)), parquet_bytes(pa.table({"id": list(org.keys[:2]), "name": ["prod", "prod"]})))
-    with pytest.raises(SettingsError, match=r"^BUDGETS: budget 'team': `scope.api_key` 'prod' is ambiguous: 2 api keys have that name"):
-        load({"api_key": ["prod"]})
-    with pytest.raises(SettingsError, match="billed_cost cannot be scoped by a label that API keys carry"):
-        load({"label:project": ["search"]}, measure="billed_cost")
-    load({"label:team": ["platform"]}, measure="billed_cost")  # a workspace label: the cost report bills it
+    assert row({"api_key": ["prod"]}, measure="estimated_cost")["error"] is None  # two keys share it (a rotation): both
+    keyed = row({"label:project": ["search"]}, measure="billed_cost")  # a label keys carry: the estimate, and it says so
+    assert (keyed["error"], keyed["basis"]) == (None, "estimated") and "no per-key cost" in keyed["basis_note"]
+    assert row({"label:team": ["platform"]}, measure="billed_cost")["error"] is None  # a workspace label: the cost report bills it
     with pytest.raises(SettingsError, match="billed_cost cannot be scoped by `api_key_id`"):
-        load({"api_key_id": [org.keys[0]]}, measure="billed_cost")
+        row({"api_key_id": [org.keys[0]]}, measure="billed_cost")  # malformed: refused in one line
     with pytest.raises(SettingsError, match=r"BUDGETS 'nowhere\.json' could not be read"):
         load_budgets(Settings(budgets="nowhere.json"))
 
 
-
-def test_the_function_reads_budgets_from_s3_and_refuses_a_bad_file_before_anything_is_written(aws, sim, monkeypatch):
+def test_a_missing_or_malformed_budgets_file_does_not_stop_ingestion(aws, sim, monkeypatch):
+    """The function ingests everything, then fails the budgets step by name (outcome partial, the run log) and sends
+    one notice per version of the file; a good file alerts again."""
     from support import LAKE_BUCKET, FakeContext, deploy_env
 
     s3 = boto3.client("s3")
@@ -642,15 +653,28 @@ def test_the_function_reads_budgets_from_s3_and_refuses_a_bad_file_before_anythi
                BUDGETS="s3://team-config/budgets.json")
     from handlers import ingest as handler_module
 
+    def notices() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix="alerts/sent/problem/BUDGETS/").get("Contents", [])
+        return [o["Key"] for o in listed]
+
+    def run(hour: int) -> dict:
+        return handler_module.handler({"mode": "incremental", "now": f"2026-11-23T{hour}:30:00Z"}, FakeContext())
+
+    summary = run(12)  # the file is missing
+    assert summary["outcome"] == "partial" and summary["alerts_sent"] == 0 and len(notices()) == 1
+    assert s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix="usage_messages/")["KeyCount"] > 0  # the data is in
     s3.put_object(Bucket="team-config", Key="budgets.json", Body=json.dumps({"budgets": [
         {"name": "growth-weekly", "period": "fortnightly", "amount": "100"}]}).encode())
-    with pytest.raises(SettingsError, match=r"^BUDGETS: budget 'growth-weekly': `period` must be one of daily, weekly, monthly "):
-        handler_module.handler({"mode": "incremental", "now": "2026-11-23T14:30:00Z"}, FakeContext())
-    assert s3.list_objects_v2(Bucket=LAKE_BUCKET).get("KeyCount") == 0 and sim.requests == []
+    for hour in (13, 14):  # malformed: a new version, told once
+        summary = run(hour)
+        assert summary["outcome"] == "partial" and len(notices()) == 2
+    assert [e["report"] for e in summary["errors"]] == ["budgets"] and summary["days_written"] > 0
+    assert any(n.startswith("budgets step failed: BUDGETS: budget 'growth-weekly'") for n in summary["notes"])
+    assert summary["errors"][0]["error"].startswith("BUDGETS: budget 'growth-weekly': `period` must be one of daily, weekly, monthly ")
 
     s3.put_object(Bucket="team-config", Key="budgets.json", Body=json.dumps({"budgets": [
         {"name": "org-daily", "period": "daily", "amount": "1", "measure": "estimated_cost"}]}).encode())
-    summary = handler_module.handler({"mode": "incremental", "now": "2026-11-23T14:30:00Z"}, FakeContext())
+    summary = run(15)
     assert summary["outcome"] == "succeeded" and summary["alerts_sent"] == 4  # today and the 3 days before, each over $1
 
 

@@ -67,12 +67,13 @@ def test_backfill_into_s3_equals_the_simulator_exactly(sim, org, s3_lake):
         ("usage", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "168"),
         ("cost", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z", "31"),
     ]
-    assert (record.requests, record.pages, record.retries) == (6, 6, 0)
+    # and the organization and workspaces snapshots FOCUS names its rows from (one page each: the lake had none)
+    assert (record.requests, record.pages, record.retries) == (6 + 2, 6 + 2, 0)
     keys = s3_lake.list("")
     assert len([k for k in keys if k.startswith("usage_messages/")]) == 14
     assert len([k for k in keys if k.startswith("cost_report/")]) == 14
-    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 6
-    assert len([k for k in keys if k.endswith("manifest.json")]) == 28
+    assert len([k for k in keys if k.startswith("raw/") and k.endswith(".json.gz")]) == 6 + 2
+    assert len([k for k in keys if k.endswith("manifest.json")]) == 28 + 2
     assert len([k for k in keys if k.startswith("runs/")]) == 1
     assert record.rows("usage") == usage.num_rows
     # what went over the wire
@@ -107,10 +108,10 @@ def test_re_runs_replace_days_and_never_duplicate(sim, org, local_lake):
     # the first run, with no previous run to size its pages by, asked for a day, then the other two days (per
     # report); the next ones asked for the three days at once: new pages, stored. The third got the second's
     # pages back: not stored again, and each run's manifests still name them
-    assert (first.pages, second.pages, third.pages) == (4, 2, 2)
+    assert (first.pages, second.pages, third.pages) == (4 + 2, 2, 2)  # the first: and the organization and workspaces snapshots
     assert [k for k in local_lake.list("raw/") if k.endswith(".json.gz")] == raw_pages
     assert (first.raw_pages_reused, second.raw_pages_reused, third.raw_pages_reused) == (0, 0, third.pages)
-    assert len([k for k in local_lake.list("raw/") if k.endswith("manifest.json")]) == 3 * 2 * 3
+    assert len([k for k in local_lake.list("raw/") if k.endswith("manifest.json")]) == 3 * 2 * 3 + 2
 
 
 def test_incremental_refreshes_the_trailing_window(sim, org, local_lake):
@@ -133,7 +134,7 @@ def test_incremental_refreshes_the_trailing_window(sim, org, local_lake):
         ("cost", "2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z", "1"),
         ("cost", "2026-11-21T00:00:00Z", "2026-11-23T00:00:00Z", "31"),
     ]
-    assert (record.requests, record.pages) == (4, 4)
+    assert (record.requests, record.pages) == (4 + 2, 4 + 2)  # and the organization and workspaces FOCUS names rows by
     assert record.bytes_per_bucket == {("usage", "1h"): record.bytes_per_bucket[("usage", "1h")], ("cost", "1d"): record.bytes_per_bucket[("cost", "1d")]}
     assert 2_000 < record.bytes_per_bucket[("usage", "1h")] < 20_000 and record.bytes_per_bucket[("cost", "1d")] > 10_000
 
@@ -159,7 +160,7 @@ def test_the_hourly_run_of_a_small_org_is_two_requests(sim, org, local_lake):
 def test_a_31_day_backfill_of_a_small_org_is_twelve_requests_then_ten(sim, org, local_lake):
     record = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
     # each report: its first day alone, the other 6 days of the first slice, then 3 slices of 7 days and one of 3
-    assert (record.requests, record.pages) == (12, 12)
+    assert (record.requests, record.pages) == (12 + 2, 12 + 2)  # and the organization and workspaces snapshots, once
     assert [q[0] for q in queries(sim)].count("usage") == 6
     sim.clear_requests()
     again = ingest(backfill(date(2026, 10, 1), NOV(1)), sim=sim, lake=local_lake)
@@ -187,7 +188,7 @@ def queries(sim) -> list[tuple[str, str, str, str]]:
     out = []
     for r in sim.requests:
         q = dict(r.query)
-        if "page" not in q:
+        if "page" not in q and ("usage_report" in r.path or "cost_report" in r.path):  # the reports (not the organization)
             out.append(("cost" if "cost_report" in r.path else "usage", q["starting_at"], q["ending_at"], q["limit"]))
     return out
 
@@ -213,7 +214,7 @@ def test_cost_not_billed_yet_is_not_an_error(org, local_lake):
         record = ingest(incremental(now, reports=("cost",)), sim=sim, lake=local_lake, settings=settings)
 
     assert record.outcome == "succeeded"
-    assert [(d.day, d.action) for d in record.days] == [(TODAY - timedelta(days=1), NOT_READY)]
+    assert [(d.day, d.action) for d in record.days if d.report == "cost"] == [(TODAY - timedelta(days=1), NOT_READY)]
     assert any("ending date must be after starting date" in note for note in record.notes)
     assert local_lake.list("cost_report/") == []
 
@@ -358,9 +359,9 @@ def test_curated_days_rebuild_from_raw_without_the_api(org, local_lake):
 
 @pytest.mark.parametrize(("width", "start", "end", "requests"), [
     # one 31-day slice: the first daily bucket alone, then the other 13 in one usage page; cost alike. Next time: a page each
-    ("1d", NOV(1), NOV(15), (4, 2)),
+    ("1d", NOV(1), NOV(15), (4 + 2, 2)),  # the first run: and the organization and workspaces snapshots
     # one-day slices: a 1,440-minute page and a cost page per day (cost's first asks for one bucket, the next 31)
-    ("1m", NOV(20), NOV(22), (4, 4)),
+    ("1m", NOV(20), NOV(22), (4 + 2, 4)),
 ])
 def test_other_bucket_widths_give_the_same_totals(sim, org, local_lake, width, start, end, requests):
     settings = Settings(base_url=sim.base_url, usage_bucket_width=width)

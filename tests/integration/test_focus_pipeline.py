@@ -112,12 +112,41 @@ def test_the_spec_rules_hold_but_for_the_documented_exceptions(filled):
     _, lake = filled
     table = focus_table(lake, FIRST, END)
     code_execution = pc.sum(pc.equal(table.column("x_CostType"), "code_execution")).as_py()
-    assert violations(table) == {
-        "BillingAccountId: MUST NOT be null": table.num_rows,  # no organization snapshot in this lake
+    assert violations(table) == {  # the billing account is set: the back-fill read /v1/organizations/me
         "ConsumedQuantity: MUST NOT be null for Usage": code_execution,
         "PricingQuantity: MUST NOT be null for Usage": code_execution,
         "ListUnitPrice: MUST NOT be null for Usage": code_execution,
     }
+
+
+def test_back_filled_focus_days_have_the_billing_account_and_workspace_names(filled, tmp_path):
+    """A back-fill of days older than any snapshot (reports usage and cost only): the run takes the organization and
+    workspaces snapshots the lake lacks, and the days before them are named by the earliest (the snapshot rule); a
+    rebuild of days written without them fills them in."""
+    org, lake = filled
+    account = (org.directory.organization["id"], org.directory.organization["name"])
+    names = {w["id"]: w["name"] for w in org.directory.workspaces} | {"default": "Default Workspace"}
+
+    def named(table) -> None:
+        assert {(r["BillingAccountId"], r["BillingAccountName"]) for r in table.to_pylist()} == {account}
+        assert {(r["SubAccountId"], r["SubAccountName"]) for r in table.to_pylist()} == {
+            (i, names[i]) for i in set(table.column("SubAccountId").to_pylist())}
+        assert len(set(table.column("SubAccountId").to_pylist())) >= 3
+
+    named(focus_table(lake, FIRST, END))
+    copy = LocalLake(tmp_path / "lake")
+    shutil.copytree(lake.root, copy.root)
+    snapshots = {table: [(key, copy.get(key)) for key in copy.list(f"{table}/")] for table in ("organization", "workspaces")}
+    for table in snapshots:
+        shutil.rmtree(copy.root / table)
+    rebuild_days(copy, reports=["cost"], start=FIRST, end=END, settings=Settings())
+    bare = focus_table(copy, FIRST, END)
+    assert set(bare.column("BillingAccountId").to_pylist()) == {None}  # what a lake without them held
+    for stored in snapshots.values():
+        for key, body in stored:
+            copy.put(key, body)
+    rebuild_days(copy, reports=["cost"], start=FIRST, end=END, settings=Settings())
+    named(focus_table(copy, FIRST, END))
 
 
 def test_rerun_replaces_the_days_and_rebuild_reproduces_them(filled, tmp_path):

@@ -5,6 +5,7 @@ real HTTP against the simulator into moto S3 and a local lake, compared with the
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -165,14 +166,15 @@ def test_labels_from_an_s3_file_and_the_agent_map_appear(org, s3_lake, monkeypat
     assert s3_lake.list("labels/") == [partition_key("labels", TODAY)]
 
 
-def test_a_label_file_that_is_wrong_fails_before_anything_is_fetched(org, local_lake, tmp_path):
+def test_a_label_file_that_is_wrong_does_not_stop_the_data_and_fails_the_labels_step_by_name(org, local_lake, tmp_path):
     bad = tmp_path / "labels.json"
     bad.write_text(json.dumps({"api_keys": {"prod-backend": {"project": "search"}}}))
     with Simulator(org, now=NOW) as sim:
-        with pytest.raises(Exception, match=r"LABELS file .*api_keys must be keyed by id \(apikey_\.\.\.\), got 'prod-backend'"):
-            ingest(incremental(reports=EVERYTHING), sim=sim, lake=local_lake, settings=Settings(base_url=sim.base_url, labels=str(bad)))
-        assert sim.requests == []
-    assert local_lake.list("") == []
+        record = ingest(incremental(reports=EVERYTHING), sim=sim, lake=local_lake, settings=Settings(base_url=sim.base_url, labels=str(bad)))
+    assert record.outcome == "partial" and [(e.report, e.error_type) for e in record.errors] == [("labels", "SettingsError")]
+    assert re.search(r"LABELS file .*api_keys must be keyed by id \(apikey_\.\.\.\), got 'prod-backend'", record.errors[0].error)
+    assert local_lake.list("usage_messages/") and local_lake.list("workspaces/")  # the data and the names are in
+    assert local_lake.list("labels/") == []  # no labels were ever good: none are written from a bad file
 
 
 # -- once a day, re-runs replace ---------------------------------------------------------------------------------
@@ -305,10 +307,14 @@ def test_alert_messages_name_workspaces_and_keys(org, local_lake):
     assert not any(k in text for k in org.api_key_ids if k and k not in shared)  # every other key by its name alone
 
 
-def test_a_run_with_only_the_reports_writes_no_names_and_keeps_its_old_behaviour(sim, org, local_lake):
+def test_a_run_with_only_the_reports_takes_the_names_focus_needs_once(sim, org, local_lake):
     record = ingest(backfill(NOV(1), NOV(3)), sim=sim, lake=local_lake)
     assert record.reports == ("usage", "cost") and record.errors == []
-    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "runs"}  # focus: derived from cost
+    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "runs", "organization", "labels",
+                                                              "workspaces"}  # focus: derived from cost, named by the two snapshots (labels: their tags)
+    sim.clear_requests()
+    ingest(backfill(NOV(3), NOV(4)), sim=sim, lake=local_lake)
+    assert org_requests(sim) == []  # the lake has them now
 
 
 def test_the_cli_shows_names_and_which_endpoint_failed(org, tmp_path, monkeypatch, capsys):

@@ -178,7 +178,7 @@ def test_names_and_tags_fall_back_without_snapshots():
     assert all(r["Tags"] == [] for r in rows)
 
 
-def test_names_and_tags_come_from_the_latest_snapshot_on_or_before_the_day(tmp_path):
+def test_names_and_tags_come_from_the_snapshot_in_force_the_latest_on_or_before_the_day_else_the_earliest(tmp_path):
     lake = LocalLake(tmp_path)
     tags = pa.map_(pa.string(), pa.string())
 
@@ -203,7 +203,11 @@ def test_names_and_tags_come_from_the_latest_snapshot_on_or_before_the_day(tmp_p
         A: ("Search", {"team": "search", "env": "staging"}),  # a label refines the workspace's own tag
         B: ("Support", {"cost_center": "cc-7"}),
     }
-    assert names_on(lake, date(2026, 10, 31)) == Names()  # before any snapshot: the fallbacks
+    assert names_on(LocalLake(tmp_path / "empty"), DAY) == Names()  # no snapshot at all: the fallbacks
+    before = names_on(lake, date(2026, 10, 31))  # a back-filled day before every snapshot: the earliest ones stand in
+    assert (before.organization_id, before.organization_name, before.workspaces) == ("org-old", "Old name", {A: "Search", B: "Support"})
+    assert before.sources == ("organization 2026-11-01 (the earliest, later than the day)",
+                              "workspaces 2026-11-19 (the earliest, later than the day)", "labels 2026-11-20 (the earliest, later than the day)")
 
 
 def test_priority_tier_is_added_only_behind_the_setting_and_marked_estimated():

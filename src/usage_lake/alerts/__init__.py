@@ -10,7 +10,8 @@
     digest.py      the weekly digest (Mondays): last week against the week before, budgets, movers, gaps
     delivery.py    exactly once: claims, `.failed` retries, sent records in the lake; a family only rises
     status.py      where we stand: what `usage-lake alerts` prints (and its JSON rows)
-    run.py         the budgets loaded at start (`load_budgets`) and one run's alerting wired once (`Alerting`)
+    run.py         the budgets file read (`load_budgets`), one run's alerting wired once (`Alerting`), and the notices
+                   of what cannot be evaluated (`notice`)
     publishers.py  SNS (deployed) and the lake's outbox (local); the only boto3 user here
 """
 
@@ -18,7 +19,7 @@ from usage_lake.alerts.delivery import Delivery, Publisher, Sender
 from usage_lake.alerts.figures import BILLED, ESTIMATED, BudgetFigure, DaySpend, Figures, read_day
 from usage_lake.alerts.messages import Alert, Messages
 from usage_lake.alerts.run import Alerting, load_budgets
-from usage_lake.alerts.status import budget_rows, render_budgets
+from usage_lake.alerts.status import budget_rows, render_budgets, sent_since
 
 __all__ = ["BILLED", "ESTIMATED", "Alert", "Alerting", "BudgetFigure", "DaySpend", "Delivery", "Figures", "Messages", "Publisher",
-           "Sender", "budget_rows", "load_budgets", "read_day", "render_budgets"]
+           "Sender", "budget_rows", "load_budgets", "read_day", "render_budgets", "sent_since"]

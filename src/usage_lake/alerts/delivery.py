@@ -13,12 +13,17 @@ levels were kept (keys without the amount) covers its whole family.
 A message no retry can deliver (the publisher raises `Unsendable`: too big for SNS even cut down, or refused as
 invalid) is reported once, with its reason, in the run that tried (`Delivery.unsendable`, the run log) and
 recorded as `alerts/sent/<key>.json` with `not_sent` set, so later runs do not fail on it again every hour.
+
+A budget's alerts are also of one rule (`rule_of`: its amount, the last part of the key, and its scope): a
+lowered or raised amount, or a changed scope, is a new rule whose steps are evaluated afresh and sent once each;
+within one rule a lower step never follows a higher one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,11 +36,14 @@ from usage_lake.lake.layout import alert_claim_key, alert_claims_prefix, alert_f
 from usage_lake.lake.store import Lake
 from usage_lake.times import format_timestamp
 
-__all__ = ["STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "Unsendable", "covering", "family_records", "sent_record"]
+__all__ = [
+    "STALE_CLAIM", "Delivery", "Outcome", "Publisher", "Sender", "Unsendable", "covering", "family_records", "rule_of", "sent_record",
+]
 
 logger = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(minutes=15)
+_AMOUNT_PART = re.compile(r"[ab]\d+(\.\d+)?")  # a budget key's last part: its amount (`rules._amount_part`)
 
 
 class Outcome(StrEnum):
@@ -81,9 +89,28 @@ def family_records(lake: Lake, family: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda record: record["sent_at"])
 
 
-def covering(lake: Lake, family: str, level: Decimal) -> dict[str, Any] | None:
-    """The sent record that makes an alert of this family and level redundant (at this level or above), if any."""
+def rule_of(key: str, scope: str | None) -> tuple[str, str] | None:
+    """A budget alert's rule: its amount (the key's last part: `a500`, `b1000`, `a500-s<scope digest>`) and its scope; None for the
+    daily-threshold and spike alerts (their families already hold one line each)."""
+    if not key.startswith(("budget/", "monthly/")):
+        return None
+    return key.rsplit("/", 1)[-1].partition("-")[0], scope or "all"
+
+
+def _of_rule(record: dict[str, Any], rule: tuple[str, str]) -> bool:
+    """True when a sent record is of `rule`. Records from before amounts (or scopes) were kept cover every rule."""
+    amount = record.get("key", "").rsplit("/", 1)[-1].partition("-")[0]  # a scope's digest may follow: a500-s1a2b3c4d
+    if not _AMOUNT_PART.fullmatch(amount):
+        return True
+    return amount == rule[0] and record.get("scope", rule[1]) == rule[1]
+
+
+def covering(lake: Lake, family: str, level: Decimal, rule: tuple[str, str] | None = None) -> dict[str, Any] | None:
+    """The sent record that makes an alert of this family and level redundant (at this level or above), if any;
+    with `rule`, only a record of that rule covers it."""
     for record in reversed(family_records(lake, family)):
+        if rule is not None and not _of_rule(record, rule):
+            continue
         if record.get("level") is None or Decimal(record["level"]) >= level:
             return record
     return None
@@ -110,7 +137,7 @@ class Sender:
         return delivery
 
     def deliver_one(self, alert: Alert) -> Outcome:
-        if covering(self.lake, alert.family, alert.level) is not None:
+        if covering(self.lake, alert.family, alert.level, rule_of(alert.key, alert.scope)) is not None:
             return Outcome.COVERED
         claims = sorted(k for k in self.lake.list(alert_claims_prefix(alert.key)) if not k.endswith(".failed.json"))
         now = self.clock()

@@ -295,7 +295,7 @@ class Figures:
 
     def name(self, kind: str, entity_id: str | None) -> str:
         """For people: a workspace or key by its name in the latest snapshot ("name (id)" when two share it), else its id."""
-        self._names = self._names or Names.load(self.lake)  # read once per run
+        self._names = self._names or Names.load(self.lake, reader=self.snapshots)  # read once per run
         return self._names.workspace(entity_id) if kind == "workspace" else self._names.api_key(entity_id)
 
     def best(self, day: date) -> Decimal | None:

@@ -18,6 +18,7 @@ sent only above the highest level already sent (`delivery.py`), so steps never g
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,7 +30,7 @@ from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
 
 __all__ = [
-    "BUDGET_STEPS", "FORECAST_AFTER_DAYS", "MONTH_END_GRACE_DAYS", "SPIKE_MIN_DAYS", "BudgetReached", "DailyOver", "Finding",
+    "BUDGET_STEPS", "FORECAST_AFTER_DAYS", "MONTH_END_GRACE_DAYS", "SPIKE_MIN_DAYS", "BudgetReached", "CannotEvaluate", "DailyOver", "Finding",
     "ForecastOver", "Spike", "budget_family", "budget_findings", "evaluate", "months_open", "tag",
 ]
 
@@ -121,8 +122,10 @@ def budget_family(spend: BudgetFigure, kind: str) -> str:
 
 
 def _amount_part(budget: Budget) -> str:
-    """The amount in a key (a changed amount is a new rule): `b<amount>` for the legacy budget, else `a<amount>`."""
-    return f"{'b' if budget.legacy else 'a'}{tag(budget.amount)}"
+    """The rule in a key (a changed amount or scope is a new rule): `b<amount>` for the legacy budget, else
+    `a<amount>`, and for a scoped budget `-s<digest of its scope>` (`delivery.rule_of` reads it back)."""
+    part = f"{'b' if budget.legacy else 'a'}{tag(budget.amount)}"
+    return f"{part}-s{hashlib.sha256(budget.scope_text.encode()).hexdigest()[:8]}" if budget.scope else part
 
 
 def _budget_prefix(spend: BudgetFigure) -> str:
@@ -157,22 +160,40 @@ class Spike:
 Finding = DailyOver | BudgetReached | ForecastOver | Spike
 
 
+@dataclass(frozen=True)
+class CannotEvaluate:
+    """A budget that could not be evaluated over a period (a name no snapshot knows, a measure the lake cannot
+    compute): skipped, reported once per budget and period; the run goes on."""
+
+    budget: Budget
+    period_id: str
+    reason: str
+
+    @property
+    def key(self) -> str:
+        return f"problem/{self.budget.name}/{self.period_id}/cannot-evaluate"
+
+    def __str__(self) -> str:
+        return f"budget {self.budget.name!r} ({self.period_id}) cannot be evaluated: {self.reason}"
+
+
 def evaluate(figures: Figures, settings: Settings, days: list[date], now: datetime, budgets: list[Budget] | None = None,
-             problems: list[str] | None = None) -> list[Finding]:
+             problems: list[CannotEvaluate] | None = None) -> list[Finding]:
     """What the rules raise for these days at `now` (before de-duplication). `budgets` defaults to the legacy settings';
-    a budget that cannot be evaluated (a name the snapshots do not know) is skipped and told in `problems`."""
+    a budget that cannot be evaluated over a period (a name the snapshots do not know) is skipped and told in `problems`."""
     findings: list[Finding] = []
     budgets = budgets if budgets is not None else legacy_budgets(settings.daily_spend_threshold_usd, settings.monthly_budget_usd)
     for budget in budgets:
-        try:
-            if budget.legacy and budget.period == Period.DAILY:
-                findings += daily(figures, days, now, budget.amount)
-            else:
-                findings += budget_findings(figures, budget, now)
-        except SettingsError as exc:
-            if problems is None:
-                raise
-            problems.append(str(exc))
+        if budget.legacy and budget.period == Period.DAILY:
+            findings += daily(figures, days, now, budget.amount)
+            continue
+        for span in open_spans(budget.period, now):
+            try:
+                findings += period_findings(figures.budget(budget, span, now))
+            except SettingsError as exc:
+                if problems is None:
+                    raise
+                problems.append(CannotEvaluate(budget, span.id, str(exc)))
     if settings.spike_ratio is not None:
         findings += spike(figures, now, settings.spike_ratio)
     return findings

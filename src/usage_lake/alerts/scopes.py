@@ -3,12 +3,13 @@
 A scope keeps the rows whose `workspace_id`, `api_key_id`, `model`, `service_tier` and `inference_geo` are among
 its values (every listed field must match), plus:
 
-- names: `workspace` and `api_key` name the ids through the `workspaces` / `api_keys` snapshot in force on the
-  day (the latest partition on or before it, else the earliest one); "Default Workspace" (or the id `default`)
-  is the default workspace, a null `workspace_id` in the reports. An unknown or ambiguous name is refused in one
-  line naming the budget.
-- `label:<key>`: the `labels` table in force on the day; a row's label is its API key's, else its workspace's
-  (as the `*_named` views read them).
+- names: `workspace` and `api_key` name ids through the whole history of the `workspaces` / `api_keys` snapshots
+  (`lake.snapshots`): every id that ever carried the name, so a renamed workspace answers to its old and new
+  names over the whole period, and a name several keys share (a rotation) means all of them. "Default Workspace"
+  (or the id `default`) is the default workspace, a null `workspace_id` in the reports. A name no snapshot
+  knows raises `SettingsError` naming the budget: the budget cannot be evaluated (the run goes on).
+- `label:<key>`: the `labels` snapshot in force on the day (`lake.snapshots`: the latest on or before it, else the
+  earliest); a row's label is its API key's, else its workspace's (as the `*_named` views read them).
 - `model` matches the id or its dated snapshots (`claude-sonnet-4-5` keeps `claude-sonnet-4-5-20250929`).
 
 The cost report has no API key: a scope on keys (or on a label some key carries) is measured on the estimate
@@ -31,10 +32,8 @@ import pyarrow.compute as pc
 
 from usage_lake.config.budgets import KEY_SCOPES, Budget
 from usage_lake.errors import SettingsError
-from usage_lake.lake.curated import partition_days, read_parquet
-from usage_lake.lake.layout import partition_key
 from usage_lake.lake.names import DEFAULT_WORKSPACE, NO_API_KEY
-from usage_lake.lake.store import Lake
+from usage_lake.lake.snapshots import SnapshotReader
 
 __all__ = ["DEFAULT_WORKSPACE", "DEFAULT_WORKSPACE_ID", "NO_API_KEY", "DayScope", "Scopes", "Snapshots", "model_family"]
 
@@ -49,46 +48,13 @@ def model_family(model: str) -> str:
     return _DATE_SUFFIX.sub("", model)
 
 
-class Snapshots:
-    """The organization snapshots and labels in the lake, as in force on a day: the latest partition on or before it,
-    else the earliest (days before the first snapshot use it). Each partition is read once."""
-
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
-        self._days: dict[str, list[date]] = {}
-        self._tables: dict[tuple[str, date], pa.Table] = {}
-
-    def day_of(self, table: str, day: date) -> date | None:
-        if table not in self._days:
-            self._days[table] = partition_days(self.lake, table)
-        days = self._days[table]
-        if not days:
-            return None
-        on_or_before = [d for d in days if d <= day]
-        return on_or_before[-1] if on_or_before else days[0]
+class Snapshots(SnapshotReader):
+    """The lake's snapshots (`lake.snapshots.SnapshotReader`), and the labels of one key as in force on a day."""
 
     def table(self, table: str, day: date, columns: list[str]) -> tuple[date, pa.Table] | None:
         """The snapshot in force on `day`, reduced to `columns` (a column it lacks reads as nulls)."""
-        snapshot = self.day_of(table, day)
-        if snapshot is None:
-            return None
-        if (table, snapshot) not in self._tables:
-            self._tables[(table, snapshot)] = read_parquet(self.lake.get(partition_key(table, snapshot)))
-        rows = self._tables[(table, snapshot)]
-        return snapshot, pa.table({name: rows.column(name) if name in rows.column_names else pa.nulls(rows.num_rows, pa.string())
-                                   for name in columns})
-
-    def ids_named(self, kind: str, day: date) -> tuple[date, dict[str, list[str]]] | None:
-        """name -> ids of the workspaces or API keys in force on `day` (None: no snapshot in the lake)."""
-        found = self.table(_NAME_TABLES[kind][0], day, ["id", "name"])
-        if found is None:
-            return None
-        snapshot, rows = found
-        names: dict[str, list[str]] = {}
-        for entity_id, name in zip(rows.column("id").to_pylist(), rows.column("name").to_pylist(), strict=True):
-            if name is not None:
-                names.setdefault(name, []).append(entity_id)
-        return snapshot, names
+        found = self.on(table, day, columns)
+        return None if found is None else (found.day, found.rows)
 
     def labels(self, key: str, day: date) -> dict[str, tuple[pa.Array, pa.Array]]:
         """entity type -> (ids, values) of label `key` in force on `day` (empty: no labels)."""
@@ -179,21 +145,11 @@ class Scopes:
         self._resolved: dict[tuple[str, date], DayScope] = {}
 
     def on(self, budget: Budget, day: date) -> DayScope:
+        """The scope on `day`; `SettingsError` when the budget cannot be evaluated (a name no snapshot knows)."""
         key = (budget.scope_text, day)  # budgets with the same scope share it
         if key not in self._resolved:
             self._resolved[key] = self._resolve(budget, day)
         return self._resolved[key]
-
-    def check(self, budget: Budget, day: date) -> None:
-        """Refuse at start what the lake already shows to be wrong (names it does not know, billed_cost on a key label).
-        Names wait for the organization snapshots: a lake without them yet resolves them when they arrive."""
-        for kind, (table, _) in _NAME_TABLES.items():
-            if kind in budget.scope and self.snapshots.day_of(table, day) is None:
-                return
-        scope = self.on(budget, day)
-        if budget.measure == "billed_cost" and not scope.billable:
-            raise SettingsError(f"{self._where(budget)}: `measure` billed_cost cannot be scoped by a label that API keys carry "
-                                "(the cost report has no per-key cost); use cost or estimated_cost")
 
     def _where(self, budget: Budget) -> str:
         return f"{self.source}: budget {budget.name!r}"
@@ -221,26 +177,22 @@ class Scopes:
         return DayScope(columns, models, tuple(labels), billable, any(f in budget.scope for f in _TOKEN_LINE_FIELDS))
 
     def _ids(self, budget: Budget, kind: str, names: tuple[str, ...], day: date) -> list[str | None]:
-        noun = kind.replace("_", " ")
-        found = self.snapshots.ids_named(kind, day)
+        """Every id that carried one of `names` in any snapshot (renames and rotations included)."""
+        table = _NAME_TABLES[kind][0]
         ids: list[str | None] = []
         for name in names:
             if kind == "workspace" and name.casefold() == DEFAULT_WORKSPACE.casefold():
                 ids.append(None)
                 continue
-            if found is None:
-                raise SettingsError(f"{self._where(budget)}: `scope.{kind}` {name!r} needs the {_NAME_TABLES[kind][0]} snapshot to "
+            if self.snapshots.day_of(table, day) is None:
+                raise SettingsError(f"{self._where(budget)}: `scope.{kind}` {name!r} needs the {table} snapshot to "
                                     f"find its id, and the lake has none yet; use `{_NAME_TABLES[kind][1]}`")
-            snapshot, named = found
-            matches = named.get(name) or [i for n, group in named.items() if n.casefold() == name.casefold() for i in group]
+            matches = self.snapshots.ids_named(table, name)
             if not matches:
-                known = ", ".join(sorted(named)[:10]) or "none"
-                raise SettingsError(f"{self._where(budget)}: `scope.{kind}` {name!r} is no {noun} name in the "
-                                    f"{_NAME_TABLES[kind][0]} snapshot of {snapshot} (known: {known})")
-            if len(set(matches)) > 1:
-                raise SettingsError(f"{self._where(budget)}: `scope.{kind}` {name!r} is ambiguous: {len(set(matches))} {noun}s have "
-                                    f"that name ({', '.join(sorted(set(matches)))}); use `{_NAME_TABLES[kind][1]}`")
-            ids.append(matches[0])
+                known = ", ".join(self.snapshots.names(table, day)[:10]) or "none"
+                raise SettingsError(f"{self._where(budget)}: `scope.{kind}` {name!r} is no {kind.replace('_', ' ')} name in any "
+                                    f"{table} snapshot (known on {day}: {known})")
+            ids.extend(matches)
         return ids
 
     def _label(self, key: str, values: tuple[str, ...], day: date) -> LabelMatch:

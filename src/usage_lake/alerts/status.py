@@ -8,22 +8,25 @@ text; `status` is the whole terminal view. Nothing here sends anything.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usage_lake.alerts.delivery import covering, family_records
+from usage_lake.alerts.delivery import covering, family_records, rule_of
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
 from usage_lake.alerts.messages import amount_text, percent_text, plain_usd
 from usage_lake.alerts.periods import open_spans
-from usage_lake.alerts.rules import SPIKE_MIN_DAYS, DailyOver, Finding, budget_family, evaluate, period_findings, tag
+from usage_lake.alerts.rules import SPIKE_MIN_DAYS, BudgetReached, DailyOver, Finding, ForecastOver, budget_family, evaluate, period_findings, tag
 from usage_lake.config.budgets import Budget, Measure, Period
 from usage_lake.config.settings import Settings
 from usage_lake.errors import SettingsError
+from usage_lake.lake.layout import alert_sent_prefix
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
+from usage_lake.times import format_timestamp
 
-__all__ = ["budget_rows", "render_budgets", "status"]
+__all__ = ["budget_rows", "render_budgets", "sent_since", "status"]
 
 
 def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: datetime) -> list[dict[str, Any]]:
@@ -43,8 +46,8 @@ def budget_rows(lake: Lake, figures: Figures, budgets: list[Budget], now: dateti
                 else:
                     row |= _budget(lake, figures, budget, span, now)
             except SettingsError as exc:  # a name the snapshots do not know: the row says so, the others stand
-                row |= {"error": str(exc), "figure": None, "percent": None, "forecast": None, "basis": None, "basis_note": None,
-                        "sent": [], "would_fire": []}
+                row |= {"error": f"cannot evaluate: {exc}", "figure": None, "percent": None, "forecast": None, "basis": None,
+                        "basis_note": None, "sent": [], "would_fire": []}
             rows.append(row)
     return rows
 
@@ -58,7 +61,7 @@ def _budget(lake: Lake, figures: Figures, budget: Budget, span: Any, now: dateti
         "forecast": None if spend.forecast is None else str(spend.forecast.quantize(Decimal("0.01"))),
         "billed_days": spend.billed_days, "estimated_days": spend.estimated_days, "unbilled_days": spend.unbilled_days,
         "priority_tier_estimated_usd": str(spend.priority_estimated_usd),
-        "sent": _sent(lake, families), "would_fire": [f.key for f in findings if covering(lake, f.family, f.level) is None],
+        "sent": _sent(lake, families), "would_fire": [f.key for f in findings if covering(lake, f.family, f.level, rule_of(f.key, budget.scope_text)) is None],
     }
 
 
@@ -84,6 +87,19 @@ def _sent(lake: Lake, families: list[str]) -> list[dict[str, Any]]:
 def _sent_word(record: dict[str, Any]) -> str:
     """"sent", or, for an alert no retry could send (reported once, not retried), why not."""
     return f"NOT SENT ({record['not_sent'][:200]}), given up" if record.get("not_sent") else "sent"
+
+
+def sent_since(lake: Lake, since: datetime, *, except_budgets: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The alerts the lake has sent at or after `since` (oldest first), whatever the settings of this shell say;
+    `except_budgets`: leave out those budgets' (shown with their budget rows)."""
+    records = []
+    for key in lake.list(alert_sent_prefix("")):
+        record = json.loads(lake.get(key))
+        if record.get("budget") not in except_budgets and record.get("sent_at", "") >= format_timestamp(since):
+            parts = record["key"].split("/")  # budget/<name>/<period>/..., problem/<budget>/<period>/..., else <kind>/<period>/...
+            record["period_id"] = parts[2] if parts[0] == "budget" or (parts[0] == "problem" and len(parts) > 3) else parts[1]
+            records.append(record)
+    return sorted(records, key=lambda record: record["sent_at"])
 
 
 def render_budgets(rows: list[dict[str, Any]]) -> list[str]:
@@ -156,7 +172,8 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
     for finding in findings:
         if isinstance(finding, DailyOver) or not finding.key.startswith(("monthly/", "spike/")):
             continue
-        record = covering(lake, finding.family, finding.level)
+        scope = finding.budget.scope_text if isinstance(finding, BudgetReached | ForecastOver) else None
+        record = covering(lake, finding.family, finding.level, rule_of(finding.key, scope))
         state = "WOULD FIRE" if record is None else _sent_word(record) + " " + record["sent_at"] + (
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from usage_lake import __version__
 from usage_lake.alerts import Publisher
-from usage_lake.app.jobs import parse_event
+from usage_lake.app.jobs import check_settings_files, parse_event
 from usage_lake.app.runner import Progress, configure_logging, flush_repeated_warnings, run_to_completion
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.secrets import AdminKey, admin_key_from_secret, admin_key_from_text
@@ -315,6 +315,7 @@ def _request(args: argparse.Namespace) -> RunRequest:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    check_settings_files(settings)  # in a terminal a bad BUDGETS or LABELS file is refused before the run starts
     lake = _lake(args, settings)
     request = _resumed(args, lake, _request(args))
     key = _admin_key(args)
@@ -755,11 +756,25 @@ def _report(args: argparse.Namespace) -> int:
                 "models": lambda: views.models(db, window),
                 "workspaces": lambda: views.workspaces(db, window),
                 "keys": lambda: views.keys(db, window),
-                "projects": lambda: views.projects(db, window, args.by),
+                "projects": lambda: views.projects(_current_labels(db, settings, lake, today), window, args.by),
                 "claude-code": lambda: views.claude_code(db, window),
             }[args.view]()
     _write(_render(view, args), args.out)
     return 0
+
+
+def _current_labels(db: Any, settings: Settings, lake: Lake, today: date) -> Any:
+    """While LABELS (or the agent map) is set in this shell, the labels in force are the setting's: what the next run
+    writes (a budget and `report projects` then agree before it runs)."""
+    from usage_lake.lake.snapshots import SnapshotReader
+    from usage_lake.sources.labels import current_labels
+
+    labels = current_labels(settings, SnapshotReader(lake), today)
+    if labels is not None:
+        db.con.register("current_labels", labels)
+        db.con.execute('CREATE OR REPLACE VIEW "labels" AS SELECT * FROM current_labels')
+        db.present["labels"] = [today.isoformat()]
+    return db
 
 
 def _report_html(args: argparse.Namespace, settings: Settings, lake: Lake, now: datetime) -> int:

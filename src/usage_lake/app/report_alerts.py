@@ -8,13 +8,13 @@ so `report alerts` has the table, CSV and JSON forms of every other view (and a 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
-from usage_lake.alerts import Alerting
+from usage_lake.alerts import Alerting, sent_since
 from usage_lake.config.settings import Settings
 from usage_lake.lake.store import Lake
 from usage_lake.reporting.views import Column, View
@@ -35,7 +35,8 @@ class _NoPublisher:
 
 def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) -> View:
     """The budgets' own status (`Alerting.budget_rows`, what `usage-lake alerts --json` prints), one row per budget
-    and open period, in the report views' shape. `days` is accepted for the CLI's common options."""
+    and open period, in the report views' shape; then the alerts the lake sent in the last `days` days for budgets
+    not set in this shell (a deployed BUDGETS file the terminal does not have)."""
     alerting = Alerting(lake, settings, publisher=_NoPublisher(), run_id="report", clock=lambda: now)
     rows = []
     for row in alerting.budget_rows(now):
@@ -48,6 +49,11 @@ def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) ->
             "forecast": _exact(row.get("forecast")), "state": state,
             "alert_key": sent[-1]["key"] if sent else would[0] if would else None, "sent_at": sent[-1]["sent_at"] if sent else None,
         })
+    shown = frozenset(row["budget"] for row in rows)
+    for record in sent_since(lake, now - timedelta(days=days), except_budgets=shown):  # sent, though not set in this shell
+        rows.append({"budget": record.get("budget") or "-", "period": record["period_id"], "scope": record.get("scope"),
+                     "measure": None, "basis": None, "figure": None, "amount": None, "percent_used": None, "forecast": None,
+                     "state": "sent", "alert_key": record["key"], "sent_at": record["sent_at"]})
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     columns = [Column("budget", "budget", "text", total=False), Column("period", "period", "text", total=False),
                Column("scope", "scope", "text", total=False), Column("measure", "measure", "text", total=False),

@@ -1,10 +1,11 @@
 """Names and tags for the FOCUS rows: the organization, its workspaces and their labels, as of a day.
 
-They come from the organization snapshot tables (`organization`, `workspaces`, `labels`; one partition per day a
-snapshot was taken): the latest partition on or before the day is what was in force. Every lookup falls back
-when a table, a partition or a row is missing, so a lake without snapshots still gets complete FOCUS rows: a
-workspace is named by its id, the default workspace is 'Default Workspace', tags are empty, and the billing
-account is unknown (null) until an `organization` snapshot exists.
+They come from the organization snapshot tables (`organization`, `workspaces`, `labels`) through the one reader,
+`lake.snapshots`: the latest partition on or before the day, else the earliest one after it, so a back-filled day
+older than the first snapshot is named too (a rebuild of it as well). Every lookup falls back when a table or a
+row is missing: a workspace is named by its id, the default workspace is 'Default Workspace', tags are empty, and
+the billing account is unknown (null) only while the lake has no `organization` snapshot at all (every run reads
+`/v1/organizations/me` until it has one).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from usage_lake.lake.curated import partition_days, read_parquet
-from usage_lake.lake.layout import partition_key
+from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 
 __all__ = ["DEFAULT_WORKSPACE_ID", "DEFAULT_WORKSPACE_NAME", "Names", "names_on"]
@@ -43,16 +43,17 @@ class Names:
         return self.tags.get(workspace_id or DEFAULT_WORKSPACE_ID, {})
 
 
-def names_on(lake: Lake, day: date) -> Names:
+def names_on(lake: Lake, day: date, reader: SnapshotReader | None = None) -> Names:
     """What the lake's snapshots say was in force on `day`."""
     sources: list[str] = []
-    organization = _snapshot(lake, "organization", day, ("id", "name"), sources)
+    reader = reader or SnapshotReader(lake)
+    organization = _snapshot(reader, "organization", day, ("id", "name"), sources)
     org_id = org_name = None
     if organization is not None and organization.num_rows:
         org_id, org_name = organization.column("id")[0].as_py(), organization.column("name")[0].as_py()
     workspaces: dict[str, str] = {}
     tags: dict[str, dict[str, str]] = {}
-    table = _snapshot(lake, "workspaces", day, ("id", "name", "tags"), sources)
+    table = _snapshot(reader, "workspaces", day, ("id", "name", "tags"), sources)
     if table is not None:
         for row in table.to_pylist():
             if row["id"] is None:
@@ -61,7 +62,7 @@ def names_on(lake: Lake, day: date) -> Names:
                 workspaces[row["id"]] = row["name"]
             if row.get("tags"):
                 tags[row["id"]] = {k: v for k, v in _pairs(row["tags"]) if v is not None}
-    labels = _snapshot(lake, "labels", day, ("entity_type", "entity_id", "key", "value", "source"), sources)
+    labels = _snapshot(reader, "labels", day, ("entity_type", "entity_id", "key", "value", "source"), sources)
     if labels is not None:
         # the user's labels refine the workspace's own tags; among labels, a later source (by name) wins a tie
         rows = sorted((r for r in labels.to_pylist() if r["entity_type"] == WORKSPACE and r["entity_id"] and r["key"]),
@@ -72,18 +73,15 @@ def names_on(lake: Lake, day: date) -> Names:
     return Names(org_id, org_name, workspaces, tags, tuple(sources))
 
 
-def _snapshot(lake: Lake, table: str, day: date, columns: tuple[str, ...], sources: list[str]) -> pa.Table | None:
-    """`columns` of the latest partition of `table` on or before `day` (a column it lacks reads as nulls), or None
-    when there is no such partition or it lacks the first column (the key)."""
-    days = [d for d in partition_days(lake, table) if d <= day]
-    if not days:
+def _snapshot(reader: SnapshotReader, table: str, day: date, columns: tuple[str, ...], sources: list[str]) -> pa.Table | None:
+    """`columns` of the snapshot of `table` in force on `day` (a column it lacks reads as nulls), or None when there
+    is no snapshot or it lacks the first column (the key)."""
+    found = reader.on(table, day)
+    if found is None or columns[0] not in found.rows.column_names:
         return None
-    latest = max(days)
-    data = read_parquet(lake.get(partition_key(table, latest)))
-    if columns[0] not in data.column_names:
-        return None
-    sources.append(f"{table} {latest}")
-    return pa.table({name: data.column(name) if name in data.column_names else pa.nulls(data.num_rows) for name in columns})
+    sources.append(found.source)
+    rows = found.rows
+    return pa.table({name: rows.column(name) if name in rows.column_names else pa.nulls(rows.num_rows) for name in columns})
 
 
 def _pairs(tags: object) -> list[tuple[str, str | None]]:

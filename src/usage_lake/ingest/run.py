@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import cast
 
 import pyarrow as pa
 
@@ -50,14 +51,14 @@ from usage_lake.ingest.plan import Slice, Window, run_windows, slices
 from usage_lake.ingest.raw import Manifest
 from usage_lake.ingest.runlog import DayResult, EndpointError, Outcome, RunRecord, new_run_id, previous_page_sizes, write_record
 from usage_lake.ingest.snapshot import SnapshotTaker
-from usage_lake.lake.curated import DayAction, store_tables
+from usage_lake.lake.curated import DayAction, partition_days, store_tables
 from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 from usage_lake.money.estimate import default_prices, unpriced_models
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
-from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Snapshot, by_kind, is_unavailable
+from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Endpoint, Snapshot, by_kind, is_unavailable
 from usage_lake.sources.http import AdminClient
 from usage_lake.sources.labels import LabelMap
 from usage_lake.times import format_timestamp
@@ -70,6 +71,7 @@ RESERVE_SECONDS = 30.0  # kept free at the end of a Lambda run to write the run 
 SAFETY_FACTOR = 1.5  # another slice starts only if the slowest one so far, times this, still fits
 CHECKPOINT_SECONDS = 10.0  # a running record is rewritten after each slice, and at most this often as days are written
 # what a day may end as and count as done (an incomplete day is fetched again by a resumed run)
+NAMING_SNAPSHOTS = ("organization", "workspaces")  # a run writing the cost report takes them while the lake has none
 FINISHED = frozenset({DayAction.WRITTEN, DayAction.KEPT, DayAction.EMPTY, DayAction.NOT_READY})
 
 
@@ -95,6 +97,7 @@ class Ingestion:
         on_day: Callable[[DayResult], None] | None = None,
         prices: PriceTable | None = None,
         labels: LabelMap | None = None,
+        keep_labels: bool = False,
         personal: PersonalData | None = None,
     ) -> None:
         self.client = client
@@ -104,6 +107,7 @@ class Ingestion:
         self.on_day = on_day
         self.prices = prices or default_prices()
         self.labels = labels or LabelMap()
+        self.keep_labels = keep_labels  # the LABELS file is unusable: the lake's last good labels stay in force
         self.personal = personal or PersonalData()  # PERSONAL_DATA: applied to raw pages and curated rows as stored
         self.unpriced_models: set[str] = set()
         self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
@@ -145,6 +149,9 @@ class Ingestion:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
             self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
+            naming = self._naming_snapshots(endpoints)  # before the reports: the FOCUS days they write need them
+            self._take_snapshots(naming, now, labels=False)  # none, once the lake has them
+            snapshots = [s for s in snapshots if s.name not in {n.name for n in naming}]
             self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
             self._take_snapshots(snapshots, now)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
@@ -258,15 +265,24 @@ class Ingestion:
             self.record.notes.append(f"{endpoint.name} failed; the rest of the run went on: {exc}")
             logger.warning("run %s: %s failed, the rest of the run goes on: %s: %s", self.record.run_id, endpoint.name, type(exc).__name__, exc)
 
-    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime) -> None:
-        """The organization's lists (once a UTC day each), then the labels in force."""
+    def _naming_snapshots(self, endpoints: list[Endpoint]) -> list[Snapshot]:
+        """FOCUS names its rows from the `organization` and `workspaces` snapshots: a run that writes the cost report
+        (a back-fill of it included) takes the ones the lake has never had first, asked for or not (two small requests,
+        once per lake); the other snapshots come after the reports."""
+        if not any(e.name == "cost" for e in endpoints):
+            return []
+        return [cast(Snapshot, e) for e in registry.endpoints(self.settings, NAMING_SNAPSHOTS)  # those the settings leave on
+                if not partition_days(self.lake, e.name)]
+
+    def _take_snapshots(self, snapshots: list[Snapshot], now: datetime, *, labels: bool = True) -> None:
+        """The organization's lists (once a UTC day each), then (with `labels`) the labels in force."""
         taker = SnapshotTaker(client=self.client, lake=self.lake, record=self.record, now=now, personal=self.personal)
         for endpoint in snapshots:
             with self._contained(endpoint):
                 self.note_day(taker.take(endpoint))
-        labels = taker.labels(self.labels)
-        if labels is not None:
-            self.note_day(labels)
+        written = None if self.keep_labels or not labels else taker.labels(self.labels)
+        if written is not None:
+            self.note_day(written)
 
     def _previous_page_sizes(self) -> dict[tuple[str, str], int]:
         """What the previous run measured; a lake that cannot tell (unreadable run log) means starting small."""

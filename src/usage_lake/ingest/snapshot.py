@@ -7,7 +7,8 @@ manifest names them, as for the reports, so a snapshot can be rebuilt without th
 written even when the list is empty (no invites today is a fact), replacing any earlier one of that day.
 
 The `labels` table is rebuilt on every run from the label map (LABELS file, ANTHROPIC_AGENT_MAP_JSON) and the
-latest `workspaces` snapshot's tags; it is written only when it differs from what the day already holds.
+latest `workspaces` snapshot's tags; it is written only when it differs from what is in force (the day's own
+partition, else the latest one before it): labels that went away are an empty snapshot, so they stop applying.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import pyarrow as pa
 from usage_lake.errors import LakeError
 from usage_lake.ingest.raw import SNAPSHOT_WIDTH, Manifest, PageRef, store_page
 from usage_lake.ingest.runlog import DayResult, RunRecord
-from usage_lake.lake.curated import DayAction, partition_days, read_parquet, replace_day
+from usage_lake.lake.curated import DayAction, read_parquet, replace_day
 from usage_lake.lake.layout import partition_key
 from usage_lake.lake.personal import PersonalData
+from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 from usage_lake.sources.base import Snapshot
 from usage_lake.sources.http import AdminClient
@@ -76,17 +78,22 @@ class SnapshotTaker:
                             f"({table} failed or was not asked for); it is tried again next run")
         return read_parquet(self.lake.get(key), table=table)
 
+    def _labelled_before(self) -> bool:
+        """True when the labels in force (today has no partition yet) hold labels: an empty snapshot today ends them."""
+        in_force = SnapshotReader(self.lake).on(LABELS_TABLE, self.now.date(), ["entity_id"])
+        return in_force is not None and in_force.rows.num_rows > 0
+
     def labels(self, label_map: LabelMap) -> DayResult | None:
         """Write today's `labels` when they changed; None when there is nothing to write."""
         day = self.now.date()
-        tagged = [d for d in partition_days(self.lake, "workspaces") if d <= day]
-        workspaces = read_parquet(self.lake.get(partition_key("workspaces", tagged[-1])), table="workspaces") if tagged else None
-        table = labels_table(label_map, workspaces, run_id=self.record.run_id, snapshot_at=self.now)
+        workspaces = SnapshotReader(self.lake).on("workspaces", day)
+        table = labels_table(label_map, workspaces.rows if workspaces is not None else None, run_id=self.record.run_id,
+                             snapshot_at=self.now)
         key = partition_key(LABELS_TABLE, day)
         if self.lake.exists(key):
             stored = read_parquet(self.lake.get(key), table=LABELS_TABLE, columns=_LABEL_COLUMNS)
             if stored.to_pylist() == table.select(_LABEL_COLUMNS).to_pylist():
                 return None
-        elif table.num_rows == 0:
-            return None
+        elif table.num_rows == 0 and not self._labelled_before():
+            return None  # never labelled: nothing to say
         return DayResult(LABELS_TABLE, day, table.num_rows, replace_day(self.lake, LABELS_TABLE, day, table))

@@ -14,7 +14,7 @@ from usage_lake.lake.layout import partition_key
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
 
-__all__ = ["DayAction", "latest_partition", "parquet_bytes", "partition_days", "read_parquet", "read_table", "replace_day", "store_day",
+__all__ = ["DayAction", "parquet_bytes", "partition_days", "read_parquet", "read_table", "replace_day", "store_day",
            "store_tables"]
 
 COMPRESSION = "zstd"
@@ -94,12 +94,6 @@ def partition_days(lake: Lake, table: str) -> list[date]:
         if key.endswith(".parquet"):
             days.append(date.fromisoformat(key[len(f"{table}/dt="):][:10]))
     return sorted(set(days))
-
-
-def latest_partition(lake: Lake, table: str) -> date | None:
-    """The last day that holds a partition of `table` (the latest snapshot), or None."""
-    days = partition_days(lake, table)
-    return days[-1] if days else None
 
 
 def read_table(lake: Lake, table: str, days: Iterable[date] | None = None) -> pa.Table:

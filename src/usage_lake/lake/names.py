@@ -1,4 +1,5 @@
-"""Names for the ids the reports carry, from the latest organization snapshot in the lake.
+"""Names for the ids the reports carry, from the organization snapshot in force (`lake.snapshots`: the latest one
+on or before the day, else the earliest; without a day, the latest in the lake).
 
 For people reading a message or a terminal: a workspace or API key shows as its name; when two of them share
 a name, as "name (id)"; one the snapshot does not know (or a lake without snapshots) as its id. The default
@@ -10,23 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import date
 
-from usage_lake.lake.curated import latest_partition, read_parquet
-from usage_lake.lake.layout import partition_key
+from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 
 __all__ = ["DEFAULT_WORKSPACE", "NO_API_KEY", "Names"]
 
 DEFAULT_WORKSPACE = "Default Workspace"
 NO_API_KEY = "Console / Workbench (no API key)"
-
-
-def _latest(lake: Lake, table: str, value: str) -> dict[str, str]:
-    day = latest_partition(lake, table)
-    if day is None:
-        return {}
-    rows = read_parquet(lake.get(partition_key(table, day)), table=table, columns=["id", value])
-    return {i: v for i, v in zip(rows.column("id").to_pylist(), rows.column(value).to_pylist(), strict=True) if v}
 
 
 class Names:
@@ -40,9 +33,11 @@ class Names:
         self._shared = {"workspaces": Counter(self.workspaces.values()), "api_keys": Counter(self.api_keys.values())}
 
     @classmethod
-    def load(cls, lake: Lake) -> Names:
-        """The latest snapshot of each list (names of archived workspaces and keys included)."""
-        return cls(_latest(lake, "workspaces", "name"), _latest(lake, "api_keys", "name"), _latest(lake, "users", "email"))
+    def load(cls, lake: Lake, day: date | None = None, *, reader: SnapshotReader | None = None) -> Names:
+        """Each list's snapshot in force on `day` (default: the latest; names of archived workspaces and keys included)."""
+        reader = reader or SnapshotReader(lake)
+        on = day or date.max
+        return cls(reader.values("workspaces", on, "name"), reader.values("api_keys", on, "name"), reader.values("users", on, "email"))
 
     def workspace(self, workspace_id: str | None) -> str:
         return DEFAULT_WORKSPACE if workspace_id is None else self._label("workspaces", workspace_id)

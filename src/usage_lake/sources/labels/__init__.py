@@ -7,9 +7,10 @@ from usage_lake.sources.labels.labels import (
     WORKSPACE_TAGS,
     Label,
     LabelMap,
+    current_labels,
     labels_table,
     load_labels,
     parse_label_file,
 )
 
-__all__ = ["AGENT_MAP", "FILE", "WORKSPACE_TAGS", "Label", "LabelMap", "labels_table", "load_labels", "parse_label_file"]
+__all__ = ["AGENT_MAP", "FILE", "WORKSPACE_TAGS", "Label", "LabelMap", "current_labels", "labels_table", "load_labels", "parse_label_file"]

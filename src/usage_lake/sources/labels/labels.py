@@ -10,15 +10,18 @@ Three sources, strongest first (on the same entity and key, the stronger one win
 2. ANTHROPIC_AGENT_MAP_JSON, the cron tracker's one-line map `{"apikey_01...": "opus-main"}`: label `agent`;
 3. the workspaces' own `tags` from the API (today's `workspaces` snapshot).
 
-The file is read and checked once, at the start of a run; anything wrong with it fails the run before
-anything is fetched, with a message naming LABELS and the entry.
+The file is read and checked once, at the start of a run; anything wrong with it is one line naming LABELS and the
+entry. A run never stops for it: the data is fetched and written, the last good labels stay in force and the
+labels step fails by name (`app.jobs`); the CLI refuses it before it starts. Labels that go away are an empty
+snapshot (they stop applying from that day). `current_labels` is what a command reads for today while the
+setting is set (the labels the next run would write), so a label budget shows the figure the next run alerts on.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pyarrow as pa
@@ -26,9 +29,11 @@ import pyarrow as pa
 from usage_lake.config.settings import API_KEY_ID, WORKSPACE_ID, Settings
 from usage_lake.errors import SettingsError
 from usage_lake.lake.schema import LABELS
+from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import read_location
 
-__all__ = ["AGENT_MAP", "FILE", "WORKSPACE_TAGS", "Label", "LabelMap", "labels_table", "load_labels", "parse_label_file"]
+__all__ = ["AGENT_MAP", "FILE", "WORKSPACE_TAGS", "Label", "LabelMap", "current_labels", "labels_table", "load_labels",
+           "parse_label_file"]
 
 FILE, AGENT_MAP, WORKSPACE_TAGS = "file", "agent_map", "workspace_tags"
 API_KEY, WORKSPACE = "api_key", "workspace"
@@ -127,3 +132,12 @@ def _tags(workspaces: pa.Table | None) -> list[Label]:
                 found.append(Label(WORKSPACE, workspace_id, key, value, WORKSPACE_TAGS))
     return found
 
+
+def current_labels(settings: Settings, reader: SnapshotReader, day: date) -> pa.Table | None:
+    """The labels the settings put in force on `day` (the LABELS file, the agent map, and the tags of the workspaces
+    snapshot in force), as a run would write them; None when neither setting is set (the lake's labels stand)."""
+    if not settings.labels and not settings.agent_map:
+        return None
+    workspaces = reader.on("workspaces", day)
+    return labels_table(load_labels(settings), workspaces.rows if workspaces is not None else None, run_id="current",
+                        snapshot_at=datetime.combine(day, time(), tzinfo=UTC))
