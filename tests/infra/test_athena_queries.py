@@ -14,7 +14,7 @@ import importlib.util
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -290,11 +290,13 @@ def test_month_to_date_against_budget(filled, athena):
     assert row["priority_tier_estimated_usd"] == priority > 0
     assert row["month_to_date_usd"] == billed + today_estimate  # the cost basis: complete days billed, today estimated without Priority Tier
     assert row["budget_usd"] == BUDGET
-    mtd = float(billed + today_estimate)
-    assert row["percent_of_budget"] == pytest.approx(100 * mtd / float(BUDGET))
+    mtd = billed + today_estimate
     days_in_month = 30  # November
-    assert row["forecast_usd"] == pytest.approx(mtd / TODAY.day * days_in_month)
-    assert row["forecast_percent_of_budget"] == pytest.approx(100 * mtd / TODAY.day * days_in_month / float(BUDGET))
+    # decimals rounded for reading, never floats (a float forecast printed 15 digits)
+    assert row["percent_of_budget"] == (100 * mtd / BUDGET).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert row["forecast_usd"] == (mtd * days_in_month / TODAY.day).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert row["forecast_percent_of_budget"] == (100 * mtd * days_in_month / TODAY.day / BUDGET).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert all(isinstance(row[c], Decimal) for c in ("percent_of_budget", "forecast_usd", "forecast_percent_of_budget"))
 
 
 def test_month_to_date_without_a_budget_leaves_it_null(athena, filled):

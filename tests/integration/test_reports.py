@@ -36,7 +36,7 @@ from usage_lake.sources.admin.usage import counters_by_column
 FIRST_DAY = date(2026, 10, 20)
 NOW_FLAG = ["--now", "2026-11-23T14:30:00Z"]
 QUERIES = Path(__file__).resolve().parents[2] / "infra" / "queries"
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC_PAGES = [Path(__file__).resolve().parents[2] / "README.md", *sorted((Path(__file__).resolve().parents[2] / "docs").glob("**/*.md"))]
 
 
 @pytest.fixture(scope="module")
@@ -346,9 +346,10 @@ def test_every_saved_query_runs_through_usage_lake_sql(filled, capsys, monkeypat
                 assert got[name] == value, name
 
 
-def test_the_readmes_queries_run_unchanged(filled, capsys):
+def test_the_docs_queries_run_unchanged(filled, capsys):
+    """Every ```sql block of README.md and docs/ (tests/infra/test_docs.py runs them on the demo's lake too)."""
     _, lake = filled
-    blocks = re.findall(r"```sql\n(.*?)```", README.read_text(), re.S)
+    blocks = [b for page in DOC_PAGES for b in re.findall(r"```sql\n(.*?)```", page.read_text(), re.S)]
     statements = [s.strip() for block in blocks for s in block.split(";") if s.strip() and not s.strip().startswith("CREATE")]
     statements = [s for s in statements if any(line.strip() and not line.strip().startswith("--") for line in s.splitlines())]
     statements = [s for s in statements if "focus_all" not in s]  # over the AWS bill's table too: see test_focus_union.py
