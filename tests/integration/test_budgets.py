@@ -663,6 +663,7 @@ def test_a_missing_or_malformed_budgets_file_does_not_stop_ingestion(aws, sim, m
 
     summary = run(12)  # the file is missing
     assert summary["outcome"] == "partial" and summary["alerts_sent"] == 0 and len(notices()) == 1
+    assert summary["alerts_failed"] == 1  # the AlertsFailed metric, which AlertsFailedAlarm watches
     assert s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix="usage_messages/")["KeyCount"] > 0  # the data is in
     s3.put_object(Bucket="team-config", Key="budgets.json", Body=json.dumps({"budgets": [
         {"name": "growth-weekly", "period": "fortnightly", "amount": "100"}]}).encode())
