@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-cold-start package lock template focus-check build-IngestFunction clean
+.PHONY: demo test lint docs docs-tables docs-diagram bench bench-cold-start package lock template focus-check build-IngestFunction clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python3 >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -28,6 +28,22 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src
 	$(BIN)/mypy
+
+# The documentation site (MkDocs + Material, offline): docs/ -> build/site, --strict (a broken link, a missing page or a
+# stale generated page fails). docs/tables.md is rendered from usage_lake.lake.schema first.
+docs: $(STAMP) docs-tables
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "docs: build/site/index.html"
+
+docs-tables: $(STAMP)
+	$(BIN)/python docs/hooks/tables.py
+
+# The architecture picture (docs/assets/deployed.svg) from its Mermaid source, the README's diagram. Needs node, npx and
+# a Chromium (PUPPETEER_EXECUTABLE_PATH, default Debian's); not part of `make docs`, which uses the committed SVG.
+docs-diagram:
+	mkdir -p build
+	printf '{"executablePath": "%s", "args": ["--no-sandbox"]}' "$${PUPPETEER_EXECUTABLE_PATH:-/usr/bin/chromium}" > build/puppeteer.json
+	PUPPETEER_SKIP_DOWNLOAD=1 npx -y @mermaid-js/mermaid-cli -p build/puppeteer.json -i docs/assets/deployed.mmd -o docs/assets/deployed.svg -b white
 
 # Benchmarks (figures, not tests): the transform on one core and on two, a 31-day backfill, budgets, the cold start.
 bench: $(STAMP)
@@ -54,7 +70,7 @@ template: $(STAMP)
 	$(BIN)/python infra/sync_template.py
 
 # The FinOps Foundation's focus-validator on a week of the simulator's `focus` table (Parquet and the CSV export);
-# infra/focus_check.py fails on any failed rule the README does not document. focus-validator 2.x needs Python >= 3.12
+# infra/focus_check.py fails on any failed rule docs/focus.md does not document. focus-validator 2.x needs Python >= 3.12
 # and pins numpy < 2, so it gets its own venv (3.12 has numpy 1.26 wheels; on 3.13 pip builds numpy from source) and a
 # pyarrow that still runs on numpy 1.x. Only PyPI is needed; the validator runs offline (--block-download).
 FOCUS_VENV   := build/focus-venv

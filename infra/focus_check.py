@@ -8,7 +8,7 @@
    null `inference_geo`, joined with usage summed over geo).
 2. Writes each week's `focus` rows as Parquet (the table itself) and as the FOCUS CSV export.
 3. Runs focus-validator (FOCUS 1.2, offline) on both with the applicability criteria that hold for Anthropic, and
-   compares the failed rules with EXCEPTIONS: each one is explained in the README ("FOCUS: what the validator says").
+   compares the failed rules with EXCEPTIONS: each one is explained in docs/focus.md ("What the validator says").
    An unexpected failure fails the check, and so does a listed exception that no longer happens (the list stays true).
 
 focus-validator runs in its own virtualenv (Python >= 3.12, numpy < 2): the Makefile makes it. It reads a currency
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
             print(f"  UNEXPECTED failures: {', '.join(sorted(unexpected))} (see {work}/focus{suffix}-{kind}.xml)")
         if gone:
             ok = False
-            print(f"  documented exceptions that no longer fail (update EXCEPTIONS and the README): {', '.join(sorted(gone))}")
+            print(f"  documented exceptions that no longer fail (update EXCEPTIONS and docs/focus.md): {', '.join(sorted(gone))}")
     return 0 if ok else 1
 
 

@@ -31,7 +31,7 @@ totals AS (
            sum(CASE WHEN billed_usd IS NULL THEN estimated_usd END) AS estimated_not_yet_billed_usd,
            sum(priority_estimated_usd) AS priority_tier_estimated_usd,
            -- the budget is the stack's MonthlyBudgetUsd parameter; empty leaves it NULL
-           CAST(nullif('${MonthlyBudgetUsd}', '') AS decimal(38, 2)) AS budget_usd,
+           nullif(CAST(nullif('${MonthlyBudgetUsd}', '') AS decimal(38, 2)), 0) AS budget_usd,
            day_of_month(current_date) AS days_elapsed,
            day_of_month(last_day_of_month(current_date)) AS days_in_month
     FROM days
@@ -42,8 +42,8 @@ SELECT month_to_date_usd,
        estimated_not_yet_billed_usd,
        priority_tier_estimated_usd,
        budget_usd,
-       100 * CAST(month_to_date_usd AS double) / CAST(budget_usd AS double) AS percent_of_budget,
-       CAST(month_to_date_usd AS double) / days_elapsed * days_in_month AS forecast_usd,
-       100 * CAST(month_to_date_usd AS double) / days_elapsed * days_in_month / CAST(budget_usd AS double)
-           AS forecast_percent_of_budget
+       -- decimals rounded for reading (cents, tenths of a percent), never a float: exact arithmetic in Athena
+       CAST(100 * month_to_date_usd / budget_usd AS decimal(38, 1)) AS percent_of_budget,
+       CAST(month_to_date_usd * days_in_month / days_elapsed AS decimal(38, 2)) AS forecast_usd,
+       CAST(100 * month_to_date_usd * days_in_month / days_elapsed / budget_usd AS decimal(38, 1)) AS forecast_percent_of_budget
 FROM totals

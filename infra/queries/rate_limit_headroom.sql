@@ -1,7 +1,7 @@
 -- name: Rate-limit headroom per model and workspace (last 7 days)
 -- description: Per model and workspace, the busiest hour's input and output tokens of the last 7 days divided by 60 - a per-minute LOWER BOUND (a minute inside that hour may have been busier) - against the configured per-minute limits of the latest rate_limits snapshot (a workspace's override, else the organization's limit for the model). headroom_* is 1 - rate / limit.
 WITH hourly AS (
-    SELECT model, coalesce(workspace_id, '(default)') AS workspace_id, bucket_start,
+    SELECT model, coalesce(workspace_id, 'Default Workspace') AS workspace_id, bucket_start,
            sum(uncached_input_tokens + cache_creation_5m_input_tokens + cache_creation_1h_input_tokens) AS input_tokens,
            sum(output_tokens) AS output_tokens
     FROM usage_messages

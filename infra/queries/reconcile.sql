@@ -1,14 +1,14 @@
 -- name: Reconcile the two billed sources per day and model (last 30 days)
 -- description: Per UTC day and model: legacy billed (cost report), Analytics API billed without Priority Tier (analytics_cost), Priority Tier billed (Analytics API only), the estimate (usage x list prices), and the differences. analytics_minus_legacy should be 0 to the cent; a day that differs by more than $0.01 is also noted in that run's log. Billed lines of no model (web search, code execution; the Analytics API's too, as the cost report has them) are on their own row.
 WITH legacy AS (
-    SELECT dt, coalesce(model, '(no model)') AS model, sum(amount_usd) AS legacy_billed_usd
+    SELECT dt, coalesce(model, '(no model: web search, code execution)') AS model, sum(amount_usd) AS legacy_billed_usd
     FROM cost_report
     WHERE dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
     GROUP BY 1, 2
 ),
 analytics AS (
     SELECT dt,
-           CASE WHEN cost_type = 'tokens' OR token_type IS NOT NULL THEN coalesce(model, '(no model)') ELSE '(no model)' END AS model,
+           CASE WHEN cost_type = 'tokens' OR token_type IS NOT NULL THEN coalesce(model, '(no model: web search, code execution)') ELSE '(no model: web search, code execution)' END AS model,
            sum(CASE WHEN service_tier = 'priority' THEN 0 ELSE amount_usd END) AS analytics_billed_usd,
            sum(CASE WHEN service_tier = 'priority' THEN amount_usd ELSE 0 END) AS priority_billed_usd
     FROM analytics_cost
@@ -16,7 +16,7 @@ analytics AS (
     GROUP BY 1, 2
 ),
 estimate AS (
-    SELECT dt, coalesce(model, '(no model)') AS model,
+    SELECT dt, coalesce(model, '(no model: web search, code execution)') AS model,
            sum(CASE WHEN service_tier = 'priority' THEN 0 ELSE estimated_cost_usd END) AS estimated_usd
     FROM usage_messages
     WHERE dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')

@@ -13,10 +13,10 @@ WITH used AS (
     GROUP BY model
 ),
 billed AS (
-    SELECT coalesce(model, '(no model)') AS model, sum(amount_usd) AS billed_usd
+    SELECT coalesce(model, '(no model: web search, code execution)') AS model, sum(amount_usd) AS billed_usd
     FROM cost_report
     WHERE dt >= date_format(current_date - INTERVAL '29' DAY, '%Y-%m-%d')
-    GROUP BY coalesce(model, '(no model)')
+    GROUP BY coalesce(model, '(no model: web search, code execution)')
 )
 SELECT coalesce(u.model, b.model) AS model,
        b.billed_usd,

@@ -14,7 +14,7 @@ import importlib.util
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,7 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
 from support import NOW, TODAY, backfill, incremental, ingest, midnight
+from usage_lake import words
 from usage_lake.config.settings import Settings
 from usage_lake.lake import LocalLake
 from usage_lake.lake.curated import read_table
@@ -206,11 +207,11 @@ def test_spend_by_model_with_cache_hit_rate(filled, athena):
     tokens = usage_by(org, midnight(WINDOW_30), ("model",))
     billed = billed_usd(org, WINDOW_30, ("model",))
     estimated = estimate(org, midnight(WINDOW_30), ("model",))
-    assert set(rows) == {m for (m,) in tokens} | {m or "(no model)" for (m,) in billed}
-    assert "(no model)" in rows  # web search and code execution lines
+    assert set(rows) == {m for (m,) in tokens} | {m or words.NO_MODEL for (m,) in billed}
+    assert words.NO_MODEL in rows  # web search and code execution lines
     for model, row in rows.items():
-        assert row["billed_usd"] == billed.get((None if model == "(no model)" else model,))
-        if model == "(no model)":
+        assert row["billed_usd"] == billed.get((None if model == words.NO_MODEL else model,))
+        if model == words.NO_MODEL:
             continue
         t = tokens[(model,)]
         assert row["estimated_usd"] == estimated[(model,)]
@@ -226,12 +227,12 @@ def test_spend_by_model_with_cache_hit_rate(filled, athena):
 def test_spend_by_workspace(filled, athena):
     org, _ = filled
     rows = {r["workspace"]: r for r in athena("spend_by_workspace")}
-    label = lambda w: w or "(default workspace)"  # noqa: E731
+    label = lambda w: w or words.DEFAULT_WORKSPACE  # noqa: E731
     tokens = {label(w): t for (w,), t in usage_by(org, midnight(WINDOW_30), ("workspace_id",)).items()}
     billed = {label(w): v for (w,), v in billed_usd(org, WINDOW_30, ("workspace_id",)).items()}
     estimated = {label(w): v for (w,), v in estimate(org, midnight(WINDOW_30), ("workspace_id",)).items()}
     assert set(rows) == set(tokens) | set(billed)
-    assert "(default workspace)" in rows
+    assert words.DEFAULT_WORKSPACE in rows
     for workspace, row in rows.items():
         assert row["billed_usd"] == billed.get(workspace)
         assert row["estimated_usd"] == estimated.get(workspace)
@@ -244,10 +245,10 @@ def test_spend_by_api_key(filled, athena):
     dims = ("api_key_id", "workspace_id")
     tokens = usage_by(org, midnight(WINDOW_30), dims)
     estimated = estimate(org, midnight(WINDOW_30), dims)
-    assert set(rows) == {(k or "(no API key)", w) for k, w in tokens}
-    assert any(key == "(no API key)" for key, _ in rows)  # Console usage
+    assert set(rows) == {(k or words.NO_API_KEY, w) for k, w in tokens}
+    assert any(key == words.NO_API_KEY for key, _ in rows)  # Console usage
     for (key, workspace), t in tokens.items():
-        row = rows[(key or "(no API key)", workspace)]
+        row = rows[(key or words.NO_API_KEY, workspace)]
         assert row["output_tokens"] == t["output_tokens"]
         assert row["uncached_input_tokens"] == t["uncached_input_tokens"]
         assert row["web_search_requests"] == t["web_search_requests"]
@@ -289,11 +290,13 @@ def test_month_to_date_against_budget(filled, athena):
     assert row["priority_tier_estimated_usd"] == priority > 0
     assert row["month_to_date_usd"] == billed + today_estimate  # the cost basis: complete days billed, today estimated without Priority Tier
     assert row["budget_usd"] == BUDGET
-    mtd = float(billed + today_estimate)
-    assert row["percent_of_budget"] == pytest.approx(100 * mtd / float(BUDGET))
+    mtd = billed + today_estimate
     days_in_month = 30  # November
-    assert row["forecast_usd"] == pytest.approx(mtd / TODAY.day * days_in_month)
-    assert row["forecast_percent_of_budget"] == pytest.approx(100 * mtd / TODAY.day * days_in_month / float(BUDGET))
+    # decimals rounded for reading, never floats (a float forecast printed 15 digits)
+    assert row["percent_of_budget"] == (100 * mtd / BUDGET).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert row["forecast_usd"] == (mtd * days_in_month / TODAY.day).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert row["forecast_percent_of_budget"] == (100 * mtd * days_in_month / TODAY.day / BUDGET).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    assert all(isinstance(row[c], Decimal) for c in ("percent_of_budget", "forecast_usd", "forecast_percent_of_budget"))
 
 
 def test_month_to_date_without_a_budget_leaves_it_null(athena, filled):
@@ -311,7 +314,7 @@ def test_month_to_date_without_a_budget_leaves_it_null(athena, filled):
 
 # -- the views: names and labels beside every row -----------------------------------------------------
 
-CONSOLE = "Console / Workbench (no API key)"
+CONSOLE = words.NO_API_KEY
 
 
 @pytest.mark.parametrize("path", sorted(VIEWS.glob("*.sql")), ids=lambda p: p.stem)
@@ -396,7 +399,7 @@ def test_labels_from_the_file_the_agent_map_and_workspace_tags(filled, duck):
 
 def project_of(org: SimulatedOrg, key: str | None, space: str | None) -> str:
     file = label_file(org)
-    return (file["api_keys"].get(key, {}).get("project") or file["workspaces"].get(space, {}).get("project") or "(no project)")
+    return (file["api_keys"].get(key, {}).get("project") or file["workspaces"].get(space, {}).get("project") or words.no_label("project"))
 
 
 def test_spend_by_project(filled, athena):
@@ -409,11 +412,11 @@ def test_spend_by_project(filled, athena):
         by_key = estimate(org, start, ("api_key_id", "workspace_id"), end)
         tokens = usage_by(org, start, ("api_key_id", "workspace_id"), end)
         for (key, space), usd in by_key.items():
-            project = project_of(org, key, space) if labelled else "(no project)"
+            project = project_of(org, key, space) if labelled else words.no_label("project")
             expected[project] += usd
             output[project] += tokens[(key, space)]["output_tokens"]
     found = {r["project"]: r for r in athena("spend_by_project")}
-    assert set(found) == {"search", "research", "platform", "(no project)"}
+    assert set(found) == {"search", "research", "platform", words.no_label("project")}
     assert {p: r["estimated_usd"] for p, r in found.items()} == expected  # exact decimals
     assert {p: r["output_tokens"] for p, r in found.items()} == output
     assert found["platform"]["api_keys"] == 1 and found["search"]["workspaces"] == 1

@@ -436,7 +436,7 @@ def test_alarms(template):
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     by_metric = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"] for a in alarms.values()}
     assert set(by_metric) == {("AWS/Lambda", "Errors"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-                              ("AnthropicUsageLake", "RunSucceeded")}
+                              ("AnthropicUsageLake", "RunSucceeded"), ("AnthropicUsageLake", "AlertsFailed")}
     for props in by_metric.values():
         assert props["AlarmActions"] == [{"Ref": "AlertTopic"}]
         period, periods = props["Period"], props["EvaluationPeriods"]
@@ -451,6 +451,11 @@ def test_alarms(template):
     assert stale["Dimensions"] == [{"Name": "service", "Value": {"Ref": "AWS::StackName"}}]
     handler = (ROOT / "src" / "handlers" / "ingest.py").read_text()
     assert 'name="RunSucceeded"' in handler  # the metric the alarm watches is the one the handler emits
+    # alerts that failed, or a BUDGETS/LABELS file the run could not use (issue 16): any in an hour
+    failed = by_metric[("AnthropicUsageLake", "AlertsFailed")]
+    assert (failed["ComparisonOperator"], failed["Threshold"], failed["Statistic"]) == ("GreaterThanOrEqualToThreshold", 1, "Sum")
+    assert failed["Dimensions"] == stale["Dimensions"] and failed["TreatMissingData"] == "notBreaching"
+    assert 'name="AlertsFailed"' in handler
 
 
 def test_athena_workgroup_enforces_its_configuration(template):

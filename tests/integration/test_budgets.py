@@ -31,6 +31,7 @@ import pyarrow as pa
 import pytest
 
 from support import backfill, incremental, ingest
+from usage_lake import words
 from usage_lake.alerts import Alerting, load_budgets
 from usage_lake.alerts.messages import plain_usd
 from usage_lake.alerts.publishers import SnsPublisher
@@ -662,6 +663,7 @@ def test_a_missing_or_malformed_budgets_file_does_not_stop_ingestion(aws, sim, m
 
     summary = run(12)  # the file is missing
     assert summary["outcome"] == "partial" and summary["alerts_sent"] == 0 and len(notices()) == 1
+    assert summary["alerts_failed"] == 1  # the AlertsFailed metric, which AlertsFailedAlarm watches
     assert s3.list_objects_v2(Bucket=LAKE_BUCKET, Prefix="usage_messages/")["KeyCount"] > 0  # the data is in
     s3.put_object(Bucket="team-config", Key="budgets.json", Body=json.dumps({"budgets": [
         {"name": "growth-weekly", "period": "fortnightly", "amount": "100"}]}).encode())
@@ -728,7 +730,7 @@ def test_the_weekly_digest_compares_the_weeks_and_is_sent_once(tmp_path):
     movers = sorted(((m, now_.get(m, Decimal(0)), then.get(m, Decimal(0))) for m in now_.keys() | then.keys()),
                     key=lambda c: (-abs(c[1] - c[2]), c[0]))[:5]
     assert [[m, Decimal(a), Decimal(b)] for m, a, b in digest.document["movers"]["models"]] == [[m, a, b] for m, a, b in movers]
-    assert {label for label, _, _ in digest.document["movers"]["projects"]} == {"search", "ads", "(no project)"}
+    assert {label for label, _, _ in digest.document["movers"]["projects"]} == {"search", "ads", words.no_label("project")}
     assert digest.document["claude_code"] == {"days": 1, "num_sessions": 8, "lines_added": 160, "lines_removed": 32, "commits": 3,
                                               "pull_requests": 1, "users_and_keys": 2}
     assert "Claude Code: 1 days, 8 sessions, 160 lines added, 32 lines removed, 3 commits, 1 pull requests" in digest.text

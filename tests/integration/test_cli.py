@@ -103,7 +103,7 @@ def test_rebuild_summary_and_runs(env, capsys):
         f"usage 2026-11-2{d}: written {rows:,} rows" for d, rows in zip((0, 1), rebuilt_rows(env), strict=True)]
     assert main(["runs", "--lake", str(env)]) == 0
     runs = capsys.readouterr().out.splitlines()
-    assert len(runs) == 2 and "backfill" in runs[1] and "succeeded" in runs[1]
+    assert len(runs) == 3 and runs[1].startswith("─") and "backfill" in runs[2] and "succeeded" in runs[2]  # header, rule, one run
 
 
 def rebuilt_rows(lake_dir) -> list[int]:

@@ -107,7 +107,7 @@ def test_item19_a_killed_run_shows_as_abandoned_and_resumes_from_its_last_checkp
     assert left["outcome"] == Outcome.RUNNING and left["finished_at"] is None and left["pid"] == process.pid
     assert effective_outcome(left, datetime.now(UTC)) == Outcome.ABANDONED  # same host, the process is gone
     assert main(["runs", "--lake", str(cli.lake.root)]) == 0
-    shown = capsys.readouterr().out.splitlines()[1]
+    shown = capsys.readouterr().out.splitlines()[2]  # header, rule, the run
     assert " abandoned " in shown and f"resume from {left['resume_from']}" in shown and "its process is gone" in shown
 
     sim.faults.clear()

@@ -15,6 +15,7 @@ import pytest
 
 from support import NOW, backfill, days, ingest, midnight
 from support.focus_rules import violations
+from usage_lake import words
 from usage_lake.alerts import Alerting
 from usage_lake.config.settings import Settings
 from usage_lake.focus import focus_table
@@ -112,7 +113,7 @@ def test_a_cost_row_key_that_matches_nothing_is_told_once_per_run(tmp_path):
     missing = [n for n in record.notes if "usage_messages" in n]
     assert len(unmatched) == len(missing) == 1 and len(record.notes) == 2
     assert unmatched[0].startswith("focus: ") and f"(3 days, {FIRST}..{END - timedelta(days=1)})" in unmatched[0]
-    assert "; (default workspace) / claude-3-haiku-20240307 / standard / 0-200k / not_available / output_tokens (3x);" in unmatched[0]
+    assert f"; {words.DEFAULT_WORKSPACE} / claude-3-haiku-20240307 / standard / 0-200k / not_available / output_tokens (3x);" in unmatched[0]
     assert unmatched[0].startswith("focus: 270 token row(s) of the cost report") and unmatched[0].endswith("; and 80 more key(s)")
     assert missing[0] == f"focus: no usage_messages partition for 3 day(s) ({FIRST}..{END - timedelta(days=1)}): their token rows have no quantities"
 

@@ -1,7 +1,7 @@
 """The FOCUS 1.2 rules (specification/columns/*.md at tag v1.2 of FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec) for
 every Mandatory column and for each Conditional/Recommended column the `focus` table carries, checked row by row
 on an Arrow table. `violations(table)` returns {rule: number of rows breaking it}; a test compares that with the
-exceptions the README documents, so a new violation fails and a documented one that disappears does too."""
+exceptions docs/focus.md documents, so a new violation fails and a documented one that disappears does too."""
 
 from __future__ import annotations
 

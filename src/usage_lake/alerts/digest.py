@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.alerts.figures import Figures
 from usage_lake.alerts.messages import LEFT_OUT, Alert, Messages, amount_text, bounded, of_text, percent_text
 from usage_lake.alerts.periods import Span, span_of
@@ -145,8 +146,8 @@ def _label(figures: Figures, name: str, key: str | None) -> str:
     if name == "api_keys":
         return figures.name("api_key", key)
     if name == "projects":
-        return key if key is not None else "(no project)"
-    return key if key is not None else "(no model)"
+        return key if key is not None else words.no_label("project")
+    return key if key is not None else words.NO_MODEL
 
 
 def _by(figures: Figures, span: Span, name: str) -> dict[str | None, Decimal]:

@@ -22,6 +22,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.alerts.periods import FORECAST_AFTER_DAYS, Span, span_of
 from usage_lake.alerts.scopes import DEFAULT_WORKSPACE, NO_API_KEY, DayScope, Scopes, Snapshots
 from usage_lake.config.budgets import Budget, Measure, Period
@@ -42,7 +43,7 @@ COST = "cost"  # billed days billed, the others at their comparable estimate
 USAGE = "usage"  # token and request counts, from the usage report
 TOP = 5
 TRAILING_DAYS = 7
-NO_MODEL = "(no model: web search, code execution, ...)"
+NO_MODEL = words.NO_MODEL
 CUBE_DIMS = ["model", "workspace_id", "api_key_id", "service_tier", "inference_geo"]
 USAGE_COLUMNS = ["bucket_end", *CUBE_DIMS, "estimated_cost_usd", "uncached_input_tokens", "cache_creation_5m_input_tokens",
                  "cache_creation_1h_input_tokens", "cache_read_input_tokens", "output_tokens", "web_search_requests"]

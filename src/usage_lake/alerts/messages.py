@@ -22,6 +22,7 @@ from usage_lake.alerts.scopes import DayScope
 from usage_lake.config.budgets import LEGACY_DAILY, LEGACY_MONTHLY, Budget, Measure
 from usage_lake.config.settings import Settings
 from usage_lake.money import usd
+from usage_lake.sanitize import display
 from usage_lake.times import format_timestamp
 
 __all__ = ["COST", "LEFT_OUT", "SPIKE", "Alert", "Messages", "amount_text", "athena_query", "budget_query", "cost_basis_text",
@@ -238,7 +239,9 @@ class Messages:
         key = finding.key
         document |= {"key": key, "severity": severity, "run_id": self.run_id, "subject": subject}
         lines += ["", f"Sent once by anthropic-usage-lake (run {self.run_id}); alert key {key}."]
-        text = "\n".join(lines)
+        # names come from the organization: no control character, bidi override or line break reaches the e-mail
+        subject = display(subject, None)
+        text = "\n".join(display(line, None) for line in lines)
         document["text"] = text  # machines get the words too (chat forwarding, ticket bodies)
         return Alert(key, kind, basis, day, severity, subject[:100], text, document, finding.family, finding.level,
                      budget=budget, scope=scope)
@@ -272,7 +275,7 @@ def rankings(spend: DaySpend, basis: str) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and basis == BILLED else ""
         lines.append(f"{title}{note}:")
-        lines += [f"  {bounded(label):<44} {usd(amount):>12}" for label, amount in ranking]
+        lines += [f"  {display(label, NAME_LIMIT):<44} {usd(amount):>12}" for label, amount in ranking]
     if spend.unpriced_rows:
         lines.append(f"({spend.unpriced_rows} usage row(s) use models missing from the price table and are not in the estimate.)")
     return lines
@@ -399,7 +402,7 @@ def budget_rankings(spend: BudgetFigure) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and spend.keys_estimated else ""
         lines.append(f"{title} in the scope{note}:")
-        lines += [f"  {bounded(label):<44} {_value_text(spend.budget.measure, value):>18}" for label, value in ranking]
+        lines += [f"  {display(label, NAME_LIMIT):<44} {_value_text(spend.budget.measure, value):>18}" for label, value in ranking]
     return lines
 
 

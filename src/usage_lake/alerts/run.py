@@ -106,9 +106,9 @@ class Alerting:
     def deliver(self, alerts: list[Alert]) -> Delivery:
         return self.sender.deliver(alerts)
 
-    def status(self, days: list[date], now: datetime) -> list[str]:
+    def status(self, days: list[date], now: datetime, *, width: int | None = None, wide: bool = False) -> list[str]:
         """Each day's figures against the thresholds, every budget, and which alerts were sent or would fire now."""
-        return status(self.lake, self.figures, self.settings, days, now, self.budgets) + cap_lines(self.lake, self.figures, now)
+        return status(self.lake, self.figures, self.settings, days, now, self.budgets, width=width, wide=wide) + cap_lines(self.lake, self.figures, now)
 
     def budget_rows(self, now: datetime) -> list[dict[str, Any]]:
         """Every budget over its open periods, as data (`usage-lake alerts --json`, the weekly digest)."""

@@ -9,13 +9,15 @@ text; `status` is the whole terminal view. Nothing here sends anything.
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from usage_lake import words
 from usage_lake.alerts.delivery import covering, family_records, rule_of
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
-from usage_lake.alerts.messages import amount_text, percent_text, plain_usd
+from usage_lake.alerts.messages import amount_text, plain_usd
 from usage_lake.alerts.periods import open_spans
 from usage_lake.alerts.rules import SPIKE_MIN_DAYS, BudgetReached, DailyOver, Finding, ForecastOver, budget_family, evaluate, period_findings, tag
 from usage_lake.config.budgets import Budget, Measure, Period
@@ -24,6 +26,8 @@ from usage_lake.errors import SettingsError
 from usage_lake.lake.layout import alert_sent_prefix
 from usage_lake.lake.store import Lake
 from usage_lake.money import usd
+from usage_lake.sanitize import display
+from usage_lake.tables import table_lines
 from usage_lake.times import format_timestamp
 
 __all__ = ["budget_rows", "render_budgets", "sent_since", "status"]
@@ -102,26 +106,33 @@ def sent_since(lake: Lake, since: datetime, *, except_budgets: frozenset[str] = 
     return sorted(records, key=lambda record: record["sent_at"])
 
 
-def render_budgets(rows: list[dict[str, Any]]) -> list[str]:
-    """The rows as a terminal table, one line per budget and period, then what was sent and what would fire."""
+def render_budgets(rows: list[dict[str, Any]], *, width: int | None = None, wide: bool = False) -> list[str]:
+    """The rows as a terminal table, one line per budget and period (compact: budget, period, figure, amount, used;
+    `wide`: scope, measure and forecast too), then what was sent and what would fire."""
     if not rows:
         return ["No budgets (set BUDGETS, MONTHLY_BUDGET_USD or DAILY_SPEND_THRESHOLD_USD)."]
-    header = f"{'budget':<24}{'period':<12}{'scope':<28}{'measure':<14}{'figure':>20}{'amount':>16}{'used':>8}{'forecast':>20}"
-    lines = [header, "-" * len(header)]
+    columns = [("budget", "text"), ("period", "day"), ("scope", "text"), ("measure", "day"), ("figure", "n"), ("amount", "n"),
+               ("used", "n"), ("forecast", "n")]
+    keep = range(len(columns)) if wide else (0, 1, 4, 5, 6)
+    body, after = [], []
     for row in rows:
         measure = Measure(row["measure"])
+        period = row["period_id"] + (" (ended)" if row["ended"] else "")
+        name = display(row["budget"])
         if row["error"]:
-            lines.append(f"{row['budget']:<24}{row['period_id']:<12}{_cut(row['scope'], 27):<28}{row['measure']:<14}  {row['error']}")
+            body.append([name, period, display(row["scope"]), row["measure"], "-", _short(measure, Decimal(row["amount"]), plain=True),
+                         "-", "-"])
+            after.append(f"  {name} {period}: {display(row['error'], None)}")
             continue
         figure = "-" if row["figure"] is None else _short(measure, Decimal(row["figure"]))
         forecast = "-" if row["forecast"] is None else _short(measure, Decimal(row["forecast"]))
-        used = "-" if row["percent"] is None else percent_text(Decimal(row["percent"]))
-        period = row["period_id"] + (" (ended)" if row["ended"] else "")
-        lines.append(f"{row['budget']:<24}{period:<12}{_cut(row['scope'], 27):<28}{row['measure']:<14}{figure:>20}"
-                     f"{_short(measure, Decimal(row['amount']), plain=True):>16}{used:>8}{forecast:>20}")
-        lines += [f"    sent {sent['sent_at']}: {sent['key']}" for sent in row["sent"]]
-        lines += [f"    WOULD FIRE on the next run: {key}" for key in row["would_fire"]]
-    return lines
+        used = "-" if row["percent"] is None else words.percent_text(Decimal(row["percent"]))
+        body.append([name, period, display(row["scope"]), row["measure"], figure, _short(measure, Decimal(row["amount"]), plain=True),
+                     used, forecast])
+        after += [f"  {name} {period}: sent {sent['sent_at']}: {display(sent['key'], None)}" for sent in row["sent"]]
+        after += [f"  {name} {period}: WOULD FIRE on the next run: {display(key, None)}" for key in row["would_fire"]]
+    lines = table_lines([columns[i] for i in keep], [[cells[i] for i in keep] for cells in body], width=width)
+    return lines + after
 
 
 def _short(measure: Measure, value: Decimal, *, plain: bool = False) -> str:
@@ -129,20 +140,15 @@ def _short(measure: Measure, value: Decimal, *, plain: bool = False) -> str:
     return text if measure.is_money else f"{int(value):,}"
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], now: datetime,
-           budgets: list[Budget] | None = None) -> list[str]:
+           budgets: list[Budget] | None = None, *, width: int | None = None, wide: bool = False) -> list[str]:
     """Each day's figures against the daily threshold, the spike ratio, and every budget: sent, or would fire now."""
     threshold = settings.daily_spend_threshold_usd
     findings = evaluate(figures, settings, days, now, budgets, problems=[])
     daily = {(f.spend.day, f.basis): f for f in findings if isinstance(f, DailyOver)}
     window_start = now.date() - timedelta(days=settings.usage_lookback_days)
     shown = usd(threshold) if threshold is not None else "off"
-    header = f"{'day':<12}{'billed':>12}{'estimated':>12}{'priority est.':>15}{'alert figure':>14}  alerts (daily threshold {shown})"
-    lines = [header, "-" * len(header)]
+    body = []
     for day in days:
         spend = figures.day(day)
         notes = []
@@ -154,8 +160,13 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
             if over is not None and covering(lake, over.family, over.level) is None:
                 notes.append(f"{basis} WOULD FIRE on the next run" if day >= window_start
                              else f"{basis} over the threshold (before the refresh window: not alerted)")
-        lines.append(f"{day.isoformat():<12}{usd(spend.billed_usd):>12}{usd(spend.estimated_usd):>12}"
-                     f"{usd(spend.priority_estimated_usd):>15}{usd(spend.cost_usd):>14}  {', '.join(notes) or '-'}")
+        body.append([day.isoformat(), usd(spend.billed_usd), usd(spend.estimated_usd), usd(spend.priority_estimated_usd),
+                     usd(spend.cost_usd), ", ".join(notes) or "-"])
+    columns = [("day", "day"), (words.BILLED, "n"), (words.ESTIMATED, "n"), (words.PRIORITY_ESTIMATED, "n"), (words.ALERT_FIGURE, "n"),
+               ("alerts", "text")]
+    keep = range(len(columns)) if wide else (0, 1, 2, 4, 5)
+    lines = [f"The alert figure of each day against the daily threshold {shown}:"]
+    lines += table_lines([columns[i] for i in keep], [[cells[i] for i in keep] for cells in body], width=width)
     budget = settings.monthly_budget_usd
     lines.append("")
     for span in open_spans(Period.MONTHLY, now):
@@ -178,5 +189,7 @@ def status(lake: Lake, figures: Figures, settings: Settings, days: list[date], n
             f" (as {record['key']})" if record.get("key") != finding.key else "")
         lines.append(f"  {finding.key}: {state}")
     if budgets:
-        lines += ["", "Budgets (each open period):", *render_budgets(budget_rows(lake, figures, budgets, now))]
+        lines += ["", "Budgets (each open period):", *render_budgets(budget_rows(lake, figures, budgets, now), width=width, wide=wide)]
+    if width is not None:  # the sentences wrap at the terminal's width (the tables fit it already)
+        lines = [part for line in lines for part in (textwrap.wrap(line, width, subsequent_indent="    ") if len(line) > width else [line])]
     return lines

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -177,7 +177,8 @@ def _parser() -> argparse.ArgumentParser:
                               description="Serve the synthetic organization over HTTP until interrupted. Point a run at it "
                               "with ANTHROPIC_BASE_URL and the admin key it prints.")
     simulate.add_argument("--port", type=_port, default=8765, help="TCP port on 127.0.0.1 (default: 8765; 0: any free port)")
-    simulate.add_argument("--org", choices=("small", "large"), default="small", help="small: the demo org; large: 1,000 API keys x 10 models")
+    simulate.add_argument("--org", choices=("small", "large", "hostile"), default="small",
+                          help="small: the demo org; large: 1,000 API keys x 10 models; hostile: the small org with hostile names")
     simulate.add_argument("--faults", default="", help="fault mix, e.g. '429:0.2,503:0.1,drop:0.05' (see usage_lake.simulator.faults)")
     simulate.add_argument("--cost-report", choices=("2026", "2025"), default="2026",
                           help="2025: the cost report's token rows leave inference_geo null, as before it had one (default: 2026)")
@@ -231,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     runs = add("runs", help="show the most recent runs from the run log")
     _lake_option(runs)
     runs.add_argument("--limit", type=_positive, default=10, help="how many runs, newest first (default: 10)")
+    runs.add_argument("--wide", action="store_true", help="every column (default: the few that fit 80 columns)")
     runs.add_argument("--format", choices=("table", "json"), default="table", help="json: one object per run (default: table)")
     runs.add_argument("--json", dest="format", action="store_const", const="json", help="short for --format json")
     runs.set_defaults(command=_runs)
@@ -410,7 +412,7 @@ def _simulate(args: argparse.Namespace) -> int:
         faults = FaultPlan.from_spec(args.faults) if args.faults else None
     except ValueError as exc:
         raise CliError(f"--faults: {exc}") from None
-    org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.small()
+    org = SimulatedOrg.large() if args.org == "large" else SimulatedOrg.hostile() if args.org == "hostile" else SimulatedOrg.small()
     org.cost_inference_geo = args.cost_report != "2025"
     try:
         sim = Simulator(org, port=args.port)
@@ -459,7 +461,8 @@ def _summary(args: argparse.Namespace) -> int:
         settings = _settings(args)
         lake = _lake(args, settings, reading=True)
         today = _clock(args).date()
-        print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range((args.days or 7) - 1, -1, -1)]), end="\n\n")
+        print(spend_and_tokens(lake, [today - timedelta(days=i) for i in range((args.days or 7) - 1, -1, -1)], width=_width(args)),
+              end="\n\n")
     return _report(args)
 
 
@@ -482,7 +485,7 @@ def _alerts(args: argparse.Namespace) -> int:
         _write(json.dumps(alerting.budget_rows(now), indent=2) + "\n", args.out)
         return 0
     days = [now.date() - timedelta(days=i) for i in range(args.days - 1, -1, -1)]
-    lines = alerting.status(days, now)
+    lines = alerting.status(days, now, width=_width(args), wide=args.wide)
     _write("\n".join(lines[:args.limit] if args.limit else lines) + "\n", args.out)
     return 0
 
@@ -528,7 +531,7 @@ def _runs(args: argparse.Namespace) -> int:
         rows = [{**run, "outcome": effective_outcome(run, now)} for run in runs]
         print(json.dumps(rows, indent=2, default=_json_value))
         return 0
-    print(recent_runs(lake, limit=args.limit, outcome=lambda run: effective_outcome(run, now)))
+    print(recent_runs(lake, limit=args.limit, outcome=lambda run: effective_outcome(run, now), width=_width(args), wide=args.wide))
     return 0
 
 
@@ -605,6 +608,7 @@ def _add_report_commands(sub: argparse._SubParsersAction, common: argparse.Argum
     export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv", help="the file's format (default: csv)")
     export.add_argument("--out", required=True, help="the file to write")
     export.add_argument("--ids-only", action="store_true", help="leave out the name and label columns")
+    export.add_argument("--raw-csv", action="store_true", help="csv: cells exactly as stored (no quote before a leading = + - @)")
     export.set_defaults(command=_export)
 
     sql = sub.add_parser("sql", parents=[common], help="Athena SQL over the lake, run locally by DuckDB (same table names and columns)",
@@ -648,7 +652,7 @@ def _output_options(parser: argparse.ArgumentParser, *, json_help: str = "", out
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="short for --format json")
     parser.add_argument("--wide", action="store_true", help="table: every column, however wide the terminal")
     parser.add_argument("--raw-csv", action="store_true", help="csv: cells exactly as stored (no quote before a leading = + - @)")
-    parser.add_argument("--limit", type=_positive, default=None, help="table: at most N rows (default: all)")
+    parser.add_argument("--limit", type=_positive, default=None, help="table: at most N rows, then how many more (default: 1,000)")
     parser.add_argument("--out", help=out_help or "write to this file instead of standard output")
 
 
@@ -737,12 +741,16 @@ def _note(text: str) -> None:
 def _render(view: Any, args: argparse.Namespace) -> str:
     from usage_lake.reporting.formats import render
 
-    options = {"wide": args.wide, "raw_csv": args.raw_csv, "limit": args.limit}
-    # TODO(merge with "render"): formats.render takes these keywords there; until then pass what it accepts
-    import inspect
+    return render(view, args.format, wide=args.wide, raw_csv=args.raw_csv, limit=args.limit, width=_width(args))
 
-    accepted = inspect.signature(render).parameters
-    return render(view, args.format, **{k: v for k, v in options.items() if k in accepted})
+
+def _width(args: argparse.Namespace) -> int | None:
+    """The terminal's width when a table goes to a terminal; None (full values) when piped or written with --out."""
+    if getattr(args, "out", None) or not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -841,7 +849,8 @@ def _export(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise CliError(f"--end ({args.end}) must be after --start ({args.start}); --end is exclusive")
     try:
-        done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only)
+        done = export_table(lake, args.table, Window(args.start, args.end, args.end), args.format, args.out, ids_only=args.ids_only,
+                            raw_csv=args.raw_csv)
     except UsageLakeError:
         raise
     except Exception as exc:  # noqa: BLE001 - OSError, or DuckDB's IOException / PermissionException writing the file
@@ -853,8 +862,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    from usage_lake.reporting.formats import sql_view
-    from usage_lake.reporting.query import run_sql
+    from usage_lake.reporting.formats import write_result
+    from usage_lake.reporting.query import sql_batches
 
     if args.out:
         _check_out(args.out)
@@ -877,12 +886,44 @@ def _sql(args: argparse.Namespace) -> int:
     lake = _lake(args, settings, reading=True)
     if args.out:
         _outside_lake(args.out, lake)
-    result = run_sql(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
-                     aws_focus=args.aws_focus)
-    if result.fetched_objects:
-        _note(f"fetched {result.fetched_objects} partition object(s), {result.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}")
-    _write(_render(sql_view(result.table, f"{result.table.num_rows:,} row(s)"), args), args.out)
+    with sql_batches(lake, text, params=params, now=_clock(args) if args.now else None, start=args.start, end=args.end,
+                     aws_focus=args.aws_focus) as stream:
+        if stream.fetched_objects:
+            _note(f"fetched {stream.fetched_objects} partition object(s), {stream.fetched_bytes / 1e6:.1f} MB, from {lake.uri()}")
+        _write_stream(lambda out: write_result(stream.reader, args.format, out, raw_csv=args.raw_csv, limit=args.limit,
+                                               width=_width(args)), args.out)
     return 0
+
+
+def _write_stream(write: Callable[[Any], object], out: str | None) -> None:
+    """`write(binary file)` to standard output, or to `out` under a temporary name moved into place (nothing
+    half-written on failure): the rows stream through, never held whole. A query that fails while streaming is one line."""
+    try:
+        if not out:
+            sys.stdout.flush()
+            write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        path = _check_out(out)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise CliError(f"cannot write --out {out}: {(exc.strerror or str(exc)).lower()}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    except UsageLakeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - DuckDB's error while the rows stream: its first line names the problem
+        import pyarrow as pa
+
+        if type(exc).__module__.split(".")[0] != "duckdb" and not isinstance(exc, pa.ArrowException):
+            raise
+        raise CliError(f"the query failed: {_one_line(exc)}") from None
+    if out:
+        _note(f"wrote {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,6 +131,7 @@ class IngestJob:
             step = "budgets" if setting == "BUDGETS" else "labels"
             kept = "the legacy budgets were evaluated, the file's were not" if step == "budgets" else "the last good labels stay in force"
             record.errors.append(EndpointError(step, type(exc).__name__, str(exc)))
+            record.alerts_failed += 1  # the AlertsFailed metric, and its alarm: the budgets or labels behind the alerts are unusable
             record.notes.append(f"{step} step failed: {exc}; the data was fetched and written, {kept}")
             if record.outcome == Outcome.SUCCEEDED:
                 record.outcome = Outcome.PARTIAL

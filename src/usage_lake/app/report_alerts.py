@@ -23,7 +23,7 @@ __all__ = ["alerts_view"]
 
 SCHEMA = pa.schema([
     ("budget", pa.string()), ("period", pa.string()), ("scope", pa.string()), ("measure", pa.string()), ("basis", pa.string()),
-    ("figure", pa.decimal128(38, 14)), ("amount", pa.decimal128(38, 14)), ("percent_used", pa.float64()),
+    ("figure", pa.decimal128(38, 14)), ("amount", pa.decimal128(38, 14)), ("percent", pa.string()),
     ("forecast", pa.decimal128(38, 14)), ("state", pa.string()), ("alert_key", pa.string()), ("sent_at", pa.string()),
 ])
 
@@ -45,7 +45,7 @@ def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) ->
         rows.append({
             "budget": row["budget"], "period": row["period_id"], "scope": row["scope"], "measure": row["measure"], "basis": row.get("basis"),
             "figure": _exact(row.get("figure")), "amount": _exact(row["amount"]),
-            "percent_used": None if row.get("figure") is None else float(Decimal(row["figure"]) / Decimal(row["amount"])),
+            "percent": row.get("percent"),  # a decimal string, as `alerts --json` gives it: "119.93"
             "forecast": _exact(row.get("forecast")), "state": state,
             "alert_key": sent[-1]["key"] if sent else would[0] if would else None, "sent_at": sent[-1]["sent_at"] if sent else None,
         })
@@ -57,13 +57,14 @@ def alerts_view(lake: Lake, settings: Settings, now: datetime, days: int = 7) ->
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     columns = [Column("budget", "budget", "text", total=False), Column("period", "period", "text", total=False),
                Column("scope", "scope", "text", total=False), Column("measure", "measure", "text", total=False),
-               Column("basis", "basis", "text", total=False), Column("figure", "figure", "num", total=False),
-               Column("amount", "amount", "num", total=False), Column("percent_used", "used", "rate", total=False),
+               Column("basis", "basis", "text", total=False), Column("figure", "figure", "measure", total=False),
+               Column("amount", "amount", "measure", total=False), Column("percent", "used", "percent", total=False),
                Column("state", "state", "text", total=False), Column("sent_at", "sent at", "text", total=False)]
     notes = ["Budgets from BUDGETS, DAILY_SPEND_THRESHOLD_USD (daily-threshold) and MONTHLY_BUDGET_USD (monthly-budget), each "
              "over its open periods; `would fire`: the next incremental run sends it. Nothing is sent by a report. The spike "
              "rule is in `usage-lake alerts`."]
-    return View("alerts", f"Budgets and alerts as of {now:%Y-%m-%d %H:%M} UTC", table, columns, notes, totals=False)
+    return View("alerts", f"Budgets and alerts as of {now:%Y-%m-%d %H:%M} UTC", table, columns, notes, totals=False,
+                compact=("budget", "period", "figure", "amount", "percent", "state"))
 
 
 def _exact(value: str | Decimal | None) -> Decimal | None:

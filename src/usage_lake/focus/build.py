@@ -32,6 +32,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.focus.names import Names
 from usage_lake.lake.schema import FOCUS, FOCUS_COST, FOCUS_QUANTITY, FOCUS_UNIT_PRICE, TAGS, TIMESTAMP
 from usage_lake.money.estimate import token_prices, web_search_price
@@ -150,7 +151,7 @@ def focus_rows(cost: pa.Table, usage: pa.Table, *, day: date, names: Names, pric
 
 def _key_names(charges: pa.Table) -> list[str]:
     """The key of each charge as people read it: workspace / model / tier / context window / geo / token type."""
-    parts = [pc.fill_null(charges.column(name), "(default workspace)" if name == "workspace_id" else "*")
+    parts = [pc.fill_null(charges.column(name), words.DEFAULT_WORKSPACE if name == "workspace_id" else "*")
              for name in (*_USAGE_KEY, "token_type")]
     return pc.binary_join_element_wise(*parts, " / ").to_pylist() if charges.num_rows else []
 

@@ -15,13 +15,14 @@ from datetime import date
 
 import pyarrow as pa
 
+from usage_lake import words
 from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 
 __all__ = ["DEFAULT_WORKSPACE_ID", "DEFAULT_WORKSPACE_NAME", "Names", "names_on"]
 
 DEFAULT_WORKSPACE_ID = "default"  # the API reports the default workspace as workspace_id null
-DEFAULT_WORKSPACE_NAME = "Default Workspace"
+DEFAULT_WORKSPACE_NAME = words.DEFAULT_WORKSPACE
 WORKSPACE = "workspace"  # labels.entity_type of a workspace's labels
 
 

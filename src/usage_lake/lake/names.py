@@ -13,13 +13,14 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import date
 
+from usage_lake import words
 from usage_lake.lake.snapshots import SnapshotReader
 from usage_lake.lake.store import Lake
 
 __all__ = ["DEFAULT_WORKSPACE", "NO_API_KEY", "Names"]
 
-DEFAULT_WORKSPACE = "Default Workspace"
-NO_API_KEY = "Console / Workbench (no API key)"
+DEFAULT_WORKSPACE = words.DEFAULT_WORKSPACE
+NO_API_KEY = words.NO_API_KEY
 
 
 class Names:
@@ -52,4 +53,4 @@ class Names:
         name = getattr(self, kind).get(entity_id)
         if name is None:
             return entity_id
-        return f"{name} ({entity_id})" if self._shared[kind][name] > 1 else name
+        return words.with_id(name, entity_id) if self._shared[kind][name] > 1 else name

@@ -3,8 +3,9 @@
 Every figure is a `Decimal` or an Arrow decimal; nothing here touches a float.
 """
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
+from usage_lake import words
 from usage_lake.money.estimate import default_prices, estimated_cost, unpriced_models
 from usage_lake.money.figure import alert_figure, alert_figure_sql
 from usage_lake.money.pricing import PriceTable, TokenRates, load_prices
@@ -13,7 +14,5 @@ __all__ = ["PriceTable", "TokenRates", "alert_figure", "alert_figure_sql", "defa
 
 
 def usd(amount: Decimal | None) -> str:
-    """Dollars for display, rounded to the cent (the lake keeps every digit); "-" for no figure."""
-    if amount is None:
-        return "-"
-    return f"${amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"
+    """Dollars for display, rounded to the cent (the lake keeps every digit); "-" for no figure (`words.money`)."""
+    return words.money(amount)

@@ -20,6 +20,7 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.errors import PriceTableError
 from usage_lake.lake.schema import ESTIMATED_USD
 from usage_lake.money.pricing import PriceTable
@@ -157,7 +158,7 @@ def unpriced_models(usage: pa.Table) -> list[str]:
     if usage.num_rows == 0:
         return []
     missing = pc.filter(usage.column("model"), pc.is_null(usage.column("estimated_cost_usd")))
-    return sorted(m if m is not None else "(no model)" for m in pc.unique(missing).to_pylist())
+    return sorted(m if m is not None else words.NO_MODEL for m in pc.unique(missing).to_pylist())
 
 
 def unpriced_tokens(usage: pa.Table) -> dict[str, int]:

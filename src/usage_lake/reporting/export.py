@@ -6,6 +6,10 @@ decimals), timestamps are UTC ISO 8601 (`2026-11-20T00:00:00.000Z`; Parquet keep
 unless `ids_only`, names and labels are joined in: `workspace_name` and `api_key_name` from the latest
 organization snapshot, and one `label_<key>` column per label key (a key's own label, else its workspace's).
 The file is written under a temporary name and renamed into place: a failed export leaves nothing behind.
+In CSV, a text cell that a spreadsheet would run as a formula (it begins with `=`, `+`, `-`, `@`, tab or CR:
+anyone in the organization names keys and workspaces) gets a leading `'`, unless `raw_csv`; numbers, JSON
+and Parquet keep the exact values. DuckDB writes batch by batch without keeping the input order, so memory
+stays bounded (`bench/bench_streaming.py`: figures in docs/vocabulary.md).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Literal
 from usage_lake.errors import ConfigError
 from usage_lake.lake.store import Lake
 from usage_lake.reporting.query import FACT_TABLES, SNAPSHOT_TABLES, LakeDB, Partitions
-from usage_lake.reporting.views import DEFAULT_WORKSPACE, Window
+from usage_lake.reporting.views import DEFAULT_WORKSPACE, NO_API_KEY, Window
+from usage_lake.sanitize import CSV_TRIGGERS
 
 __all__ = ["EXPORT_FORMATS", "EXPORTABLE", "Exported", "export_table"]
 
@@ -36,7 +41,7 @@ class Exported:
 
 
 def export_table(lake: Lake, table: str, window: Window, fmt: ExportFormat, out: str | os.PathLike[str], *,
-                 ids_only: bool = False) -> Exported:
+                 ids_only: bool = False, raw_csv: bool = False) -> Exported:
     if table not in EXPORTABLE:
         raise ConfigError(f"unknown table {table!r}; one of: {', '.join(EXPORTABLE)}")
     lookups = () if ids_only else ("workspaces", "api_keys", "labels")
@@ -44,7 +49,10 @@ def export_table(lake: Lake, table: str, window: Window, fmt: ExportFormat, out:
     with LakeDB(lake, tables={table, *lookups}, partitions={table: Partitions(window.start, window.end)}) as db:
         if not db.has(table):
             raise ConfigError(f"the lake at {lake.uri()} has no {table} partitions from {window.start} to {window.end} (exclusive)")
+        db.con.execute("SET preserve_insertion_order = false")  # stream: no buffering of the whole result to keep its order
         select = _select(db, table, fmt, ids_only)
+        if fmt == "csv" and not raw_csv:
+            select = _neutralised(db, select)
         rows = db.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         columns = [d[0] for d in db.con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
         option = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json, ARRAY true", "parquet": "FORMAT parquet, COMPRESSION zstd"}[fmt]
@@ -56,6 +64,19 @@ def export_table(lake: Lake, table: str, window: Window, fmt: ExportFormat, out:
         finally:
             tmp.unlink(missing_ok=True)
     return Exported(table, rows, path, columns)
+
+
+def _neutralised(db: LakeDB, select: str) -> str:
+    """`select` with every text column's formula-like cells prefixed by `'` (OWASP; `sanitize.csv_cell` in SQL)."""
+    triggers = ", ".join(f"chr({ord(t)})" for t in CSV_TRIGGERS)
+    columns = []
+    for name, kind, *_ in db.con.execute(f"DESCRIBE SELECT * FROM ({select})").fetchall():
+        ref = f's."{name}"'
+        if kind == "VARCHAR":
+            columns.append(f"CASE WHEN left({ref}, 1) IN ({triggers}) THEN chr(39) || {ref} ELSE {ref} END AS \"{name}\"")
+        else:
+            columns.append(ref)
+    return f"SELECT {', '.join(columns)} FROM ({select}) s"
 
 
 def _quote(text: str) -> str:
@@ -92,12 +113,12 @@ def _lookups(db: LakeDB, types: dict[str, str]) -> tuple[list[str], list[str]]:
         name = "w.name" if db.has("workspaces") and {"id", "name"} <= set(db.columns("workspaces")) else "CAST(NULL AS VARCHAR)"
         if name == "w.name":
             joins.append("LEFT JOIN (SELECT id, any_value(name) AS name FROM workspaces GROUP BY id) w ON w.id = t.workspace_id")
-        columns.append(f"CASE WHEN t.workspace_id IS NULL THEN '{DEFAULT_WORKSPACE}' ELSE {name} END AS workspace_name")
+        columns.append(f"CASE WHEN t.workspace_id IS NULL THEN '{_quote(DEFAULT_WORKSPACE)}' ELSE {name} END AS workspace_name")
     if has_key and "api_key_name" not in types:
         name = "k.name" if db.has("api_keys") and {"id", "name"} <= set(db.columns("api_keys")) else "CAST(NULL AS VARCHAR)"
         if name == "k.name":
             joins.append("LEFT JOIN (SELECT id, any_value(name) AS name FROM api_keys GROUP BY id) k ON k.id = t.api_key_id")
-        columns.append(f"{name} AS api_key_name")
+        columns.append(f"CASE WHEN t.api_key_id IS NULL THEN '{_quote(NO_API_KEY)}' ELSE {name} END AS api_key_name")
     if (has_ws or has_key) and db.has("labels") and {"entity_type", "entity_id", "key", "value"} <= set(db.columns("labels")):
         label_keys = [r[0] for r in db.con.execute("SELECT DISTINCT key FROM labels WHERE key IS NOT NULL ORDER BY key").fetchall()]
         for i, key in enumerate(label_keys):

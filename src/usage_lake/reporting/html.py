@@ -21,13 +21,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from usage_lake import __version__
+from usage_lake import __version__, words
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import analytics_views, views
-from usage_lake.reporting.formats import show, totals_row
+from usage_lake.reporting.formats import show, show_cell, totals_row
 from usage_lake.reporting.prices import price_lines
 from usage_lake.reporting.query import LakeDB, missing_extra
-from usage_lake.reporting.views import NO_MODEL, View, Window
+from usage_lake.reporting.views import NO_MODEL, Column, View, Window
+from usage_lake.sanitize import DISPLAY_LENGTH, display, is_clean
+from usage_lake.words import UNKNOWN_USER
 
 __all__ = ["Chart", "Report", "build_report", "charts_for", "render_html"]
 
@@ -204,19 +206,16 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     # top workspaces, keys, projects
     label = next((c.name for c in by_name["projects"].columns[:1]), "project_shown")
     keys_billed = by_name["keys"].table.column("billed_usd").null_count < by_name["keys"].table.num_rows  # the Analytics API's (issue 18)
-    for key, view_name, label_col, amount, title in (
-        ("top-workspaces", "workspaces", "workspace", "billed_usd", "Top workspaces (billed)"),
-        ("top-keys", "keys", "api_key", "billed_usd", "Top API keys (billed (analytics))") if keys_billed else
-        ("top-keys", "keys", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
-        ("top-projects", "projects", label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
+    for key, view_name, id_col, label_col, amount, title in (
+        ("top-workspaces", "workspaces", "workspace_id", "workspace", "billed_usd", "Top workspaces (billed)"),
+        ("top-keys", "keys", "api_key_id", "api_key", "billed_usd", "Top API keys (billed (analytics))") if keys_billed else
+        ("top-keys", "keys", "api_key_id", "api_key", "estimated_usd", "Top API keys (estimated: no per-key billed cost)"),
+        ("top-projects", "projects", label, label, "estimated_usd", f"Top {label.removesuffix('_shown')} labels (estimated)"),
     ):
         table = by_name[view_name].table
-        bars = [{"name": n, "usd": _f(u)} for n, u in zip(table.column(label_col).to_pylist(), table.column(amount).to_pylist(), strict=True)
-                if u is not None]
-        if amount == "billed_usd" and not bars:  # nothing billed in the range yet: the estimate
-            bars = [{"name": n, "usd": _f(u)} for n, u in zip(table.column(label_col).to_pylist(),
-                                                             table.column("estimated_usd").to_pylist(), strict=True) if u is not None]
-        bars = sorted(bars, key=lambda b: -(b["usd"] or 0))[:TOP]
+        if amount == "billed_usd" and all(u is None for u in table.column(amount).to_pylist()):
+            amount = "estimated_usd"  # nothing billed in the range yet: the estimate
+        bars = _ranked(table, id_col, label_col, amount)
         chart = alt.Chart(alt.Data(values=bars)).mark_bar().encode(
             y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("usd:Q", title="USD"),
@@ -226,7 +225,7 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     # Claude Code per user
     code = by_name["claude-code"].table if "claude-code" in by_name else None
     if code is not None and code.num_rows and "estimated_usd" in code.column_names:
-        users = [{"user": u or "(unknown)", "usd": _f(c), "sessions": s} for u, c, s in
+        users = [{"user": u or UNKNOWN_USER, "usd": _f(c), "sessions": s} for u, c, s in
                  zip(code.column("actor").to_pylist(), code.column("estimated_usd").to_pylist(), code.column("sessions").to_pylist(), strict=True)]
         measure = "usd" if any(u["usd"] is not None for u in users) else "sessions"
         users = sorted(users, key=lambda u: -(u[measure] or 0))[:TOP]
@@ -239,12 +238,49 @@ def charts_for(report_views: Sequence[View], by_day_model: list[dict[str, Any]],
     return charts
 
 
+def _ranked(table: Any, id_col: str, label_col: str, amount: str) -> list[dict[str, Any]]:
+    """The top bars of a ranking: summed per id (two keys that share a name are two bars), labelled with the
+    disambiguated name the view's table shows, largest first."""
+    sums: dict[Any, Decimal] = {}
+    labels: dict[Any, str] = {}
+    for entity, name, value in zip(table.column(id_col).to_pylist(), table.column(label_col).to_pylist(),
+                                   table.column(amount).to_pylist(), strict=True):
+        if value is None:
+            continue
+        sums[entity] = sums.get(entity, Decimal(0)) + value
+        labels.setdefault(entity, name)
+    top = sorted(sums, key=lambda e: (-sums[e], labels[e] or ""))[:TOP]
+    seen: dict[str, int] = {}
+    bars = []
+    for entity in top:
+        name = display(labels[entity] if labels[entity] is not None else words.NOTHING)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:  # two labels cut to the same text: still two bars
+            name = f"{name} #{seen[name]}"
+        bars.append({"name": name, "usd": _f(sums[entity])})
+    return bars
+
+
+def safe_spec(node: Any, data: bool = False) -> Any:
+    """A chart spec with every string made safe for the renderer (which aborts the process on a control
+    character): escaped everywhere, and names in the data (`values`) cut as in the tables."""
+    if isinstance(node, str):
+        if is_clean(node) and (not data or len(node) <= DISPLAY_LENGTH):
+            return node
+        return display(node, DISPLAY_LENGTH if data else None)
+    if isinstance(node, dict):
+        return {k: safe_spec(v, data or k in ("values", "datasets")) for k, v in node.items()}
+    if isinstance(node, list):
+        return [safe_spec(v, data) for v in node]
+    return node
+
+
 def _svg(spec: dict[str, Any]) -> str:
     try:
         import vl_convert
     except ImportError as exc:  # pragma: no cover
         raise missing_extra(exc) from None
-    svg: str = vl_convert.vegalite_to_svg(spec)
+    svg: str = vl_convert.vegalite_to_svg(safe_spec(spec))
     return svg  # its width and viewBox: drawn at its size, shrunk to fit a narrower page (CSS max-width)
 
 
@@ -316,11 +352,11 @@ def _table(view: View) -> str:
     head = "".join(f"<th>{esc(c.header)}</th>" for c in view.columns)
     body = []
     for row in shown:
-        body.append("<tr>" + "".join(_td(row.get(c.name), c.kind) for c in view.columns) + "</tr>")
+        body.append("<tr>" + "".join(_td(row, c) for c in view.columns) + "</tr>")
     if view.totals and rows:
         totals = totals_row(view)
         body.append('<tr class="total">' + "".join(
-            "<td>total</td>" if i == 0 else _td(totals.get(c.name), c.kind) if c.name in totals else "<td></td>"
+            "<td>total</td>" if i == 0 else _td(totals, c) if c.name in totals else "<td></td>"
             for i, c in enumerate(view.columns)) + "</tr>")
     notes = list(view.notes)
     if len(rows) > len(shown):
@@ -333,6 +369,7 @@ def _table(view: View) -> str:
             + "".join(f'<p class="note">{esc(n)}</p>' for n in notes) + "</section>")
 
 
-def _td(value: Any, kind: str) -> str:
-    cls = ' class="n"' if kind in ("usd", "int", "rate") else ""
-    return f"<td{cls}>{html.escape(show(value, kind))}</td>"
+def _td(row: dict[str, Any], column: Column) -> str:
+    """A cell as the terminal table shows it (`--wide`): money to the cent, counts with separators, names made safe."""
+    cls = ' class="n"' if column.kind in ("usd", "int", "rate", "percent", "measure", "num") else ""
+    return f"<td{cls}>{html.escape(show_cell(row, column, False, DISPLAY_LENGTH))}</td>"

@@ -20,8 +20,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from usage_lake.lake.store import Lake, LocalLake
 
 __all__ = [
     "FACT_TABLES", "SNAPSHOT_TABLES", "LakeDB", "Partitions", "athena_to_duckdb", "dt_bounds", "fill_parameters",
-    "SqlResult", "check_read_only", "missing_extra", "referenced_tables", "require_data", "run_sql",
+    "SqlResult", "SqlStream", "check_read_only", "missing_extra", "referenced_tables", "require_data", "run_sql", "sql_batches",
 ]
 
 # Tables other issues add (organization snapshots, labels, Claude Code, FOCUS). Registered when the lake holds
@@ -275,7 +276,32 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
     it then runs on a connection that can read the lake's files only. Only the tables it names are registered;
     from an s3:// lake only the partitions [start, end), or when not given, those a top-level AND of its `dt`
     predicates admits, are fetched (a local lake is pruned by DuckDB itself). Every date is a UTC date.
-    `aws_focus`: a local copy of the AWS FOCUS export, readable too (focus_all and claude_spend_all, as in Athena)."""
+    `aws_focus`: a local copy of the AWS FOCUS export, readable too (focus_all and claude_spend_all, as in Athena).
+    The whole result in memory: for big results, `sql_batches`."""
+    with sql_batches(lake, sql, params=params, now=now, start=start, end=end, aws_focus=aws_focus) as stream:
+        try:
+            table = stream.reader.read_all()
+        except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
+            raise ConfigError(f"the query failed: {_first_line(exc)}") from None
+        return SqlResult(table, stream.fetched_objects, stream.fetched_bytes)
+
+
+@dataclass
+class SqlStream:
+    reader: pa.RecordBatchReader  # the result, batch by batch (read it inside the `with`)
+    fetched_objects: int
+    fetched_bytes: int
+
+
+BATCH_ROWS = 65_536  # rows per record batch a streamed result holds in memory
+
+
+@contextmanager
+def sql_batches(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, now: datetime | None = None,
+                start: date | None = None, end: date | None = None, aws_focus: str | None = None,
+                batch_rows: int = BATCH_ROWS) -> Iterator[SqlStream]:
+    """As `run_sql`, the result as a `pyarrow.RecordBatchReader` of `batch_rows` rows a batch: memory stays bounded
+    by a batch (and DuckDB's own working set), however many rows the statement returns."""
     statement = fill_parameters(sql, params or {}).strip().rstrip(";").strip()
     check_read_only(statement, athena=True)
     today = now.date() if now else datetime.now(UTC).date()  # one UTC "today" for the fetch and the query
@@ -295,16 +321,17 @@ def run_sql(lake: Lake, sql: str, *, params: Mapping[str, str] | None = None, no
     every_day = {table: Partitions() for table in SNAPSHOT_TABLES}
     tables = referenced_tables(statement) | ({"focus"} if aws_focus else set())
     with LakeDB(lake, default=default, partitions=every_day, tables=tables) as db:
+        db.con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream a plain scan without buffering it
         if aws_focus:  # the AWS FOCUS export beside the lake: focus_all and claude_spend_all, as Athena has them
             from usage_lake.reporting.aws_focus import register_aws_focus
 
             register_aws_focus(db.con, aws_focus, params or {}, to_duckdb=athena_to_duckdb, fill=fill_parameters)
         db.confine(also=[aws_focus] if aws_focus else [])
         try:
-            table = db.arrow(duck)
+            reader = db.con.sql(duck).to_arrow_reader(batch_rows)
         except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the problem
             raise ConfigError(f"the query failed: {_first_line(exc)}") from None
-        return SqlResult(table, db.fetched_objects, db.fetched_bytes)
+        yield SqlStream(reader, db.fetched_objects, db.fetched_bytes)
 
 
 # statement types that only read (DESCRIBE, SHOW, SUMMARIZE, VALUES and WITH parse as SELECT); EXPLAIN is checked

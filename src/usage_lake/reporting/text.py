@@ -14,12 +14,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from usage_lake import words
 from usage_lake.lake.curated import partition_days, read_parquet, read_table
 from usage_lake.lake.layout import RUNS_TABLE
 from usage_lake.lake.names import Names
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
-from usage_lake.money import usd
+from usage_lake.money import default_prices, usd
+from usage_lake.sanitize import display
 
 __all__ = ["DayData", "day_data", "recent_runs", "spend_and_tokens", "token_totals"]
 
@@ -59,7 +61,7 @@ def day_data(days: Sequence[date], usage_days: set[date], cost_days: set[date], 
     return status
 
 
-def spend_and_tokens(lake: Lake, days: Sequence[date], *, today: date | None = None) -> str:
+def spend_and_tokens(lake: Lake, days: Sequence[date], *, today: date | None = None, width: int | None = None) -> str:
     """Every day of `days`, each marked by what the lake holds for it; totals say how many days they cover."""
     usage = read_table(lake, "usage_messages", days)
     cost = read_table(lake, "cost_report", days)
@@ -67,21 +69,29 @@ def spend_and_tokens(lake: Lake, days: Sequence[date], *, today: date | None = N
     status = day_data(days, _days_of(usage), _days_of(cost), billed_through=billed[-1] if billed else None,
                       today=today or datetime.now(UTC).date())
     lines = [f"Usage and billed spend, {days[0]} .. {days[-1]} (UTC days)", ""]
-    lines += _by_day(usage, cost, status)
-    lines += [""] + _by_model(usage, cost)
+    lines += _by_day(usage, cost, status, width)
+    lines += [""] + _by_model(usage, cost, width)
     names = Names.load(lake)
-    lines += [""] + _by_workspace(usage, cost, names)
-    lines += [""] + _by_api_key(usage, names)
+    lines += [""] + _by_workspace(usage, cost, names, width)
+    lines += [""] + _by_api_key(usage, names, width=width)
     totals = token_totals(usage)
     with_usage = sum(1 for s in status.values() if s not in (DayData.NO_USAGE, DayData.NO_DATA))
     with_cost = sum(1 for s in status.values() if s in (DayData.COMPLETE, DayData.NO_USAGE))
-    lines += ["", f"Totals ({with_usage} of {len(days)} days have usage): " + ", ".join(f"{name} {value:,}" for name, value in totals.items())]
+    total_input = sum(totals[c] for c in INPUT_COUNTERS)
+    lines += ["", f"Totals ({with_usage} of {len(days)} days have usage): {words.INPUT_TOKENS} {total_input:,} "
+              f"({words.UNCACHED_INPUT} {totals['uncached_input_tokens']:,}, {words.CACHE_WRITE_5M} {totals['cache_creation_5m_input_tokens']:,}, "
+              f"{words.CACHE_WRITE_1H} {totals['cache_creation_1h_input_tokens']:,}, {words.CACHE_READ} {totals['cache_read_input_tokens']:,}), "
+              f"{words.OUTPUT_TOKENS} tokens {totals['output_tokens']:,}, {words.WEB_SEARCHES} {totals['web_search_requests']:,}"]
     lines.append(f"Billed cost (cost report, {with_cost} of {len(days)} days billed): {usd(_sum_usd(cost))}  "
                  "(Priority Tier usage is not in the cost report)")
     missing = [f"{n} day(s) {kind}" for kind in (DayData.NOT_BILLED, DayData.NO_COST, DayData.NO_USAGE, DayData.NO_DATA)
                if (n := sum(1 for s in status.values() if s == kind))]
     if missing:
         lines.append("Not in these totals: " + "; ".join(missing) + _advice(status))
+    if width is not None:  # the sentences wrap at the terminal's width (the tables fit it already)
+        import textwrap
+
+        lines = [part for line in lines for part in (textwrap.wrap(line, width, subsequent_indent="  ") if len(line) > width else [line])]
     return "\n".join(lines)
 
 
@@ -110,57 +120,65 @@ def _with_input(usage: pa.Table) -> pa.Table:
     return usage.append_column("input_tokens", total_input)
 
 
-def _by_day(usage: pa.Table, cost: pa.Table, status: dict[date, DayData]) -> list[str]:
+def _lines(columns: list[tuple[str, str, str]], body: list[list[str]], width: int | None) -> list[str]:
+    from usage_lake.reporting.formats import table_lines
+    from usage_lake.reporting.views import Column
+
+    return table_lines([Column(name, header, kind) for name, header, kind in columns], body, width=width)  # type: ignore[arg-type]
+
+
+def _by_day(usage: pa.Table, cost: pa.Table, status: dict[date, DayData], width: int | None = None) -> list[str]:
     tokens = _group(_with_input(usage), ["dt"], ["input_tokens", "output_tokens", "web_search_requests"])
     spend = _group(cost, ["dt"], ["amount_usd"])
-    header = f"{'day':<12}{'input tokens':>16}{'output tokens':>16}{'web searches':>14}{'billed':>16}"
-    lines = [header, "-" * len(header)]
+    body = []
     for day, state in status.items():
         t = tokens.get((day.isoformat(),))
-        counts = (f"{t['input_tokens']:>16,}{t['output_tokens']:>16,}{t['web_search_requests']:>14,}" if t is not None
-                  else f"{'-':>16}{'-':>16}{'-':>14}")
-        billed = usd(spend.get((day.isoformat(),), {}).get("amount_usd")) if state in (DayData.COMPLETE, DayData.NO_USAGE) else state
-        lines.append(f"{day.isoformat():<12}{counts}{billed:>16}" + ("  (no usage data)" if state == DayData.NO_USAGE else ""))
-    return lines
+        counts = [words.count(t[c]) for c in ("input_tokens", "output_tokens", "web_search_requests")] if t else [words.NOTHING] * 3
+        billed = usd(spend.get((day.isoformat(),), {}).get("amount_usd")) if state in (DayData.COMPLETE, DayData.NO_USAGE) else str(state)
+        body.append([day.isoformat(), *counts, billed + (" (no usage data)" if state == DayData.NO_USAGE else "")])
+    return _lines([("day", "day", "day"), ("i", words.INPUT_TOKENS, "int"), ("o", f"{words.OUTPUT_TOKENS} tokens", "int"),
+                   ("w", words.WEB_SEARCHES, "int"), ("b", words.BILLED, "usd")], body, width)
 
 
-def _by_model(usage: pa.Table, cost: pa.Table) -> list[str]:
+def _by_model(usage: pa.Table, cost: pa.Table, width: int | None = None) -> list[str]:
     tokens = _group(_with_input(usage), ["model"], ["input_tokens", "output_tokens", "cache_read_input_tokens"])
     spend = _group(cost, ["model"], ["amount_usd"])
-    header = f"{'model':<32}{'input tokens':>16}{'output tokens':>16}{'cache hit':>11}{'billed':>14}"
-    lines = [header, "-" * len(header)]
+    prices = default_prices()
+    body = []
     for (model,) in sorted(set(tokens) | set(spend), key=lambda k: (k[0] is None, k[0] or "")):
         t = tokens.get((model,), {})
-        hit = f"{100 * t['cache_read_input_tokens'] / t['input_tokens']:.1f}%" if t.get("input_tokens") else "-"
-        label = model or "(no model: web search, code execution)"
-        lines.append(f"{label:<32}{t.get('input_tokens', 0):>16,}{t.get('output_tokens', 0):>16,}{hit:>11}"
-                     f"{usd(spend.get((model,), {}).get('amount_usd')):>14}")
-    return lines
+        hit = words.percent(Decimal(t["cache_read_input_tokens"]) / t["input_tokens"]) if t.get("input_tokens") else words.NOTHING
+        entry = prices.model(model) if model else None
+        label = words.NO_MODEL if model is None else entry.display_name if entry else model
+        body.append([display(label), words.count(t.get("input_tokens", 0)), words.count(t.get("output_tokens", 0)), hit,
+                     usd(spend.get((model,), {}).get("amount_usd"))])
+    return _lines([("m", words.MODEL, "text"), ("i", words.INPUT_TOKENS, "int"), ("o", f"{words.OUTPUT_TOKENS} tokens", "int"),
+                   ("h", words.CACHE_HIT, "rate"), ("b", words.BILLED, "usd")], body, width)
 
 
-def _by_workspace(usage: pa.Table, cost: pa.Table, names: Names) -> list[str]:
+def _by_workspace(usage: pa.Table, cost: pa.Table, names: Names, width: int | None = None) -> list[str]:
     estimated = _group(usage, ["workspace_id"], ["output_tokens", "estimated_cost_usd"])
     billed = _group(cost, ["workspace_id"], ["amount_usd"])
-    header = f"{'workspace':<44}{'output tokens':>16}{'estimated':>14}{'billed':>14}"
-    lines = [header, "-" * len(header)]
     order = sorted(set(estimated) | set(billed), key=lambda k: (-(estimated.get(k, {}).get("estimated_cost_usd") or 0), names.workspace(k[0])))
+    body = []
     for (workspace,) in order:
         e = estimated.get((workspace,), {})
-        lines.append(f"{names.workspace(workspace)[:43]:<44}{e.get('output_tokens', 0):>16,}{usd(e.get('estimated_cost_usd')):>14}"
-                     f"{usd(billed.get((workspace,), {}).get('amount_usd')):>14}")
-    return lines
+        body.append([display(names.workspace(workspace)), words.count(e.get("output_tokens", 0)), usd(e.get("estimated_cost_usd")),
+                     usd(billed.get((workspace,), {}).get("amount_usd"))])
+    return _lines([("w", words.WORKSPACE, "text"), ("o", f"{words.OUTPUT_TOKENS} tokens", "int"), ("e", words.ESTIMATED, "usd"),
+                   ("b", words.BILLED, "usd")], body, width)
 
 
-def _by_api_key(usage: pa.Table, names: Names, top: int = 10) -> list[str]:
+def _by_api_key(usage: pa.Table, names: Names, top: int = 10, width: int | None = None) -> list[str]:
     estimated = _group(usage, ["api_key_id", "workspace_id"], ["output_tokens", "estimated_cost_usd"])
-    header = f"{'API key (top ' + str(top) + ' by estimated spend)':<52}{'workspace':<24}{'output tokens':>16}{'estimated':>14}"
-    lines = [header, "-" * len(header)]
     order = sorted(estimated, key=lambda k: (-(estimated[k]["estimated_cost_usd"] or 0), names.api_key(k[0])))
+    body = []
     for key, workspace in order[:top]:
         e = estimated[(key, workspace)]
-        lines.append(f"{names.api_key(key)[:51]:<52}{names.workspace(workspace)[:23]:<24}{e['output_tokens']:>16,}"
-                     f"{usd(e['estimated_cost_usd']):>14}")
-    return lines
+        body.append([display(names.api_key(key)), display(names.workspace(workspace)), words.count(e["output_tokens"]),
+                     usd(e["estimated_cost_usd"])])
+    return _lines([("k", f"{words.API_KEY} (top {top} by estimated spend)", "text"), ("w", words.WORKSPACE, "text"),
+                   ("o", f"{words.OUTPUT_TOKENS} tokens", "int"), ("e", words.ESTIMATED, "usd")], body, width)
 
 
 def _sum_usd(cost: pa.Table) -> Decimal:
@@ -168,13 +186,14 @@ def _sum_usd(cost: pa.Table) -> Decimal:
     return total if total is not None else Decimal(0)
 
 
-def recent_runs(lake: Lake, *, limit: int = 10, outcome: Callable[[dict[str, Any]], str] | None = None) -> str:
+def recent_runs(lake: Lake, *, limit: int = 10, outcome: Callable[[dict[str, Any]], str] | None = None, width: int | None = None,
+                wide: bool = False) -> str:
     """The latest runs, newest first. `outcome` gives a row's outcome as it stands (a `running` record whose
     process is gone shows as `abandoned`); by default the stored one."""
     keys = sorted(lake.list(f"{RUNS_TABLE}/"), key=lambda k: k.rsplit("/", 1)[-1])[-limit:]
     if not keys:
         return f"no runs recorded under {lake.uri(RUNS_TABLE + '/')}"
-    lines = [f"{'run id':<26}{'mode':<12}{'outcome':<13}{'reqs':>6}{'pages':>7}{'retries':>8}{'usage rows':>12}{'cost rows':>11}  error"]
+    body = []
     for key in reversed(keys):
         run = read_parquet(lake.get(key), table=RUNS_TABLE).to_pylist()[0]
         shown = outcome(run) if outcome else run["outcome"]
@@ -187,6 +206,10 @@ def recent_runs(lake: Lake, *, limit: int = 10, outcome: Callable[[dict[str, Any
             error = f"its process is gone (last heard of {run['updated_at'] or run['started_at']:%Y-%m-%d %H:%M:%S} UTC)"
         if run["resume_from"] and shown not in ("succeeded", "running") and "resume from" not in error:
             error += f"{'; ' if error else ''}resume from {run['resume_from']}"
-        lines.append(f"{run['run_id']:<26}{run['mode']:<12}{shown:<13}{run['requests']:>6}{run['pages']:>7}"
-                     f"{run['retries']:>8}{run['usage_rows']:>12,}{run['cost_rows']:>11,}  {error}")
-    return "\n".join(lines)
+        body.append([display(run["run_id"]), display(run["mode"]), display(shown), words.count(run["requests"]), words.count(run["pages"]),
+                     words.count(run["retries"]), words.count(run["usage_rows"]), words.count(run["cost_rows"]), display(error or "", 200)])
+    columns = [("run_id", "run id", "day"), ("mode", "mode", "day"), ("outcome", "outcome", "day"), ("requests", "reqs", "int"),
+               ("pages", "pages", "int"), ("retries", "retries", "int"), ("usage_rows", "usage rows", "int"),
+               ("cost_rows", "cost rows", "int"), ("error", "error", "text")]
+    keep = range(len(columns)) if wide else (0, 1, 2, 6, 8)  # compact: what ran, how it ended, what it wrote, why not
+    return "\n".join(_lines([columns[i] for i in keep], [[row[i] for i in keep] for row in body], width))

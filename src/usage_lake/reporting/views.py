@@ -20,6 +20,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from usage_lake import words
 from usage_lake.lake.schema import USAGE_COUNTERS
 from usage_lake.lake.store import Lake
 from usage_lake.money import PriceTable, alert_figure_sql, default_prices
@@ -27,14 +28,15 @@ from usage_lake.reporting.query import LakeDB, Partitions
 
 __all__ = [
     "DEFAULT_WORKSPACE", "NO_API_KEY", "NO_MODEL", "TABLES_OF", "Column", "View", "Window", "claude_code", "daily",
-    "keys", "models", "open_for", "projects", "summary", "workspaces",
+    "disambiguated", "keys", "models", "open_for", "projects", "summary", "workspaces",
 ]
 
-Kind = Literal["text", "day", "int", "usd", "rate", "num"]  # num: any number shown exactly (SQL results)
+# num: any number shown exactly (SQL results); percent: a value already x100; measure: a budget figure, money or count
+Kind = Literal["text", "day", "int", "usd", "rate", "num", "percent", "measure"]
 INPUTS = USAGE_COUNTERS[:4]  # uncached, cache write 5m and 1h, cache read: every input token
-DEFAULT_WORKSPACE = "Default workspace"
-NO_API_KEY = "(no API key: Console, Workbench)"
-NO_MODEL = "(no model: web search, code execution)"
+DEFAULT_WORKSPACE = words.DEFAULT_WORKSPACE
+NO_API_KEY = words.NO_API_KEY
+NO_MODEL = words.NO_MODEL
 
 _TOKENS = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in USAGE_COUNTERS)
 _TOKEN_COLUMNS = ", ".join(USAGE_COUNTERS)
@@ -87,6 +89,7 @@ class View:
     columns: list[Column]  # what a person reads in the terminal
     notes: list[str] = field(default_factory=list)
     totals: bool = True
+    compact: tuple[str, ...] | None = None  # the columns a compact (default) table shows; None: all of them
 
 
 def open_for(lake: Lake, window: Window | None, *, tables: Sequence[str] | None = None) -> LakeDB:
@@ -96,13 +99,13 @@ def open_for(lake: Lake, window: Window | None, *, tables: Sequence[str] | None 
 
 
 def _token_columns(*, web: bool = True) -> list[Column]:
-    cols = [Column("uncached_input_tokens", "input"), Column("cache_creation_5m_input_tokens", "cache write 5m"),
-            Column("cache_creation_1h_input_tokens", "cache write 1h"), Column("cache_read_input_tokens", "cache read"),
-            Column("output_tokens", "output")]
-    return cols + ([Column("web_search_requests", "web searches")] if web else [])
+    cols = [Column("uncached_input_tokens", words.UNCACHED_INPUT), Column("cache_creation_5m_input_tokens", words.CACHE_WRITE_5M),
+            Column("cache_creation_1h_input_tokens", words.CACHE_WRITE_1H), Column("cache_read_input_tokens", words.CACHE_READ),
+            Column("output_tokens", words.OUTPUT_TOKENS)]
+    return cols + ([Column("web_search_requests", words.WEB_SEARCHES)] if web else [])
 
 
-_HIT = Column("cache_hit_rate", "cache hit", "rate", rate_of=("cache_read_input_tokens", INPUTS))
+_HIT = Column("cache_hit_rate", words.CACHE_HIT, "rate", rate_of=("cache_read_input_tokens", INPUTS))
 
 
 # -- daily figures: the building block of daily and summary ----------------------------------------------
@@ -146,15 +149,16 @@ def daily(db: LakeDB, window: Window) -> View:
         ORDER BY day"""
     table = db.arrow(sql, {"start": window.start.isoformat(), "end": window.end.isoformat(), "today": window.today.isoformat()})
     columns = [Column("day", "day (UTC)", "day", total=False), Column("status", "status", "text", total=False),
-               Column("billed_usd", "billed", "usd"), Column("estimated_usd", "estimated", "usd"),
-               Column("priority_estimated_usd", "priority est.", "usd"), Column("alert_usd", "alert figure", "usd"),
+               Column("billed_usd", words.BILLED, "usd"), Column("estimated_usd", words.ESTIMATED, "usd"),
+               Column("priority_estimated_usd", words.PRIORITY_ESTIMATED, "usd"), Column("alert_usd", words.ALERT_FIGURE, "usd"),
                *_token_columns(), _HIT]
     notes = ["billed: the cost report (whole UTC days, about a day late, no Priority Tier); estimated: usage x list prices; "
              "alert figure: the budgets' `cost` basis - billed once billed, else estimated without Priority Tier."]
     unpriced = sum(v or 0 for v in table.column("unpriced_rows").to_pylist())
     if unpriced:
         notes.append(f"{unpriced:,} usage row(s) use models missing from the price table: not in the estimate.")
-    return View("daily", f"Daily spend and tokens, {window}", table, columns, notes)
+    return View("daily", f"Daily spend and tokens, {window}", table, columns, notes,
+                compact=("day", "billed_usd", "estimated_usd", "alert_usd", "output_tokens", "cache_hit_rate"))
 
 
 def summary(db: LakeDB, today: date, extra_days: int | None = None) -> View:
@@ -179,8 +183,9 @@ def summary(db: LakeDB, today: date, extra_days: int | None = None) -> View:
         GROUP BY periods.i, period ORDER BY periods.i"""
     table = db.arrow(sql, {"today": today.isoformat()})
     columns = [Column("period", "period", "text", total=False), Column("first_day", "since", "day", total=False),
-               Column("days_with_data", "days", total=False), Column("billed_usd", "billed", "usd", total=False),
-               Column("estimated_usd", "estimated", "usd", total=False), Column("alert_usd", "alert figure", "usd", total=False),
+               Column("days_with_data", "days", total=False), Column("billed_usd", words.BILLED, "usd", total=False),
+               Column("estimated_usd", words.ESTIMATED, "usd", total=False),
+               Column("alert_usd", words.ALERT_FIGURE, "usd", total=False),
                *(Column(c.name, c.header, c.kind, total=False) for c in _token_columns()),
                Column("cache_hit_rate", "cache hit", "rate", total=False)]
     first = table.column("first_day")[0].as_py()
@@ -188,7 +193,8 @@ def summary(db: LakeDB, today: date, extra_days: int | None = None) -> View:
     notes = [f"Days tracked: {tracked:,} since {first} (today is {today}, UTC)." if first else "The lake holds no usage or cost days.",
              "billed: the cost report (no Priority Tier; today is not billed yet); estimated: usage x list prices; "
              "alert figure: what the monthly budget compares, the `cost` basis (billed days, else estimated without Priority Tier)."]
-    return View("summary", f"Summary as of {today} (UTC)", table, columns, notes, totals=False)
+    return View("summary", f"Summary as of {today} (UTC)", table, columns, notes, totals=False,
+                compact=("period", "days_with_data", "billed_usd", "estimated_usd", "alert_usd", "output_tokens"))
 
 
 def _day_literal(day: date | None) -> str:
@@ -216,10 +222,12 @@ def models(db: LakeDB, window: Window, prices: PriceTable | None = None) -> View
         entry = prices.model(model) if model else None
         names.append(NO_MODEL if model is None else (entry.display_name if entry else model))
     table = table.add_column(1, "model_name", pa.array(names, pa.string()))
-    columns = [Column("model_name", "model", "text", total=False), Column("billed_usd", "billed", "usd"),
-               Column("estimated_usd", "estimated", "usd"), *_token_columns(), _HIT]
+    columns = [Column("model_name", words.MODEL, "text", total=False), Column("billed_usd", words.BILLED, "usd"),
+               Column("estimated_usd", words.ESTIMATED, "usd"), *_token_columns(), _HIT]
     return View("models", f"Spend and tokens by model, {window}", table, columns,
-                ["cache hit: cache reads over all input tokens. Web search and code execution are billed on the no-model row."])
+                [f"{words.CACHE_HIT}: cache reads over all {words.INPUT_TOKENS} ({words.UNCACHED_INPUT}, cache writes and reads). "
+                 "Web search and code execution are billed on the no-model row."],
+                compact=("model_name", "billed_usd", "estimated_usd", "output_tokens", "cache_hit_rate"))
 
 
 def _names(db: LakeDB, table: str) -> str | None:
@@ -249,9 +257,10 @@ def workspaces(db: LakeDB, window: Window) -> View:
     table = db.arrow(sql, {"start": window.start.isoformat(), "end": window.end.isoformat()})
     table = _label_column(table, "workspace_name", "workspace_id", "workspace")
     notes = [] if names else ["No `workspaces` table in the lake yet: workspaces are shown by id."]
-    columns = [Column("workspace", "workspace", "text", total=False), Column("billed_usd", "billed", "usd"),
-               Column("estimated_usd", "estimated", "usd"), *_token_columns()]
-    return View("workspaces", f"Spend and tokens by workspace, {window}", table, columns, notes)
+    columns = [Column("workspace", words.WORKSPACE, "text", total=False), Column("billed_usd", words.BILLED, "usd"),
+               Column("estimated_usd", words.ESTIMATED, "usd"), *_token_columns()]
+    return View("workspaces", f"Spend and tokens by workspace, {window}", table, columns, notes,
+                compact=("workspace", "billed_usd", "estimated_usd", "output_tokens"))
 
 
 def keys(db: LakeDB, window: Window) -> View:
@@ -286,11 +295,12 @@ def keys(db: LakeDB, window: Window) -> View:
              ["estimated only: the cost report has no per-key cost (ANALYTICS_API=auto adds it)."])
     if not key_names:
         notes.append("No `api_keys` table in the lake yet: keys are shown by id.")
-    columns = [Column("api_key", "API key", "text", total=False), Column("workspace", "workspace", "text", total=False),
-               *([Column("billed_usd", "billed", "usd"), Column("basis", "basis", "text", total=False)] if billed else []),
-               Column("estimated_usd", "estimated", "usd"), *_token_columns()]
+    columns = [Column("api_key", words.API_KEY, "text", total=False), Column("workspace", words.WORKSPACE, "text", total=False),
+               *([Column("billed_usd", words.BILLED, "usd"), Column("basis", "basis", "text", total=False)] if billed else []),
+               Column("estimated_usd", words.ESTIMATED, "usd"), *_token_columns()]
     title = "Billed and estimated spend" if billed else "Estimated spend"
-    return View("keys", f"{title} and tokens by API key, {window}", table, columns, notes)
+    return View("keys", f"{title} and tokens by API key, {window}", table, columns, notes,
+                compact=("api_key", "workspace", *(("billed_usd",) if billed else ()), "estimated_usd", "output_tokens"))
 
 
 def projects(db: LakeDB, window: Window, by: str = "project") -> View:
@@ -316,14 +326,15 @@ def projects(db: LakeDB, window: Window, by: str = "project") -> View:
     params = {"start": window.start.isoformat(), "end": window.end.isoformat()} | ({"by": by} if has_labels else {})
     table = db.arrow(sql, params)
     table = table.rename_columns([by if n == "value" else n for n in table.column_names])
-    shown = [v if v is not None else f"(no {by} label)" for v in table.column(by).to_pylist()]
+    shown = [v if v is not None else words.no_label(by) for v in table.column(by).to_pylist()]
     table = table.append_column(f"{by}_shown", pa.array(shown, pa.string()))
     notes = ["estimated only (usage x list prices): the cost report has no per-key cost. A key's own label wins over its workspace's."]
     if not has_labels:
         notes.append("No `labels` table in the lake yet: every key is unlabelled.")
     columns = [Column(f"{by}_shown", by, "text", total=False), Column("api_keys", "keys"),
-               Column("estimated_usd", "estimated", "usd"), *_token_columns()]
-    return View("projects", f"Estimated spend and tokens by {by} label, {window}", table, columns, notes)
+               Column("estimated_usd", words.ESTIMATED, "usd"), *_token_columns()]
+    return View("projects", f"Estimated spend and tokens by {by} label, {window}", table, columns, notes,
+                compact=(f"{by}_shown", "api_keys", "estimated_usd", "output_tokens"))
 
 
 def claude_code(db: LakeDB, window: Window) -> View:
@@ -332,7 +343,7 @@ def claude_code(db: LakeDB, window: Window) -> View:
                Column("sessions", "sessions"), Column("lines_added", "lines +"), Column("lines_removed", "lines -"),
                Column("commits", "commits"), Column("pull_requests", "PRs"),
                Column("tool_accept_rate", "tool accept", "rate", rate_of=("tools_accepted", ("tools_accepted", "tools_rejected"))),
-               Column("estimated_usd", "estimated", "usd")]
+               Column("estimated_usd", words.ESTIMATED, "usd")]
     title = f"Claude Code by user, {window}"
     if not db.has("claude_code_usage"):
         empty = pa.table({c: pa.array([], pa.string()) for c in ("actor_type", "actor")})
@@ -367,13 +378,32 @@ def claude_code(db: LakeDB, window: Window) -> View:
     notes = [] if cost_join else ["no per-user cost: the lake has no `claude_code_models` table with actors yet."]
     if table.num_rows == 0:
         notes.append("no data: no Claude Code records in this range.")
-    return View("claude-code", title, table, columns, notes)
+    return View("claude-code", title, table, columns, notes,
+                compact=("actor", "sessions", "lines_added", "commits", "tool_accept_rate", "estimated_usd"))
 
 
 def _label_column(table: pa.Table, name_col: str, id_col: str, out: str) -> pa.Table:
-    """A display column: the name, else the id (names come with the organization tables)."""
-    shown = [n if n is not None else i for n, i in zip(table.column(name_col).to_pylist(), table.column(id_col).to_pylist(), strict=True)]
-    return table.append_column(out, pa.array(shown, pa.string()))
+    """A display column: the name, else the id (names come with the organization tables); a name that two ids
+    share is told apart by its id, `batch-worker (apikey_01...)`, in tables, charts and rankings alike (`words.with_id`)."""
+    return table.append_column(out, pa.array(disambiguated(table.column(name_col).to_pylist(), table.column(id_col).to_pylist()),
+                                             pa.string()))
+
+
+def disambiguated(names: Sequence[str | None], ids: Sequence[str | None]) -> list[str]:
+    """Each id's label: its name (else the id), with the end of the id where several ids share the name."""
+    ids_of: dict[str, set[str | None]] = {}
+    for name, entity in zip(names, ids, strict=True):
+        if name is not None:
+            ids_of.setdefault(name, set()).add(entity)
+    shown = []
+    for name, entity in zip(names, ids, strict=True):
+        if name is None:
+            shown.append(entity if entity is not None else words.NOTHING)
+        elif len(ids_of[name]) > 1 and entity is not None:
+            shown.append(words.with_id(name, entity))
+        else:
+            shown.append(name)
+    return shown
 
 
 _FACTS = ("usage_messages", "cost_report")

