@@ -162,15 +162,15 @@ def unpriced_models(usage: pa.Table) -> list[str]:
 
 
 def unpriced_tokens(usage: pa.Table) -> dict[str, int]:
-    """Tokens of the rows with no estimate, per model ("(no model)" for rows without one)."""
+    """Tokens of the rows with no estimate, per model (rows without a model are left out)."""
     if usage.num_rows == 0:
         return {}
     missing = usage.filter(pc.is_null(usage.column("estimated_cost_usd")))
     totals: dict[str, int] = {}
     for row in missing.group_by("model", use_threads=False).aggregate([(c, "sum") for c in TOKEN_COLUMNS]).to_pylist():
         tokens = sum(row[f"{c}_sum"] or 0 for c in TOKEN_COLUMNS)
-        if tokens:
-            totals[row["model"] if row["model"] is not None else "(no model)"] = tokens
+        if tokens and row["model"] is not None:
+            totals[row["model"]] = tokens
     return totals
 
 

@@ -123,7 +123,7 @@ def _unpriced(lake: Lake, on: date, observed: set[str]) -> list[dict[str, Any]]:
     usage = read_table(lake, "usage_messages", days).select(["model", "estimated_cost_usd", *TOKEN_COLUMNS, "dt"])
     rows = []
     for model, tokens in sorted(unpriced_tokens(usage).items()):
-        if model in observed or model == "(no model)":
+        if model in observed:
             continue
         of_model = usage.filter(pc.and_(pc.equal(usage.column("model"), model), pc.is_null(usage.column("estimated_cost_usd"))))
         first = pc.min(of_model.column("dt")).as_py() if of_model.num_rows else None
@@ -148,7 +148,7 @@ def price_lines(lake: Lake, start: date, end: date) -> list[str]:
     observed = sorted(m for m in pc.unique(pc.filter(usage.column("model"), pc.equal(usage.column("estimate_basis"), "observed"))).to_pylist() if m)
     if observed:
         lines.append(f"Priced from the bill (no list price; estimated at the most recent observed price): {', '.join(observed)}.")
-    missing = {m: t for m, t in unpriced_tokens(usage).items() if m != "(no model)"}
+    missing = unpriced_tokens(usage)
     if missing:
         lines.append("UNPRICED - left out of every estimate until priced (PRICING_OVERRIDES, or its first billed day): "
                      + ", ".join(f"{m} ({t:,} tokens)" for m, t in sorted(missing.items())) + ".")
