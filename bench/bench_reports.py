@@ -102,6 +102,7 @@ def usage_day(org, day: date, stamp: datetime) -> pa.Table:  # noqa: ANN001 - a 
     columns["ingested_at"] = pa.array([stamp] * n, pa.timestamp("ms", tz="UTC"))
     columns["run_id"] = pa.array(["bench"] * n, pa.string())
     columns["estimated_cost_usd"] = pa.nulls(n, USAGE_MESSAGES.field("estimated_cost_usd").type)
+    columns["estimate_basis"] = pa.nulls(n, pa.string())
     table = pa.table(columns, schema=USAGE_MESSAGES)
     index_of = table.schema.get_field_index("estimated_cost_usd")
     return table.set_column(index_of, USAGE_MESSAGES.field("estimated_cost_usd"), estimated_cost(table, default_prices()))

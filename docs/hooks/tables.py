@@ -79,6 +79,11 @@ ABOUT: dict[str, str] = {
         "The cost report in FinOps FOCUS 1.2 columns plus the 1.3 provider columns, derived from each stored cost "
         "day and its usage day; see [FOCUS](focus.md)."
     ),
+    "observed_prices": (
+        "The unit prices the bill shows, derived from each stored `focus` day: per day, model, token type, tier, "
+        "context window and geo, the billed dollars, the tokens, the unit price and the list price in force with "
+        "their ratio. See [Prices](prices.md)."
+    ),
 }
 
 

@@ -25,7 +25,7 @@ from usage_lake.simulator import FaultPlan, SimulatedOrg, Simulator
 
 NOW_FLAG = ["--now", "2026-11-23T14:30:00Z"]
 FIRST = date(2026, 11, 1)
-READING = ("summary", "alerts", "report", "sql", "runs")
+READING = ("summary", "alerts", "report", "sql", "runs", "prices")
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +274,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 def test_every_subcommand_takes_verbose_and_quiet_before_or_after_and_the_reading_ones_one_set_of_output_flags():
     parser = _parser()
     commands = subcommands()
-    assert set(commands) == {"run", "demo", "simulate", "rebuild", "summary", "alerts", "report", "export", "sql", "runs", "purge"}
+    assert set(commands) == {"run", "demo", "simulate", "rebuild", "summary", "alerts", "report", "export", "sql", "runs", "purge", "prices"}
     for name, sub in commands.items():
         argv = [name, *REQUIRED.get(name, [])]
         for flags in (["-v", *argv], [*argv, "-v"], [*argv, "--verbose"], ["-q", *argv], [*argv, "-q"], [*argv, "--quiet"]):

@@ -310,8 +310,8 @@ def test_alert_messages_name_workspaces_and_keys(org, local_lake):
 def test_a_run_with_only_the_reports_takes_the_names_focus_needs_once(sim, org, local_lake):
     record = ingest(backfill(NOV(1), NOV(3)), sim=sim, lake=local_lake)
     assert record.reports == ("usage", "cost") and record.errors == []
-    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "runs", "organization", "labels",
-                                                              "workspaces"}  # focus: derived from cost, named by the two snapshots (labels: their tags)
+    assert {k.split("/")[0] for k in local_lake.list("")} == {"raw", "usage_messages", "cost_report", "focus", "observed_prices", "runs", "organization",
+                                                              "labels", "workspaces"}  # focus, observed_prices: derived from cost; named by the two snapshots (labels: their tags)
     sim.clear_requests()
     ingest(backfill(NOV(3), NOV(4)), sim=sim, lake=local_lake)
     assert org_requests(sim) == []  # the lake has them now

@@ -59,6 +59,13 @@ HAND_WORKED = {
     "claude-3-haiku-20240307": D("0.25") + D("0.30") + D("0.50") + D("0.03") + D("1.25") + 10,  # 12.33 (cache prices not multiples)
     "claude-sonnet-5": D("2") + D("2.50") + D("4") + D("0.20") + D("10") + 10,  # 28.70
     "claude-opus-5": D("56.75"),
+    # issue 19 (updates-2026-12 A6): the rows in force on 2026-11-20
+    "claude-opus-5-5": D("4") + D("5") + D("8") + D("0.20") + D("20") + 10,  # 47.20 (cache read 0.05x)
+    "claude-sonnet-5-5": D("2") + D("2.50") + D("4") + D("0.10") + D("10") + 10,  # 28.60 (cache read cut on 2026-10-07)
+    "claude-haiku-5-5": D("0.10") + D("0.125") + D("0.20") + D("0.01") + D("0.50") + 10,  # 10.935 (the <=100k band)
+    "claude-fable-5-1": D("10") + D("12.50") + D("20") + D("0.25") + D("50") + 10,  # 102.75 (cache read 0.025x)
+    "claude-mythos-5-1": D("102.75"),
+    "claude-fable-5-2": D("8") + D("10") + D("16") + D("0.20") + D("40") + 10,  # 84.20
 }
 
 
@@ -138,3 +145,24 @@ def test_bad_override_files_fail_at_start_naming_the_setting(tmp_path, content, 
 def test_a_missing_override_file_names_the_setting(tmp_path):
     with pytest.raises(SettingsError, match="PRICING_OVERRIDES"):
         load_prices(str(tmp_path / "nope.json"))
+
+
+def test_each_row_is_priced_on_its_own_day_and_says_its_basis():
+    page = {"data": [{"starting_at": f"2026-10-0{d}T00:00:00Z", "ending_at": f"2026-10-0{d + 1}T00:00:00Z",
+                      "results": [row("claude-sonnet-5-5", geo="global"), row("claude-haiku-5-5", geo="global"), row("claude-saga-7")]}
+                     for d in (6, 7)], "has_more": False}
+    table = usage_table(decode_page(json.dumps(page).encode()), bucket_width="1d", run_id="r", ingested_at=datetime.now(UTC), where="test")
+    assert table.column("estimated_cost_usd").to_pylist() == [
+        D("28.70"), D("10.935"), None,  # 2026-10-06: Sonnet 5.5 cache reads still $0.20
+        D("28.60"), D("10.935"), None,  # 2026-10-07: $0.10
+    ]
+    assert table.column("estimate_basis").to_pylist() == ["list", "list-lower-bound", None] * 2
+
+
+def test_a_model_with_only_observed_prices_is_estimated_at_them_and_a_token_type_never_billed_leaves_it_unpriced():
+    learned = PriceTable.load_default().with_observed({
+        ("claude-saga-7", field, "standard", "0-200k", "not_available"): D(price)
+        for field, price in (("uncached_input", "1"), ("cache_write_5m", "1.25"), ("cache_write_1h", "2"), ("output", "5"))})
+    values, table = estimates(row("claude-saga-7", read=0), row("claude-saga-7", geo="us"), prices=learned)
+    assert values == [D("1") + D("1.25") + D("2") + D("5") + 10, None]  # the second has cache reads, never billed
+    assert table.column("estimate_basis").to_pylist() == ["observed", "observed"]

@@ -25,7 +25,8 @@ def test_every_reference_model_is_present_with_string_prices() -> None:
         "Claude Opus 4.8", "Claude Opus 4.7", "Claude Opus 4.6", "Claude Opus 4.5", "Claude Opus 4.1",
         "Claude Opus 4", "Claude Sonnet 4.6", "Claude Sonnet 4.5", "Claude Sonnet 4", "Claude Sonnet 3.7",
         "Claude Haiku 4.5", "Claude Haiku 3.5", "Claude Opus 3", "Claude Haiku 3", "Claude Sonnet 5",
-        "Claude Opus 5",
+        "Claude Opus 5", "Claude Opus 5.5", "Claude Sonnet 5.5", "Claude Haiku 5.5", "Claude Fable 5.1",
+        "Claude Mythos 5.1", "Claude Fable 5.2",
     }
     for model in raw["models"]:
         for field in ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output"):
@@ -116,9 +117,9 @@ def test_resolve_exact_alias_and_dated_family(prices: PriceTable) -> None:
 
 
 def test_unknown_model_is_none_never_zero(prices: PriceTable) -> None:
-    assert prices.resolve_model("claude-fable-5-1") is None
+    assert prices.resolve_model("claude-saga-7") is None
     assert prices.resolve_model("gpt-4o-20240513") is None
-    assert prices.rates("claude-fable-5-1", "standard", None, None) is None
+    assert prices.rates("claude-saga-7", "standard", None, None) is None
     assert prices.model("nope") is None
 
 
@@ -144,9 +145,99 @@ def test_from_dict_rejects_float_prices_and_unknown_modifier_models() -> None:
 def test_new_model_is_a_json_edit() -> None:
     raw = json.loads(resources.files("usage_lake.money").joinpath("prices.json").read_text())
     raw["models"].append({
-        "id": "claude-haiku-5-5", "name": "Claude Haiku 5.5", "aliases": [],
+        "id": "claude-haiku-6", "name": "Claude Haiku 6", "aliases": [],
         "input": "1.5", "cache_write_5m": "1.875", "cache_write_1h": "3", "cache_read": "0.15", "output": "7.5",
     })
-    raw["inference_geo_multipliers"]["us"]["models"].append("claude-haiku-5-5")
-    rates = PriceTable.from_dict(raw).rates("claude-haiku-5-5", "batch", None, "us")
+    raw["inference_geo_multipliers"]["us"]["models"].append("claude-haiku-6")
+    rates = PriceTable.from_dict(raw).rates("claude-haiku-6", "batch", None, "us")
     assert rates is not None and rates.output == D("4.125")  # 7.5 x 0.5 x 1.1
+
+
+# -- issue 19: dated rows, overrides with dates, observed prices ------------------------------------------
+
+from datetime import date  # noqa: E402
+
+from usage_lake.errors import PriceTableError  # noqa: E402
+
+
+def test_every_packaged_row_is_dated_and_sourced_and_the_file_names_the_pricing_page() -> None:
+    raw = json.loads(resources.files("usage_lake.money").joinpath("prices.json").read_text())
+    assert raw["source"] == "https://platform.claude.com/docs/en/about-claude/pricing"
+    for model in raw["models"]:
+        assert date.fromisoformat(model["valid_from"]) and model["source"], model["id"]
+
+
+def test_sonnet_5_5_cache_read_is_priced_on_the_day(prices: PriceTable) -> None:
+    def cache_read(day: date | None) -> Decimal:
+        rates = prices.rates("claude-sonnet-5-5", "standard", "0-200k", "global", day)
+        assert rates is not None
+        return rates.cache_read
+
+    assert cache_read(date(2026, 10, 6)) == D("0.20")
+    assert cache_read(date(2026, 10, 7)) == D("0.10")
+    assert cache_read(None) == D("0.10")  # no day: the newest row
+    assert cache_read(date(2026, 1, 1)) == D("0.20")  # before the first row: the first row, never nothing
+    assert prices.on(date(2026, 10, 6)).rates("claude-sonnet-5-5", "batch", None, "us").cache_read == D("0.110")  # 0.20 x 0.5 x 1.1
+    assert [(r.valid_from, r.valid_until) for r in prices.history("claude-sonnet-5-5")] == [
+        (date(2026, 9, 23), date(2026, 10, 7)), (date(2026, 10, 7), None)]
+
+
+def test_new_models_of_updates_2026_12(prices: PriceTable) -> None:
+    def five(model: str) -> tuple[Decimal, ...]:
+        r = prices.rates(model, "standard", "0-200k", "global")
+        assert r is not None
+        return (r.uncached_input, r.cache_write_5m, r.cache_write_1h, r.cache_read, r.output)
+
+    assert five("claude-opus-5-5") == (D("4"), D("5"), D("8"), D("0.20"), D("20"))
+    assert five("claude-haiku-5-5") == (D("0.10"), D("0.125"), D("0.20"), D("0.01"), D("0.50"))
+    assert five("claude-fable-5-1") == five("claude-mythos-5-1") == (D("10"), D("12.50"), D("20"), D("0.25"), D("50"))
+    assert five("claude-fable-5-2") == (D("8"), D("10"), D("16"), D("0.20"), D("40"))
+    assert prices.priced("claude-haiku-5-5", "standard", "200k-1M", "global")[1] == "list-lower-bound"
+    assert prices.priced("claude-opus-5-5", "standard", "0-200k", "global")[1] == "list"
+    assert "cache_read" in prices.model("claude-sonnet-5-5").third_party
+
+
+def test_rows_of_a_model_must_follow_each_other() -> None:
+    raw = json.loads(resources.files("usage_lake.money").joinpath("prices.json").read_text())
+    first = next(m for m in raw["models"] if m["id"] == "claude-sonnet-5-5")
+    del first["valid_until"]
+    with pytest.raises(PriceTableError, match="must end"):
+        PriceTable.from_dict(raw)
+    first["valid_until"] = "2026-10-09"
+    with pytest.raises(PriceTableError, match="must end"):
+        PriceTable.from_dict(raw)
+    first["valid_until"] = "10/07/2026"
+    with pytest.raises(PriceTableError, match="YYYY-MM-DD"):
+        PriceTable.from_dict(raw)
+
+
+def test_a_dated_override_cuts_the_rows_around_it(prices: PriceTable) -> None:
+    table = prices.with_overrides({"models": [{"id": "claude-sonnet-5-5", "valid_from": "2026-11-01", "valid_until": "2026-11-10",
+                                               "input": "1.5"}]})
+    assert [(r.valid_from, r.valid_until, r.input, r.cache_read) for r in table.history("claude-sonnet-5-5")] == [
+        (date(2026, 9, 23), date(2026, 10, 7), D("2"), D("0.20")),
+        (date(2026, 10, 7), date(2026, 11, 1), D("2"), D("0.10")),
+        (date(2026, 11, 1), date(2026, 11, 10), D("1.5"), D("0.10")),
+        (date(2026, 11, 10), None, D("2"), D("0.10")),
+    ]
+    # an undated override (a negotiated price) changes every row; the dates stay
+    table = prices.with_overrides({"models": [{"id": "claude-sonnet-5-5", "output": "9"}]})
+    assert [(r.valid_from, r.output) for r in table.history("claude-sonnet-5-5")] == [
+        (date(2026, 9, 23), D("9")), (date(2026, 10, 7), D("9"))]
+
+
+def test_observed_prices_price_an_unknown_model_and_only_replace_list_prices_when_accepted(prices: PriceTable) -> None:
+    seen = {("claude-saga-7", "uncached_input", "standard", "0-200k", "global"): D("1.2"),
+            ("claude-saga-7", "output", "standard", "0-200k", "global"): D("6"),
+            ("claude-saga-7", "output", "batch", "0-200k", "global"): D("3"),
+            ("claude-opus-5-5", "output", "standard", "0-200k", "global"): D("18")}
+    learned = prices.with_observed(seen)
+    rates, basis = learned.priced("claude-saga-7", "standard", "0-200k", "global")
+    assert basis == "observed" and rates["uncached_input"] == D("1.2") and rates["output"] == D("6")
+    assert rates["cache_read"] is None  # never billed: no price, not zero
+    assert learned.priced("claude-saga-7", "priority", "0-200k", "global")[0]["output"] == D("6")  # priority: the standard price
+    assert learned.priced("claude-saga-7", "batch", "0-200k", "global")[0]["output"] == D("3")
+    assert learned.priced("claude-opus-5-5", "standard", "0-200k", "global")[0]["output"] == D("20")  # the list wins
+    accepted = prices.with_observed(seen, prefer=True).priced("claude-opus-5-5", "standard", "0-200k", "global")
+    assert accepted[1] == "observed" and accepted[0]["output"] == D("18") and accepted[0]["uncached_input"] == D("4")
+    assert prices.priced("claude-saga-7", "standard", "0-200k", "global") is None

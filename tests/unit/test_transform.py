@@ -181,6 +181,7 @@ def test_usage_example_2025_gives_every_contract_column() -> None:
         "run_id": RUN_ID,
         # Sonnet 4 list prices: (1500 x 3 + 500 x 3.75 + 1000 x 6 + 200 x 0.30 + 500 x 15) / 1e6 + 10 x $0.01
         "estimated_cost_usd": Decimal("0.119935"),
+        "estimate_basis": "list",
     }]
 
 
@@ -208,6 +209,7 @@ def test_usage_example_2026_gives_every_contract_column() -> None:
         "run_id": RUN_ID,
         # Opus 5 list prices: (1500 x 5 + 500 x 6.25 + 1000 x 10 + 200 x 0.50 + 500 x 25) / 1e6 + 10 x $0.01
         "estimated_cost_usd": Decimal("0.133225"),
+        "estimate_basis": "list",
     }]
 
 

@@ -9,6 +9,7 @@
     messages.py    what an alert says: subject, e-mail text, machine document, the Athena query
     digest.py      the weekly digest (Mondays): last week against the week before, budgets, movers, gaps
     delivery.py    exactly once: claims, `.failed` retries, sent records in the lake; a family only rises
+    prices.py      price notices (issue 19): a model with no price, a bill off the list price; each sent once
     status.py      where we stand: what `usage-lake alerts` prints (and its JSON rows)
     run.py         the budgets file read (`load_budgets`), one run's alerting wired once (`Alerting`), and the notices
                    of what cannot be evaluated (`notice`)

@@ -20,6 +20,7 @@ from usage_lake.alerts.delivery import Delivery, Publisher, Sender, family_recor
 from usage_lake.alerts.digest import due, weekly_digest
 from usage_lake.alerts.figures import BILLED, ESTIMATED, Figures
 from usage_lake.alerts.messages import Alert, Messages
+from usage_lake.alerts.prices import price_notices
 from usage_lake.alerts.rules import CannotEvaluate, DailyOver, evaluate
 from usage_lake.alerts.scopes import Scopes, Snapshots
 from usage_lake.alerts.status import budget_rows, status
@@ -95,6 +96,7 @@ class Alerting:
                 confirms = estimated[-1] if estimated else None
             alerts.append(self.messages.alert(finding, confirms))
         alerts.extend(cap_alerts(self.lake, self.figures, self.settings.cap_alert_percents, now))  # Anthropic's own caps
+        alerts += price_notices(self.lake, days, run_id=self.messages.run_id)  # issue 19: each sent once
         digest = due(now) if self.settings.weekly_digest else None
         if digest is not None and not family_records(self.lake, digest.family):  # the first run of the Monday builds it
             alerts.append(weekly_digest(self.figures, self.messages, digest, self.budget_rows(now)))

@@ -215,6 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts.set_defaults(command=_alerts)
 
     _add_report_commands(sub, common)
+    _add_prices_command(add)
 
     purge = add("purge", help="erase one e-mail address from every curated day and raw page of the lake (docs/privacy.md)",
                 description="Erase an e-mail address from the lake: the users and invites rows that hold it are removed, the "
@@ -538,6 +539,38 @@ def _json_value(value: object) -> object:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return str(value)  # dates, decimals: exact text
+
+
+# -- prices (issue 19): the list in force, observed vs list, unpriced models ---------------------------------
+
+def _add_prices_command(add: functools.partial[Any]) -> None:
+    prices = add("prices", help="list prices in force on a day, the prices the bill shows beside them, unpriced models",
+                 description="The price table in force on --on (default: today), with PRICING_OVERRIDES applied; the most "
+                 "recent unit price the bill shows per model, token type, tier, context window and geo (observed_prices) "
+                 "beside the list price; and models in the last 30 days of usage with no price at all.")
+    _lake_option(prices)
+    prices.add_argument("--on", type=_day, help="the UTC day whose prices to show (default: today)")
+    _output_options(prices)
+    prices.set_defaults(command=_prices)
+
+
+def _prices(args: argparse.Namespace) -> int:
+    from usage_lake.money import load_prices
+    from usage_lake.reporting.prices import prices_view
+
+    settings = _settings(args)
+    found = _lake(args, settings)
+    lake: Lake | None = found
+    try:
+        check_lake(found)
+    except UsageLakeError:
+        if args.lake:  # a lake named on the command line must be one
+            raise
+        lake = None  # no lake here: the list prices alone
+    if lake is not None and args.out:
+        _outside_lake(args.out, lake)
+    _write(_render(prices_view(load_prices(settings.pricing_overrides), args.on or datetime.now(UTC).date(), lake), args), args.out)
+    return 0
 
 
 # -- reports: report VIEW, export, sql (the logic lives in usage_lake.reporting) ----------------------------

@@ -88,7 +88,9 @@ class IngestJob:
         record = self.record
         try:
             self.ingestion.run(request, deadline)
-            alerting = self.settings.alerts_enabled or bool(self.settings.cap_alert_percents)  # the built-in cap alerts (issue 18)
+            # the built-in cap alerts (issue 18); price notices (issue 19) go wherever an alert topic is set, rules or not
+            alerting = (self.settings.alerts_enabled or bool(self.settings.cap_alert_percents)
+                        or self.settings.alert_topic_arn is not None)
             if request.mode == Mode.INCREMENTAL and self.publisher and alerting and not record.resume_from:
                 self._send_alerts()  # a backfill never alerts
             self._report_bad_files()

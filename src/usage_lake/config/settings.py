@@ -54,6 +54,7 @@ class Settings:
     athena_database: str = "anthropic_usage"  # named in alert messages' ready-to-run queries
     athena_workgroup: str = "anthropic-usage-lake"
     focus_include_estimated_priority: bool = False  # Priority Tier (absent from the cost report) in `focus`, estimated
+    accept_observed_prices: bool = False  # issue 19: estimate at the prices the bill shows wherever it shows one
     analytics_api: str = "auto"  # ANALYTICS_API: auto (fetch the Analytics API beside the legacy reports) | off
     # CAP_ALERTS: percentages of each Anthropic spend cap that alert once a cap, month and step ("" turns them off)
     cap_alert_percents: tuple[int, ...] = (80, 95)
@@ -103,6 +104,7 @@ class Settings:
             athena_database=_optional(env, "ATHENA_DATABASE") or cls.athena_database,
             athena_workgroup=_optional(env, "ATHENA_WORKGROUP") or cls.athena_workgroup,
             focus_include_estimated_priority=_flag(env, "FOCUS_INCLUDE_ESTIMATED_PRIORITY"),
+            accept_observed_prices=_flag(env, "ACCEPT_OBSERVED_PRICES"),
             analytics_api=_choice(env, "ANALYTICS_API", ("auto", "off"), "auto"),
             cap_alert_percents=_percents(env, "CAP_ALERTS", (80, 95)),
             personal_data=_choice(env, "PERSONAL_DATA", PERSONAL_DATA_MODES, "keep"),

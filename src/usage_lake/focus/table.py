@@ -52,7 +52,8 @@ def write_focus_day(lake: Lake, day: date, *, prices: PriceTable, include_estima
         else:
             notes.append(f"focus {day}: no usage_messages partition: token rows have no quantities")
     rows, more = focus_rows(cost, usage if usage is not None else _empty_usage(), day=day, names=names_on(lake, day),
-                            prices=prices, include_estimated_priority=include_estimated_priority, unmatched=unmatched)
+                            prices=prices.on(day).with_observed({}), include_estimated_priority=include_estimated_priority,
+                            unmatched=unmatched)
     action = store_day(lake, FOCUS_TABLE, day, rows)
     for note in notes + more:
         logger.warning("%s", note)

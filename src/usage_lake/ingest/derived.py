@@ -1,6 +1,6 @@
 """Derived tables: what is built from a curated day once it is written, keyed by that day's table.
 
-`DERIVED[table]` lists the builders run after a day of `table` is written (the FOCUS day after a cost day).
+`DERIVED[table]` lists the builders run after a day of `table` is written (the FOCUS day after a cost day, then its observed prices).
 A builder gets the run's context and the day and returns notes for the run log. Derived data never fails the
 run that fetched its source: a builder that raises is logged and noted, and `usage-lake rebuild` redoes it.
 Adding a derived table is one line here.
@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from usage_lake.config.settings import Settings
-from usage_lake.focus import Unmatched, write_focus_day
+from usage_lake.focus import Unmatched, observe_day, write_focus_day
 from usage_lake.lake.curated import read_parquet
 from usage_lake.lake.layout import partition_key
 from usage_lake.lake.store import Lake
-from usage_lake.money.pricing import PriceTable
+from usage_lake.money.pricing import ObservedKey, PriceTable
 
 __all__ = ["DERIVED", "RECONCILE_TOLERANCE_USD", "Builder", "Context", "billed_totals", "derived_for"]
 
@@ -32,6 +32,7 @@ class Context:
     prices: PriceTable
     settings: Settings
     unmatched: Unmatched = field(default_factory=Unmatched)  # cost token rows no usage explains, told once per run
+    learned: dict[ObservedKey, Decimal] = field(default_factory=dict)  # observed prices the run learned (issue 19)
 
 
 Builder = Callable[[Context, date], list[str]]
@@ -41,6 +42,15 @@ def _focus(ctx: Context, day: date) -> list[str]:
     """The day's `focus` rows, from the cost day just written (and the usage day in the lake)."""
     return write_focus_day(ctx.lake, day, prices=ctx.prices, include_estimated_priority=ctx.settings.focus_include_estimated_priority,
                            unmatched=ctx.unmatched).notes
+
+
+def _observed(ctx: Context, day: date) -> list[str]:
+    """The day's `observed_prices` (unit prices the bill shows), from the focus day just written; what it learned
+    prices the rest of the run (`learned`)."""
+    prices, notes = observe_day(ctx.lake, day, ctx.prices.with_observed({**ctx.prices.observed, **ctx.learned},
+                                                                         prefer=ctx.prices.prefer_observed))
+    ctx.learned.update(prices.observed)
+    return notes
 
 
 RECONCILE_TOLERANCE_USD = Decimal("0.01")
@@ -77,7 +87,7 @@ def _billed_check(ctx: Context, day: date) -> list[str]:
 
 
 DERIVED: dict[str, tuple[tuple[str, Builder], ...]] = {
-    "cost_report": (("focus", _focus),),
+    "cost_report": (("focus", _focus), ("observed_prices", _observed)),
     "analytics_cost": (("reconcile", _billed_check),),  # after the cost report: the run order fetches it later
 }
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from usage_lake.config.settings import BUCKET_WIDTHS, Settings
 from usage_lake.errors import RebuildError
-from usage_lake.focus import FOCUS_TABLE, Unmatched, write_focus_day
+from usage_lake.focus import FOCUS_TABLE, Unmatched, learned_prices, observe_day, write_focus_day
 from usage_lake.ingest.raw import Manifest, latest_manifest, read_page, read_records
 from usage_lake.ingest.runlog import DayResult
 from usage_lake.lake.curated import DayAction, replace_day, store_tables
@@ -40,6 +40,8 @@ def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, pric
                  settings: Settings | None = None) -> list[DayResult]:
     results = []
     settings = settings or Settings()
+    # models without a list price are estimated at the prices the lake's bills show (issue 19)
+    prices = learned_prices(lake, prices or default_prices(), accept=settings.accept_observed_prices)
     for name in reports:
         for day in day_range(start, end):
             manifest = latest_manifest(lake, name, day)
@@ -58,9 +60,10 @@ def rebuild_days(lake: Lake, *, reports: list[str], start: date, end: date, pric
             results.append(DayResult(name, day, table.num_rows, action))
     unmatched = Unmatched()
     for result in [r for r in results if r.report == "cost" and r.action == DayAction.WRITTEN]:
-        focus = write_focus_day(lake, result.day, prices=prices or default_prices(),
-                                include_estimated_priority=settings.focus_include_estimated_priority, unmatched=unmatched)
+        focus = write_focus_day(lake, result.day, prices=prices, include_estimated_priority=settings.focus_include_estimated_priority,
+                                unmatched=unmatched)
         results.append(DayResult(FOCUS_TABLE, focus.day, focus.rows, focus.action))
+        prices = observe_day(lake, result.day, prices)[0]
     for note in unmatched.notes():  # once for the whole rebuild, not once per day
         logger.warning("%s", note)
     return results

@@ -36,11 +36,12 @@ from datetime import UTC, date, datetime
 from typing import cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from usage_lake.config.events import Mode, RunRequest
 from usage_lake.config.settings import Settings
 from usage_lake.errors import AdminApiError, AuthenticationError, DeadlineError, LakeError, PaginationError
-from usage_lake.focus import Unmatched
+from usage_lake.focus import Unmatched, learned_prices, reprice_usage_days
 from usage_lake.ingest.days import PendingDay
 from usage_lake.ingest.deadline import Deadline, NoDeadline
 from usage_lake.ingest.derived import Context as DerivedContext
@@ -55,7 +56,7 @@ from usage_lake.lake.curated import DayAction, partition_days, store_tables
 from usage_lake.lake.personal import PersonalData
 from usage_lake.lake.schema import TABLES
 from usage_lake.lake.store import Lake
-from usage_lake.money.estimate import default_prices, unpriced_models
+from usage_lake.money.estimate import default_prices, unpriced_models, unpriced_tokens
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources import registry
 from usage_lake.sources.base import PAGE_BUDGET_BYTES, AnyEndpoint, Endpoint, Snapshot, by_kind, is_unavailable
@@ -110,6 +111,8 @@ class Ingestion:
         self.keep_labels = keep_labels  # the LABELS file is unusable: the lake's last good labels stay in force
         self.personal = personal or PersonalData()  # PERSONAL_DATA: applied to raw pages and curated rows as stored
         self.unpriced_models: set[str] = set()
+        self.unpriced_counts: dict[str, int] = {}  # model -> tokens this run stored without an estimate
+        self.unpriced_days: set[date] = set()  # usage days this run stored with unpriced rows
         self.focus_unmatched = Unmatched()  # cost token rows no usage explains, told once per run
         self.defaulted: dict[tuple[str, str], int] = {}  # (endpoint, absent optional field) -> rows counted as 0
         self.windows: list[Window] = []
@@ -148,11 +151,13 @@ class Ingestion:
         try:
             if self.windows:  # after the first record: a lake that cannot be written has stopped the run by now
                 self.page_sizes = PageSizes(self._previous_page_sizes(), self.page_budget)
+                self.prices = learned_prices(self.lake, self.prices, accept=self.settings.accept_observed_prices)
             self.client.stop_when(deadline.remaining_seconds, RESERVE_SECONDS)
             naming = self._naming_snapshots(endpoints)  # before the reports: the FOCUS days they write need them
             self._take_snapshots(naming, now, labels=False)  # none, once the lake has them
             snapshots = [s for s in snapshots if s.name not in {n.name for n in naming}]
             self._run_slices(request, slices(self.windows), deadline)  # the reports that bill first
+            self._reprice()  # issue 19: usage days stored unpriced, once the run learned their price from the bill
             self._take_snapshots(snapshots, now)
             record.outcome = Outcome.PARTIAL if record.resume_from or record.errors else Outcome.SUCCEEDED
         except Exception as exc:
@@ -196,6 +201,9 @@ class Ingestion:
         record.bytes_per_bucket = self.page_sizes.this_run()
         if stats.retry_reasons:
             record.notes.append("retries: " + ", ".join(f"{reason} x{n}" for reason, n in sorted(stats.retry_reasons.items())))
+        if self.unpriced_counts:
+            record.notes.append(f"unpriced tokens this run: {record.unpriced_tokens:,} (" + ", ".join(
+                f"{model} {tokens:,}" for model, tokens in sorted(self.unpriced_counts.items())) + "): not in any estimate")
         for (endpoint, name), rows in sorted(self.defaulted.items()):
             record.notes.append(f"{endpoint}: {rows:,} row(s) had no `{name}` object (older API responses lack it); its counters were stored as 0")
         for note in self.focus_unmatched.notes():
@@ -300,11 +308,29 @@ class Ingestion:
             self.defaulted[(endpoint, name)] = self.defaulted.get((endpoint, name), 0) + rows
 
     def check_prices(self, usage: pa.Table) -> None:
+        for model, tokens in unpriced_tokens(usage).items():  # issue 19: the run log counts unpriced tokens
+            self.record.unpriced_tokens += tokens
+            self.unpriced_counts[model] = self.unpriced_counts.get(model, 0) + tokens
+        if self.record.unpriced_tokens:
+            unpriced = pc.is_null(usage.column("estimated_cost_usd"))
+            self.unpriced_days.update(b.date() for b in pc.unique(pc.filter(usage.column("bucket_start"), unpriced)).to_pylist())
         for model in unpriced_models(usage):
             if model not in self.unpriced_models:
                 self.unpriced_models.add(model)
                 logger.warning("model %s is not in the price table: its rows have no estimated cost (add it with PRICING_OVERRIDES)", model)
                 self.record.notes.append(f"unpriced model {model}: estimated_cost_usd is null for its rows")
+
+    def _reprice(self) -> None:
+        """Usage days this run stored with unpriced rows, estimated again once the run learned a price from the bill
+        (the cost day of a new model comes after its usage): the run log counts what is still unpriced."""
+        if not self.unpriced_days or not self.prices.observed:
+            return
+        left = reprice_usage_days(self.lake, sorted(self.unpriced_days), self.prices)
+        self.unpriced_counts = {model: min(tokens, left.get(model, 0)) for model, tokens in self.unpriced_counts.items() if left.get(model)}
+        self.record.unpriced_tokens = sum(self.unpriced_counts.values())
+        days = sorted(self.unpriced_days)
+        self.record.notes.append(f"usage {days[0]}..{days[-1]}: estimated again with the prices learned from the bill; "
+                                 f"{self.record.unpriced_tokens:,} token(s) still unpriced")
 
     def write_day(self, window: Window, day: date, pending: PendingDay) -> None:
         endpoint = window.endpoint
@@ -337,6 +363,8 @@ class Ingestion:
             except Exception as exc:
                 logger.exception("%s %s: not written", name, day)
                 self.record.notes.append(f"{name} {day}: not written: {type(exc).__name__}: {exc} (`usage-lake rebuild` redoes it)")
+        if context.learned:  # issue 19: prices learned from the bill price the rest of the run
+            self.prices = self.prices.with_observed(context.learned, prefer=self.prices.prefer_observed)
 
     def note_day(self, result: DayResult) -> None:
         self.record.days.append(result)

@@ -98,6 +98,7 @@ class RunRecord:
     bytes_per_bucket: dict[tuple[str, str], int] = field(default_factory=dict)  # (report, bucket width) -> bytes
     days: list[DayResult] = field(default_factory=list)
     raw_pages_reused: int = 0  # pages identical to one already in raw/ (not stored twice)
+    unpriced_tokens: int = 0  # issue 19: tokens of usage rows this run stored without an estimate (no price)
     alerts_sent: int = 0
     alerts_failed: int = 0
     resume_from: date | None = None
@@ -189,6 +190,7 @@ class RunRecord:
             "updated_at": self.updated_at,
             "range_start": self.range_start.isoformat() if self.range_start else None,
             "range_end": self.range_end.isoformat() if self.range_end else None,
+            "unpriced_tokens": self.unpriced_tokens,
             "host": self.host,
             "pid": self.pid,
             "endpoints": endpoints,
@@ -200,7 +202,8 @@ class RunRecord:
         row = self.row()
         endpoints = row["endpoints"]
         shown = ("run_id", "mode", "outcome", "error", "requests", "pages", "retries", "raw_pages_reused", "days_written",
-                 "days_kept", "days_incomplete", "alerts_sent", "alerts_failed", "days", "resume_from", "notes", "errors")
+                 "days_kept", "days_incomplete", "alerts_sent", "alerts_failed", "unpriced_tokens", "days", "resume_from", "notes",
+                 "errors")
         summary = {name: row[name] for name in shown}
         summary["reports"] = [r for r in row["reports"].split(",") if r]
         summary["windows"] = {e["report"]: [format_timestamp(e["window_start"]), format_timestamp(e["window_end"])]

@@ -13,7 +13,8 @@ __all__ = [
     "AMOUNT_CENTS", "AMOUNT_USD", "ANALYTICS_COST", "ANALYTICS_DIMENSIONS", "ANALYTICS_USAGE",
     "API_KEYS", "CLAUDE_CODE_MODELS", "CLAUDE_CODE_TOOLS", "CLAUDE_CODE_USAGE",
     "COST_DIMENSIONS", "COST_REPORT", "ESTIMATED_USD", "FOCUS", "FOCUS_COST", "FOCUS_QUANTITY", "FOCUS_UNIT_PRICE",
-    "INVITES", "LABELS", "ORGANIZATION", "RATE_LIMITS", "RUNS", "SPEND_LIMITS", "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
+    "INVITES", "LABELS", "OBSERVED_PRICES", "OBSERVED_UNIT_PRICE", "ORGANIZATION", "RATE_LIMITS", "RUNS", "SPEND_LIMITS",
+    "SNAPSHOT_TABLES", "TABLES", "TAGS", "TIMESTAMP", "TOOL_COUNTS",
     "USAGE_COUNTERS", "USAGE_DIMENSIONS", "USAGE_MESSAGES", "USERS", "WORKSPACES", "WORKSPACE_MEMBERS",
     "athena_columns", "athena_type",
 ]
@@ -66,6 +67,9 @@ USAGE_MESSAGES = pa.schema(
         pa.field("run_id", pa.string(), nullable=False),
         # added: list-price estimate of the row (null when the model is not in the price table)
         pa.field("estimated_cost_usd", ESTIMATED_USD),
+        # added (issue 19): the price behind the estimate: 'list', 'list-lower-bound' (Haiku 5.5), 'observed' (learned
+        # from the bill), null (unpriced)
+        pa.field("estimate_basis", pa.string()),
     ]
 )
 
@@ -307,6 +311,24 @@ FOCUS = pa.schema(
     ]
 )
 
+# issue 19: the unit prices the bill shows, one row per day, model, token type, tier, context window and geo
+OBSERVED_UNIT_PRICE = pa.decimal128(38, 18)  # USD per 1,000,000 tokens: billed x 1e6 / tokens, to 18 places
+OBSERVED_PRICES = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("token_type", pa.string()),  # the cost report's token_type
+        pa.field("service_tier", pa.string()),
+        pa.field("context_window", pa.string()),
+        pa.field("inference_geo", pa.string()),
+        pa.field("tokens", pa.int64(), nullable=False),
+        pa.field("billed_usd", FOCUS_COST, nullable=False),
+        pa.field("unit_price_usd_per_mtok", OBSERVED_UNIT_PRICE, nullable=False),
+        pa.field("list_price_usd_per_mtok", FOCUS_UNIT_PRICE),  # null: the model has no list price
+        pa.field("ratio", OBSERVED_UNIT_PRICE),  # observed / list
+    ]
+)
+
 DAY_RESULT = pa.struct(
     [
         pa.field("report", pa.string()),
@@ -389,6 +411,8 @@ RUNS = pa.schema(
         # this organization or key cannot read (403/404 "not available"), which do not make the run partial
         pa.field("endpoints", pa.list_(ENDPOINT_RESULT)),
         pa.field("unavailable", pa.list_(UNAVAILABLE)),
+        # added (issue 19): tokens of usage rows the run stored without an estimate (a model with no price)
+        pa.field("unpriced_tokens", pa.int64()),
     ]
 )
 
@@ -439,6 +463,7 @@ TABLES: dict[str, pa.Schema] = {
     "analytics_cost": ANALYTICS_COST,
     **SNAPSHOT_TABLES,
     "focus": FOCUS,
+    "observed_prices": OBSERVED_PRICES,
 }
 
 

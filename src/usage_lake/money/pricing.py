@@ -4,26 +4,41 @@ Money is exact in this product, so every figure is a ``Decimal`` parsed from a d
 (``prices.json``); nothing here ever touches a float. The table is data-driven: a new model, alias or
 modifier is a JSON edit, not a code change. An unknown model resolves to ``None`` - never to a zero
 price, which would silently under-report spend.
+
+Prices are dated: a model may have several rows, each with `valid_from` (inclusive) and, where a later row
+replaces it, `valid_until` (exclusive). A day is priced by the row in force that day (`on(day)` pins a table to a
+day; without a day, the newest row); a day before a model's first row uses that first row. Prices learned from the
+bill (`with_observed`) price a model the list does not know (basis `observed`), or every combination they cover when
+the user accepts them (`prefer`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from typing import Any
 
 from usage_lake.errors import PriceTableError, SettingsError
 from usage_lake.lake.store import read_location
 
-__all__ = ["ModelPrice", "PriceTable", "TokenRates", "load_prices"]
+__all__ = ["LIST", "LOWER_BOUND", "OBSERVED", "RATE_FIELDS", "ModelPrice", "ObservedKey", "PriceTable", "TokenRates", "load_prices"]
+
+LIST, LOWER_BOUND, OBSERVED = "list", "list-lower-bound", "observed"  # the basis of an estimate
+# (model as reported, TokenRates field, service tier, context window, inference geo) of an observed price
+ObservedKey = tuple[str, str, str | None, str | None, str | None]
 
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _ONE = Decimal(1)
+_PICO_PER_TOKEN = Decimal("0.000001")  # USD per MTok
 _RATE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
+# TokenRates fields, in the order of the prices.json columns
+RATE_FIELDS = ("uncached_input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,14 @@ class ModelPrice:
     output: Decimal
     long_context: tuple[Decimal, Decimal] | None  # (input-side, output) multipliers, or None
     geo_multipliers: Mapping[str, Decimal]  # inference_geo -> multiplier; empty: geo not supported
+    valid_from: date | None = None  # first day this row prices (None: since always)
+    valid_until: date | None = None  # first day a later row prices (None: still in force)
+    source: str | None = None
+    third_party: tuple[str, ...] = ()  # fields only third-party trackers give
+    lower_bound: str | None = None  # why an estimate at this row is a lower bound (Haiku 5.5's 100k band)
+
+    def in_force(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_until is None or day < self.valid_until)
 
     @property
     def supports_inference_geo(self) -> bool:
@@ -81,11 +104,17 @@ class PriceTable:
         data: Mapping[str, Any] | None = None,
     ) -> None:
         self.data = data  # the prices.json structure this table was built from (for overrides)
-        self.models = models
+        self.rows = models  # every dated row
         self._tier_multipliers = dict(tier_multipliers)
         self.web_search_per_request = web_search_per_request  # USD per single request
         self._long_context_window = long_context_window
-        self._by_id = {m.id: m for m in models}
+        self._history: dict[str, list[ModelPrice]] = {}
+        for m in models:
+            self._history.setdefault(m.id, []).append(m)
+        for model_id, rows in self._history.items():
+            rows.sort(key=lambda r: r.valid_from or date.min)
+            _check_dates(model_id, rows)
+        self.models = tuple(rows[-1] for rows in self._history.values())  # one per model: its newest row
         self._by_name: dict[str, str] = {}
         self._by_family: dict[str, str] = {}
         for m in models:
@@ -93,6 +122,36 @@ class PriceTable:
                 if self._by_name.setdefault(name, m.id) != m.id:
                     raise PriceTableError(f"model name {name!r} is used by two models")
                 self._by_family.setdefault(_DATE_SUFFIX.sub("", name), m.id)
+        self.day: date | None = None  # the day `model` and `rates` price when given none (None: the newest rows)
+        self.observed: dict[ObservedKey, Decimal] = {}
+        self._observed_by_model: dict[tuple[str, str], list[tuple[ObservedKey, Decimal]]] = {}
+        self.prefer_observed = False
+
+    def on(self, day: date | None) -> PriceTable:
+        """This table pinned to the prices in force on `day`."""
+        pinned = copy.copy(self)
+        pinned.day = day
+        return pinned
+
+    def with_observed(self, observed: Mapping[ObservedKey, Decimal], *, prefer: bool = False) -> PriceTable:
+        """This table with prices learned from the bill (USD per MTok, the most recent per key).
+
+        They price a model the list does not know; with `prefer` (the user accepts observed prices), they also
+        replace the list price of every combination they cover.
+        """
+        learned = copy.copy(self)
+        # whole pico-dollars per token, as the estimate computes (an observed price has up to 18 decimal places)
+        learned.observed = {key: price.quantize(_PICO_PER_TOKEN, rounding=ROUND_HALF_EVEN) for key, price in observed.items()}
+        learned._observed_by_model = {}
+        for key, price in learned.observed.items():
+            learned._observed_by_model.setdefault((key[0], key[1]), []).append((key, price))
+        learned.prefer_observed = prefer
+        return learned
+
+    def history(self, model: str) -> list[ModelPrice]:
+        """Every dated row of a model, oldest first (empty for an unknown model)."""
+        model_id = self.resolve_model(model)
+        return list(self._history[model_id]) if model_id else []
 
     @classmethod
     def load_default(cls) -> PriceTable:
@@ -137,8 +196,10 @@ class PriceTable:
         """This table with a user's file merged over it (`PRICING_OVERRIDES`).
 
         The override file has the prices.json shape. A `models` entry whose `id` is a known id or alias
-        changes only the fields it gives (e.g. a negotiated `input` price); an unknown id adds a model and
-        must give every price. Other sections merge key by key; lists (such as `long_context.models`) replace.
+        changes only the fields it gives (e.g. a negotiated `input` price) in every row of that model; with a
+        `valid_from` (and optionally `valid_until`) it changes them from that day on (until that day) only, the
+        rows around it cut to make room. An unknown id adds a model and must give every price. Other sections
+        merge key by key; lists (such as `long_context.models`) replace.
         """
         merged = json.loads(json.dumps(self.data or {}))
         for key, value in overrides.items():
@@ -156,20 +217,31 @@ class PriceTable:
             if not isinstance(entry, dict) or "id" not in entry:
                 raise PriceTableError(f"every models[] entry of a price override needs an id (got {entry!r})")
             known = self.resolve_model(entry["id"])
-            target = next((m for m in merged["models"] if m["id"] == known), None) if known else None
-            if target is None:
+            rows = [m for m in merged["models"] if m["id"] == known] if known else []
+            if not rows:
                 missing = [f for f in ("name", *_RATE_FIELDS) if f not in entry]
                 if missing:
                     raise PriceTableError(f"price override adds model {entry['id']!r} without {', '.join(missing)}")
                 merged["models"].append(dict(entry))
+            elif "valid_from" not in entry:
+                for row in rows:
+                    row.update({k: v for k, v in entry.items() if k not in ("id", "valid_until")})
             else:
-                target.update({k: v for k, v in entry.items() if k != "id"})
+                others = [m for m in merged["models"] if m["id"] != known]
+                merged["models"] = others + _overlay(rows, {**entry, "id": known})
         return PriceTable.from_dict(merged)
 
-    def model(self, model: str) -> ModelPrice | None:
-        """The price entry for any accepted spelling of a model, or None."""
+    def model(self, model: str, day: date | None = None) -> ModelPrice | None:
+        """The price row in force on `day` (default: the table's day, else the newest) for any accepted spelling of
+        a model, or None. A day before the model's first row gets the first row."""
         model_id = self.resolve_model(model)
-        return None if model_id is None else self._by_id[model_id]
+        if model_id is None:
+            return None
+        rows = self._history[model_id]
+        day = day or self.day
+        if day is None:
+            return rows[-1]
+        return next((r for r in rows if r.in_force(day)), rows[0] if rows[0].valid_from and day < rows[0].valid_from else rows[-1])
 
     def resolve_model(self, model: str) -> str | None:
         """Canonical id for an exact id, an alias, or a dated snapshot of a known family.
@@ -189,9 +261,10 @@ class PriceTable:
         service_tier: str | None,
         context_window: str | None,
         inference_geo: str | None,
+        day: date | None = None,
     ) -> TokenRates | None:
-        """Rates for one usage combination; None for an unknown model (never zero)."""
-        entry = self.model(model)
+        """List rates for one usage combination on `day`; None for an unknown model (never zero)."""
+        entry = self.model(model, day)
         if entry is None:
             return None
         input_mult = output_mult = self._tier_multipliers.get(service_tier or "", _ONE)
@@ -210,6 +283,45 @@ class PriceTable:
             web_search_per_request=self.web_search_per_request,
         )
 
+    def priced(
+        self, model: str, service_tier: str | None, context_window: str | None, inference_geo: str | None, day: date | None = None,
+    ) -> tuple[dict[str, Decimal | None], str] | None:
+        """{TokenRates field: USD per MTok} and the basis (`list`, `list-lower-bound`, `observed`) for one combination,
+        or None when neither the list nor the bill prices the model. An observed model may lack a field (a token type
+        it was never billed for): that field is None."""
+        listed = self.rates(model, service_tier, context_window, inference_geo, day)
+        observed = self._observed(model, service_tier, context_window, inference_geo, exact=listed is not None)
+        if listed is not None and not (self.prefer_observed and observed):
+            entry = self.model(model, day)
+            return {f: getattr(listed, f) for f in RATE_FIELDS}, LOWER_BOUND if entry and entry.lower_bound else LIST
+        if observed:
+            if listed is not None:  # accepted observed prices: the list fills the token types the bill did not show
+                observed = {f: observed.get(f) or getattr(listed, f) for f in RATE_FIELDS}
+            return {f: observed.get(f) for f in RATE_FIELDS}, OBSERVED
+        return None
+
+    def _observed(self, model: str, tier: str | None, window: str | None, geo: str | None, *, exact: bool) -> dict[str, Decimal]:
+        """Observed prices of a combination; for a model without a list price, a token type seen only at other
+        dimensions takes the most recent of those."""
+        if not self.observed:
+            return {}
+        found = {}
+        for f in RATE_FIELDS:
+            price = self.observed.get((model, f, tier, window, geo))
+            if price is None and not exact and (seen := self._observed_by_model.get((model, f))):
+                price = max(seen, key=lambda item: _likeness(item[0], tier, window, geo))[1]
+            if price is not None:
+                found[f] = price
+        return found
+
+
+def _likeness(key: ObservedKey, tier: str | None, window: str | None, geo: str | None) -> int:
+    """How close an observed combination is to the one to price: the tier first (Priority Tier, never in the bill,
+    is list price: the standard tier's), then the context window, then the geo."""
+    _, _, seen_tier, seen_window, seen_geo = key
+    same_tier = seen_tier == tier or (seen_tier == "standard" and tier not in ("batch",))
+    return 4 * same_tier + 2 * (seen_window == window) + (seen_geo == geo)
+
 
 def _model_from_dict(
     entry: Mapping[str, Any],
@@ -225,8 +337,62 @@ def _model_from_dict(
         aliases=tuple(entry.get("aliases", ())),
         long_context=long_context,
         geo_multipliers=dict(geo_by_model.get(model_id, {})),
+        valid_from=_day(entry.get("valid_from"), f"models[{model_id}].valid_from"),
+        valid_until=_day(entry.get("valid_until"), f"models[{model_id}].valid_until"),
+        source=entry.get("source"),
+        third_party=tuple(entry.get("third_party", ())),
+        lower_bound=entry.get("lower_bound"),
         **rates,
     )
+
+
+def _overlay(rows: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """A model's rows (prices.json dicts) with a dated override laid over [valid_from, valid_until): the row in force
+    on its first day gives the fields it omits; rows it covers are cut or dropped."""
+    start, end = entry["valid_from"], entry.get("valid_until")
+    rows = sorted(rows, key=lambda r: r.get("valid_from") or "")
+
+    def covers(row: dict[str, Any], day: str) -> bool:
+        return (row.get("valid_from") or "") <= day and (row.get("valid_until") is None or day < row["valid_until"])
+
+    base = next((r for r in rows if covers(r, start)), rows[0])
+    added = {**base, **entry}
+    added.pop("valid_until", None)
+    later = [r["valid_from"] for r in rows if r.get("valid_from") and r["valid_from"] > start]
+    if end is None and later:
+        end = later[0]
+    if end is not None:
+        added["valid_until"] = end
+    result = []
+    for row in rows:
+        row_start, row_end = row.get("valid_from") or "", row.get("valid_until")
+        if row_start < start:  # the part before the override
+            result.append({**row, "valid_until": start if row_end is None or row_end > start else row_end})
+        if end is not None and (row_end is None or row_end > end):  # the part after it
+            result.append({**row, "valid_from": max(row_start, end)})
+    result.append(added)
+    return sorted(result, key=lambda r: r.get("valid_from") or "")
+
+
+def _day(value: Any, where: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PriceTableError(f"{where}: not a YYYY-MM-DD date: {value!r}") from None
+
+
+def _check_dates(model_id: str, rows: list[ModelPrice]) -> None:
+    """A model's rows follow each other: each but the last ends where the next starts; none is empty."""
+    for row in rows:
+        if row.valid_from and row.valid_until and row.valid_until <= row.valid_from:
+            raise PriceTableError(f"model {model_id!r}: a row ends ({row.valid_until}) before it starts ({row.valid_from})")
+    for earlier, later in zip(rows, rows[1:], strict=False):
+        if later.valid_from is None or earlier.valid_until != later.valid_from:
+            raise PriceTableError(
+                f"model {model_id!r}: a row valid from {earlier.valid_from} must end (valid_until) on the day the next "
+                f"row starts ({later.valid_from}), got {earlier.valid_until}")
 
 
 def load_prices(overrides: str | None) -> PriceTable:

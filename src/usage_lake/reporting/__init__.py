@@ -4,6 +4,7 @@
     views.py    summary, daily, models, workspaces, keys, projects, claude-code: Arrow tables with exact decimals
     formats.py  a view as an aligned table (people), CSV (spreadsheets) or JSON (scripts)
     export.py   one lake table over a dt range to CSV, JSON or Parquet, names and labels joined in
+    prices.py   `usage-lake prices`: list prices in force on a day, observed vs list, unpriced models
     html.py     the self-contained HTML report: static SVG charts (Altair + vl-convert) and the views' tables
     text.py     the demo's plain-text totals and the run log
 

@@ -25,6 +25,7 @@ from usage_lake import __version__, words
 from usage_lake.lake.store import Lake
 from usage_lake.reporting import analytics_views, views
 from usage_lake.reporting.formats import show, show_cell, totals_row
+from usage_lake.reporting.prices import price_lines
 from usage_lake.reporting.query import LakeDB, missing_extra
 from usage_lake.reporting.views import NO_MODEL, Column, View, Window
 from usage_lake.sanitize import DISPLAY_LENGTH, display, is_clean
@@ -82,6 +83,7 @@ def build_report(lake: Lake, *, today: date, days: int = 30, budget: Decimal | N
     notes = []
     if not any(v.name == "daily" and any(s != "no data" for s in v.table.column("status").to_pylist()) for v in report_views):
         notes.append(f"The lake holds no usage or cost for {window}.")
+    notes += price_lines(lake, window.start, window.end)  # issue 19: observed-priced and unpriced models, visible
     if not people:
         notes.append("Per-person sections (Claude Code per user) are left out of this report.")
     return Report(window, report_views, charts, notes, budget)

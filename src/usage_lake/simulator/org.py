@@ -23,7 +23,7 @@ Large-org rendering speed (one fully grouped hourly day, 240,000 rows)::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -83,6 +83,7 @@ _ROW_PREFIX = (
     b'"server_tool_use":{"web_search_requests":%d},'
 )
 _BUCKET_HEAD = '{"starting_at":"%s","ending_at":"%s","results":['
+_ONE = Decimal(1)
 _CENTS_PER_USD_MTOK = Decimal(10_000)  # tokens x USD/MTok x 100 cents / 1,000,000 tokens
 
 
@@ -202,6 +203,7 @@ class SimulatedOrg:
         self.models = tuple(dict.fromkeys(s.model for s in self.streams))
         self.prices = prices
         self.blank_days: set[date] = set()
+        self.billing_factors: dict[str, Decimal] = {}  # switch (issue 19): model -> share of list price billed
         self.hostile_names = False  # `hostile()`: names with control characters, formulas, bidi overrides, 1M characters
         self.cost_inference_geo = True  # False: the cost report leaves inference_geo null (2025-shaped)
         self._multipliers: dict[date, int] = {}
@@ -235,16 +237,26 @@ class SimulatedOrg:
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def small(cls, seed: int = 7, prices: PriceTable | None = None) -> SimulatedOrg:
-        """The demo/test org: 3 workspaces (one default), 6 keys + Console, 5 models, 28 streams."""
+    def small(cls, seed: int = 7, prices: PriceTable | None = None, *, rename: Mapping[str, str] | None = None) -> SimulatedOrg:
+        """The demo/test org: 3 workspaces (one default), 6 keys + Console, 5 models, 28 streams.
+
+        `rename` (switch, issue 19) reports models under other ids. A known id is billed at its own (dated) list
+        prices, e.g. ``{"claude-sonnet-4-6": "claude-sonnet-5-5"}``; an id the price table does not know (a model
+        missing from the price table), e.g. ``{"claude-haiku-4-5-20251001": "claude-saga-7"}``, is billed at the old
+        model's list prices (the simulator's own table learns it; the lake's does not).
+        """
         prices = prices or PriceTable.load_default()
+        renamed = dict(rename or {})
+        unknown = [{**_price_row(prices, old), "id": new, "name": new} for old, new in renamed.items() if prices.model(new) is None]
+        if unknown:
+            prices = prices.with_overrides({"models": unknown})
         workspaces = (None, *(_make_id("wrkspc", seed, _TAG_WORKSPACE, i) for i in (1, 2)))
         keys = tuple(_make_id("apikey", seed, _TAG_KEY, i) for i in range(len(_SMALL_KEY_WORKSPACE)))
         streams = [
             Stream(
                 api_key_id=None if key is None else keys[key],
                 workspace_id=workspaces[0 if key is None else _SMALL_KEY_WORKSPACE[key]],
-                model=model, service_tier=tier, context_window=ctx, inference_geo=geo,
+                model=renamed.get(model, model), service_tier=tier, context_window=ctx, inference_geo=geo,
             )
             for key, model, tier, ctx, geo in _SMALL_STREAMS
         ]
@@ -331,6 +343,10 @@ class SimulatedOrg:
         return tuple(combos), tuple(combo_of)
 
     # -- revisions and gaps -------------------------------------------------------------------
+
+    def bill_below_list(self, model: str, fraction: Decimal) -> None:
+        """Switch (issue 19): bill `model`'s tokens at (1 - fraction) x list price from now on (a discount)."""
+        self.billing_factors[model] = _ONE - fraction
 
     def adjust(self, day: date, multiplier: int) -> None:
         """Revise a day: every counter of it (and so its token cost) is multiplied; repeated calls compound."""
@@ -451,8 +467,8 @@ class SimulatedOrg:
 
     def _token_items(self, day: date, workspace_id: str | None, combo: int, counts: list[int]) -> list[CostItem]:
         model, tier, ctx, geo = self._combos[combo]
-        rates = self.prices.rates(model, tier, ctx, geo)
-        entry = self.prices.model(model)
+        rates = self.prices.rates(model, tier, ctx, geo, day)  # the price in force that day
+        entry = self.prices.model(model, day)
         if rates is None or entry is None:
             raise ValueError(f"simulated model {model!r} is not in the price table")
         items = []
@@ -463,7 +479,8 @@ class SimulatedOrg:
                     day=day, workspace_id=workspace_id,
                     description=_description(entry.display_name, token_type, tier, ctx, shown_geo),
                     cost_type="tokens", model=model, token_type=token_type, service_tier=tier,
-                    context_window=ctx, inference_geo=shown_geo, amount=n * rate / _CENTS_PER_USD_MTOK,
+                    context_window=ctx, inference_geo=shown_geo,
+                    amount=n * rate * self.billing_factors.get(model, _ONE) / _CENTS_PER_USD_MTOK,
                 ))
         return items
 
@@ -666,6 +683,15 @@ _SMALL_STREAMS: tuple[tuple[int | None, str, str, str, str], ...] = (
     (None, _OPUS_46, "standard", "0-200k", "global"),
     (None, _HAIKU_45, "standard", "0-200k", "not_available"),
 )
+
+
+def _price_row(prices: PriceTable, model: str) -> dict[str, str]:
+    """A model's newest list prices as a prices.json `models[]` row (to add the same prices under another id)."""
+    entry = prices.model(model)
+    if entry is None:
+        raise ValueError(f"{model!r} is not in the price table")
+    return {"input": str(entry.input), "cache_write_5m": str(entry.cache_write_5m), "cache_write_1h": str(entry.cache_write_1h),
+            "cache_read": str(entry.cache_read), "output": str(entry.output)}
 
 
 def render_speed(hours: int = 24) -> float:

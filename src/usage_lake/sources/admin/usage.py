@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from usage_lake.config.settings import Settings
 from usage_lake.errors import ResponseShapeError
 from usage_lake.lake.schema import ESTIMATED_USD, USAGE_DIMENSIONS, USAGE_MESSAGES
-from usage_lake.money.estimate import default_prices, estimated_cost, overflowing_row
+from usage_lake.money.estimate import default_prices, estimate_basis, estimated_cost, overflowing_row
 from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.base import BucketedReport
 from usage_lake.sources.http import Bucket
@@ -88,6 +88,7 @@ def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, in
         columns[name] = column
     columns |= stamp_columns(n, run_id, ingested_at)
     columns["estimated_cost_usd"] = pa.nulls(n, ESTIMATED_USD)
+    columns["estimate_basis"] = pa.nulls(n, pa.string())
     table = pa.table(columns, schema=USAGE_MESSAGES)
     require_unique(table, USAGE_KEY, buckets, bucket_index, where)
     prices = prices or default_prices()
@@ -104,6 +105,8 @@ def usage_table(buckets: Sequence[Bucket], *, bucket_width: str, run_id: str, in
             "cost passes 64-bit pico-dollars). The page is refused and the stored day kept"
         ) from None
     table = table.set_column(table.schema.get_field_index("estimated_cost_usd"), USAGE_MESSAGES.field("estimated_cost_usd"), estimate)
+    table = table.set_column(table.schema.get_field_index("estimate_basis"), USAGE_MESSAGES.field("estimate_basis"),
+                             estimate_basis(table, prices))
     return mark_defaulted(table, {name: pc.sum(missing).as_py() for name, missing in absent.items()})
 
 
