@@ -8,6 +8,7 @@ Every alert names its budget and scope (`daily-threshold`, `monthly-budget`, a `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -275,7 +276,7 @@ def rankings(spend: DaySpend, basis: str) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and basis == BILLED else ""
         lines.append(f"{title}{note}:")
-        lines += [f"  {display(label, NAME_LIMIT):<44} {usd(amount):>12}" for label, amount in ranking]
+        lines += _ranking_lines(ranking, usd, 12)
     if spend.unpriced_rows:
         lines.append(f"({spend.unpriced_rows} usage row(s) use models missing from the price table and are not in the estimate.)")
     return lines
@@ -402,7 +403,7 @@ def budget_rankings(spend: BudgetFigure) -> list[str]:
             continue
         note = " (estimated from usage: the cost report has no per-key cost)" if name == "api_keys" and spend.keys_estimated else ""
         lines.append(f"{title} in the scope{note}:")
-        lines += [f"  {display(label, NAME_LIMIT):<44} {_value_text(spend.budget.measure, value):>18}" for label, value in ranking]
+        lines += _ranking_lines(ranking, lambda value: _value_text(spend.budget.measure, value), 18)
     return lines
 
 
@@ -477,3 +478,10 @@ def _in(column: str, values: list[str | None]) -> str:
 
 def _quoted(values: list[str] | tuple[str, ...] | pa.Array) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def _ranking_lines(ranking: Ranking, text: Callable[[Any], str], value_width: int) -> list[str]:
+    """A ranking's lines: names (shown safely, cut at NAME_LIMIT) in one column as wide as the longest, values aligned."""
+    names = [display(label, NAME_LIMIT) for label, _ in ranking]
+    width = max([44, *(len(name) for name in names)])
+    return [f"  {name:<{width}} {text(value):>{value_width}}" for name, (_, value) in zip(names, ranking, strict=True)]
