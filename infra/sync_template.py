@@ -73,7 +73,10 @@ def view_parts(path: Path) -> tuple[str, str]:
         raise SystemExit(f"{path.name} must start with a '-- description: ...' line")
     if "${" in sql or "\t" in sql:
         raise SystemExit(f"{path.name}: no ${{...}} (CloudFormation would substitute it) and no tabs")
-    return match.group(1).strip(), sql.strip() + "\n"
+    sys.path.insert(0, str(ROOT / "src"))
+    from usage_lake.lake.views import fill  # the vocabulary's placeholders, as `usage-lake sql` fills them
+
+    return match.group(1).strip(), fill(sql.strip()) + "\n"
 
 
 def glue_schema() -> dict[str, dict[str, str]]:

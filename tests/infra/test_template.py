@@ -16,6 +16,7 @@ import yaml
 
 from usage_lake.app.jobs import parse_event
 from usage_lake.lake.schema import TABLES, athena_columns
+from usage_lake.lake.views import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -520,7 +521,7 @@ def test_the_views_are_glue_views_holding_their_sql_and_columns(template):
         assert (head, tail) == ("/* Presto View: ", " */")
         definition = json.loads(encoded["Fn::Base64"]["Fn::Sub"])
         assert definition["schema"] == "${GlueDatabase}" and definition["catalog"] == "awsdatacatalog"
-        assert definition["originalSql"] == files[name].read_text().partition("\n")[2].strip() + "\n"
+        assert definition["originalSql"] == fill(files[name].read_text().partition("\n")[2].strip()) + "\n"  # placeholders filled
         stored = [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]]
         assert [c["name"] for c in definition["columns"]] == [n for n, _ in stored]
         base = name.removesuffix("_named")

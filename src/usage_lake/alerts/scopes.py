@@ -5,8 +5,8 @@ its values (every listed field must match), plus:
 
 - names: `workspace` and `api_key` name ids through the whole history of the `workspaces` / `api_keys` snapshots
   (`lake.snapshots`): every id that ever carried the name, so a renamed workspace answers to its old and new
-  names over the whole period, and a name several keys share (a rotation) means all of them. "Default Workspace"
-  (or the id `default`) is the default workspace, a null `workspace_id` in the reports. A name no snapshot
+  names over the whole period, and a name several keys share (a rotation) means all of them. Its name
+  (`words.DEFAULT_WORKSPACE`, or the id `default`) is the default workspace, a null `workspace_id` in the reports. A name no snapshot
   knows raises `SettingsError` naming the budget: the budget cannot be evaluated (the run goes on).
 - `label:<key>`: the `labels` snapshot in force on the day (`lake.snapshots`: the latest on or before it, else the
   earliest); a row's label is its API key's, else its workspace's (as the `*_named` views read them).

@@ -3,7 +3,7 @@
 They come from the organization snapshot tables (`organization`, `workspaces`, `labels`) through the one reader,
 `lake.snapshots`: the latest partition on or before the day, else the earliest one after it, so a back-filled day
 older than the first snapshot is named too (a rebuild of it as well). Every lookup falls back when a table or a
-row is missing: a workspace is named by its id, the default workspace is 'Default Workspace', tags are empty, and
+row is missing: a workspace is named by its id, the default workspace is `words.DEFAULT_WORKSPACE`, tags are empty, and
 the billing account is unknown (null) only while the lake has no `organization` snapshot at all (every run reads
 `/v1/organizations/me` until it has one).
 """

@@ -14,26 +14,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from datetime import date
+from typing import Protocol
+
+import pyarrow as pa
 
 from usage_lake.errors import AdminApiError, ResponseShapeError
 from usage_lake.ingest.days import DayAssembler, PendingDay
-from usage_lake.ingest.paging import pages
+from usage_lake.ingest.paging import PageSizes, pages
 from usage_lake.ingest.plan import Window
 from usage_lake.ingest.raw import PageRef, store_page
-from usage_lake.ingest.runlog import DayResult
+from usage_lake.ingest.runlog import DayResult, RunRecord
 from usage_lake.lake.curated import DayAction
+from usage_lake.lake.personal import PersonalData
+from usage_lake.lake.store import Lake
+from usage_lake.money.pricing import PriceTable
 from usage_lake.sources.base import Kind
+from usage_lake.sources.http import AdminClient
 from usage_lake.sources.rows import take_defaulted
 from usage_lake.times import DAY, format_timestamp, midnight
 
-if TYPE_CHECKING:
-    from usage_lake.ingest.run import Ingestion
 
-__all__ = ["FETCHERS", "fetch", "fetch_bucketed", "fetch_daily"]
+class Run(Protocol):
+    """What a fetcher needs of the run it fetches for (`run.Ingestion`): its client, lake, prices and run log, and
+    where a page's rows and a finished day go."""
+
+    client: AdminClient
+    lake: Lake
+    personal: PersonalData
+    prices: PriceTable
+    record: RunRecord
+    page_budget: int
+    page_sizes: PageSizes
+
+    def note_defaulted(self, endpoint: str, defaulted: dict[str, int]) -> None: ...
+    def check_prices(self, usage: pa.Table) -> None: ...
+    def write_day(self, window: Window, day: date, pending: PendingDay) -> None: ...
+    def note_day(self, result: DayResult) -> None: ...
+
+__all__ = ["FETCHERS", "Run", "fetch", "fetch_bucketed", "fetch_daily"]
 
 
-def fetch_daily(run: Ingestion, window: Window) -> None:
+def fetch_daily(run: Run, window: Window) -> None:
     """A daily report: one query per UTC day of the window, the day written when its query ends."""
     endpoint = window.endpoint
     for day in window.days():
@@ -57,7 +79,7 @@ def fetch_daily(run: Ingestion, window: Window) -> None:
         run.write_day(window, day, pending)
 
 
-def fetch_bucketed(run: Ingestion, window: Window) -> None:
+def fetch_bucketed(run: Run, window: Window) -> None:
     """A bucketed report: pages over the whole window, each UTC day written once every page covering it is in."""
     endpoint = window.endpoint
     days = DayAssembler(window)
@@ -92,12 +114,12 @@ def fetch_bucketed(run: Ingestion, window: Window) -> None:
         run.write_day(window, day, pending)
 
 
-FETCHERS: dict[Kind, Callable[[Ingestion, Window], None]] = {
+FETCHERS: dict[Kind, Callable[[Run, Window], None]] = {
     Kind.BUCKETED: fetch_bucketed,
     Kind.DAILY: fetch_daily,
 }
 
 
-def fetch(run: Ingestion, window: Window) -> None:
+def fetch(run: Run, window: Window) -> None:
     """Fetch one window with the fetcher of its endpoint's kind."""
     FETCHERS[window.endpoint.kind](run, window)

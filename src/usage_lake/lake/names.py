@@ -3,7 +3,7 @@ on or before the day, else the earliest; without a day, the latest in the lake).
 
 For people reading a message or a terminal: a workspace or API key shows as its name; when two of them share
 a name, as "name (id)"; one the snapshot does not know (or a lake without snapshots) as its id. The default
-workspace (a null `workspace_id` in the reports) is "Default Workspace"; usage without an API key (Console,
+workspace (a null `workspace_id` in the reports) is `words.DEFAULT_WORKSPACE`; usage without an API key (Console,
 Workbench) says so.
 """
 

@@ -32,8 +32,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
-from usage_lake.simulator import analytics
-from usage_lake.simulator import limits as limits_api
+import usage_lake.simulator.analytics as analytics
+import usage_lake.simulator.limits as limits_api
 from usage_lake.simulator.analytics import ANALYTICS_COST_PATH, ANALYTICS_USAGE_PATH
 from usage_lake.simulator.claude_code import encode
 from usage_lake.simulator.faults import ERROR_TYPES, Fault, FaultPlan

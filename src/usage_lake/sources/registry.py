@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import usage_lake.sources.analytics as analytics
 from usage_lake.config.settings import Settings
-from usage_lake.sources import analytics
 from usage_lake.sources.admin import cost, usage
 from usage_lake.sources.base import AnyEndpoint
 from usage_lake.sources.claude_code import endpoint as claude_code_endpoint

@@ -1,4 +1,4 @@
--- description: cost_report with names and labels on every row: workspace_name from the latest organization snapshot (archived workspaces included; a null workspace_id is the Default Workspace), workspace_name_at_time and labels from the snapshot in force on the row's own day (the latest on or before it, else the earliest: the rule of docs/snapshots.md). Filter on dt as on cost_report.
+-- description: cost_report with names and labels on every row: workspace_name from the latest organization snapshot (archived workspaces included; a null workspace_id is the default workspace), workspace_name_at_time and labels from the snapshot in force on the row's own day (the latest on or before it, else the earliest: the rule of docs/snapshots.md). Filter on dt as on cost_report.
 WITH workspace_names AS (
     SELECT id, max_by(name, dt) AS name
     FROM workspaces
@@ -23,8 +23,8 @@ WITH workspace_names AS (
     GROUP BY l.entity_id, l.dt, d.previous, d.next
 )
 SELECT c.*,
-       CAST(CASE WHEN c.workspace_id IS NULL THEN 'Default Workspace' ELSE w.name END AS varchar) AS workspace_name,
-       CAST(CASE WHEN c.workspace_id IS NULL THEN 'Default Workspace' ELSE w_then.name END AS varchar) AS workspace_name_at_time,
+       CAST(CASE WHEN c.workspace_id IS NULL THEN {{DEFAULT_WORKSPACE}} ELSE w.name END AS varchar) AS workspace_name,
+       CAST(CASE WHEN c.workspace_id IS NULL THEN {{DEFAULT_WORKSPACE}} ELSE w_then.name END AS varchar) AS workspace_name_at_time,
        CAST(coalesce(wl.pairs, CAST(MAP() AS map(varchar, varchar))) AS map(varchar, varchar)) AS labels
 FROM cost_report c
 LEFT JOIN workspace_names w ON w.id = c.workspace_id

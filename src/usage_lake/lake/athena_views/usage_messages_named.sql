@@ -38,10 +38,10 @@ WITH api_key_names AS (
     GROUP BY l.entity_type, l.entity_id, l.dt, d.previous, d.next
 )
 SELECT u.*,
-       CAST(CASE WHEN u.workspace_id IS NULL THEN 'Default Workspace' ELSE w.name END AS varchar) AS workspace_name,
-       CAST(CASE WHEN u.workspace_id IS NULL THEN 'Default Workspace' ELSE w_then.name END AS varchar) AS workspace_name_at_time,
-       CAST(CASE WHEN u.api_key_id IS NULL THEN 'Console / Workbench (no API key)' ELSE k.name END AS varchar) AS api_key_name,
-       CAST(CASE WHEN u.api_key_id IS NULL THEN 'Console / Workbench (no API key)' ELSE k_then.name END AS varchar) AS api_key_name_at_time,
+       CAST(CASE WHEN u.workspace_id IS NULL THEN {{DEFAULT_WORKSPACE}} ELSE w.name END AS varchar) AS workspace_name,
+       CAST(CASE WHEN u.workspace_id IS NULL THEN {{DEFAULT_WORKSPACE}} ELSE w_then.name END AS varchar) AS workspace_name_at_time,
+       CAST(CASE WHEN u.api_key_id IS NULL THEN {{NO_API_KEY}} ELSE k.name END AS varchar) AS api_key_name,
+       CAST(CASE WHEN u.api_key_id IS NULL THEN {{NO_API_KEY}} ELSE k_then.name END AS varchar) AS api_key_name_at_time,
        CAST(a.email AS varchar) AS account_email,
        CAST(map_concat(coalesce(wl.pairs, CAST(MAP() AS map(varchar, varchar))),
                        coalesce(kl.pairs, CAST(MAP() AS map(varchar, varchar)))) AS map(varchar, varchar)) AS labels
